@@ -1,0 +1,37 @@
+"""The one settings class: environment variables prefixed HEALTHCODE_, validated at start-up."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, PositiveFloat, PositiveInt
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HEALTHCODE_", frozen=True)
+
+    # Gateway
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=1, le=65535)
+    triton_url: str = Field("127.0.0.1:8001", description="Triton gRPC address, host:port")
+    max_body_bytes: PositiveInt = 16 * 1024 * 1024
+    request_timeout_s: PositiveFloat = 10.0
+    # usage (URL path segment) -> Triton model name
+    usages: dict[str, str] = {"health-code": "health_code"}
+
+    # Embedded Triton (launcher)
+    model_repository: Path = REPO_ROOT / "model_repository"
+    triton_http_port: int = Field(8000, ge=1, le=65535)
+    triton_grpc_port: int = Field(8001, ge=1, le=65535)
+    triton_metrics_port: int = Field(8002, ge=1, le=65535)
+    repository_poll_s: PositiveInt = 5
+    triton_start_timeout_s: PositiveFloat = 120.0
+    triton_log_verbose: int = Field(0, ge=0)
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,101 @@
+"""Image bytes -> model input tensor: the one preprocessing function, shared by Triton and training.
+
+It runs inside Triton's python-backend stub (embedded and NGC image alike) and in training, so it
+depends on numpy, Pillow and simplejpeg only. JPEGs are decoded with DCT scaling straight to about
+the model's resolution (never a full-size decode followed by a resize); PNGs have no such shortcut.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import simplejpeg
+from PIL import Image
+
+INPUT_SIZE = 224
+# Letterbox fill: mid grey is neutral for light-mode and dark-mode screenshots alike.
+PAD_VALUE = 127
+# 50 Mpx is far above any phone screen or photo; a header claiming more is a decompression bomb.
+MAX_PIXELS = 50_000_000
+
+JPEG_MAGIC = b"\xff\xd8\xff"
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+class ImageError(ValueError):
+    """An image that cannot be used; `code` is the machine-readable error code clients see."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"[{code}] {message}")
+        self.code = code
+
+
+def sniff_format(data: bytes) -> str | None:
+    """Return "jpeg" or "png" from the magic bytes, or None."""
+    if data.startswith(JPEG_MAGIC):
+        return "jpeg"
+    if data.startswith(PNG_MAGIC):
+        return "png"
+    return None
+
+
+def _check_pixels(width: int, height: int) -> None:
+    if width <= 0 or height <= 0:
+        raise ImageError("corrupt_image", f"image claims an empty size {width}x{height}")
+    if width * height > MAX_PIXELS:
+        raise ImageError(
+            "image_too_large", f"{width}x{height} pixels exceeds the {MAX_PIXELS} pixel limit"
+        )
+
+
+def _scaled_size(width: int, height: int, size: int) -> tuple[int, int]:
+    scale = size / max(width, height)
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def _decode_jpeg(data: bytes, size: int) -> Image.Image:
+    try:
+        height, width, _, _ = simplejpeg.decode_jpeg_header(data)
+    except ValueError as e:
+        raise ImageError("corrupt_image", f"unreadable JPEG header: {e}") from e
+    _check_pixels(width, height)
+    target_w, target_h = _scaled_size(width, height, size)
+    try:
+        # libjpeg-turbo picks the largest DCT scale factor (1/8 .. 1) that stays >= the minimum.
+        pixels = simplejpeg.decode_jpeg(
+            data, colorspace="RGB", min_width=target_w, min_height=target_h, strict=True
+        )
+    except ValueError as e:
+        if "Unsupported color conversion" not in str(e):
+            raise ImageError("corrupt_image", f"cannot decode JPEG: {e}") from e
+        return _decode_with_pillow(data, size)  # CMYK/YCCK JPEGs: rare, Pillow handles them
+    return Image.fromarray(pixels)
+
+
+def _decode_with_pillow(data: bytes, size: int) -> Image.Image:
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            _check_pixels(*img.size)
+            img.draft("RGB", _scaled_size(*img.size, size))  # DCT scaling for JPEG; no-op for PNG
+            return img.convert("RGB")
+    except ImageError:
+        raise
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
+        raise ImageError("corrupt_image", f"cannot decode image: {e}") from e
+
+
+def image_to_tensor(data: bytes, size: int = INPUT_SIZE) -> np.ndarray:
+    """Decode a JPEG or PNG and letterbox it into a UINT8 CHW array of shape (3, size, size)."""
+    fmt = sniff_format(data)
+    if fmt is None:
+        raise ImageError("not_an_image", "the data is neither a JPEG nor a PNG image")
+    img = _decode_jpeg(data, size) if fmt == "jpeg" else _decode_with_pillow(data, size)
+    target = _scaled_size(*img.size, size)
+    if img.size != target:
+        img = img.resize(target, Image.Resampling.BILINEAR)
+    canvas = np.full((size, size, 3), PAD_VALUE, dtype=np.uint8)
+    top, left = (size - target[1]) // 2, (size - target[0]) // 2
+    canvas[top : top + target[1], left : left + target[0]] = np.asarray(img)
+    return np.ascontiguousarray(canvas.transpose(2, 0, 1))
+

@@ -1,0 +1,26 @@
+"""The serving preprocessing, imported from the model repository so training uses the very same code."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+_IMAGING = Path(__file__).resolve().parents[1] / "model_repository/health_code_preprocess/1/imaging.py"
+
+
+def _load():
+    name = "healthcode_imaging"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, _IMAGING)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+imaging = _load()
+INPUT_SIZE: int = imaging.INPUT_SIZE
+ImageError = imaging.ImageError
+image_to_tensor = imaging.image_to_tensor
