@@ -1,4 +1,4 @@
-"""The serving preprocessing, imported from the model repository so training uses the very same code."""
+"""The serving preprocessing, loaded from the model repository: training runs the same code."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import importlib.util
 import sys
 from pathlib import Path
 
-_IMAGING = Path(__file__).resolve().parents[1] / "model_repository/health_code_preprocess/1/imaging.py"
+_REPO = Path(__file__).resolve().parents[1]
+_IMAGING = _REPO / "model_repository" / "health_code_preprocess" / "1" / "imaging.py"
 
 
 def _load():

@@ -98,4 +98,3 @@ def image_to_tensor(data: bytes, size: int = INPUT_SIZE) -> np.ndarray:
     top, left = (size - target[1]) // 2, (size - target[0]) // 2
     canvas[top : top + target[1], left : left + target[0]] = np.asarray(img)
     return np.ascontiguousarray(canvas.transpose(2, 0, 1))
-

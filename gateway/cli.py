@@ -1,0 +1,144 @@
+"""`healthcode` command line: `serve` runs Triton and the gateway; `analyze` sends images."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import orjson
+from rich.console import Console
+
+from gateway.settings import Settings
+
+console = Console(stderr=True)
+
+
+async def _wait_http(url: str, timeout_s: float, proc: asyncio.subprocess.Process) -> None:
+    deadline = time.monotonic() + timeout_s
+    async with httpx.AsyncClient(timeout=2.0) as http:
+        while proc.returncode is None:
+            with contextlib.suppress(httpx.HTTPError):
+                if (await http.get(url)).status_code == 200:
+                    return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{url} did not answer within {timeout_s:.0f} s")
+            await asyncio.sleep(0.2)
+    raise RuntimeError(f"the gateway exited with code {proc.returncode} while starting")
+
+
+async def serve(settings: Settings) -> int:
+    """Start Triton (supervised) and the gateway; stop both on SIGINT/SIGTERM."""
+    from gateway.triton.supervisor import TritonSupervisor
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+    triton = TritonSupervisor(settings)
+    gateway: asyncio.subprocess.Process | None = None
+    watcher: asyncio.Task | None = None
+    try:
+        with console.status("starting Triton and loading models…"):
+            await triton.start()
+        watcher = asyncio.create_task(triton.watch())
+        gateway = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "uvicorn", "--factory", "gateway.app:create_app",
+            "--host", settings.host, "--port", str(settings.port), "--no-access-log",
+            env={**os.environ, **_as_env(settings)},
+            start_new_session=True,  # our signals, not the terminal's, decide when it stops
+        )  # fmt: skip
+        base = f"http://{settings.host}:{settings.port}"
+        await _wait_http(f"{base}/healthz", 60, gateway)
+        console.print(
+            f"[bold green]healthcode is ready[/]: gateway {base} (docs {base}/docs), "
+            f"Triton gRPC 127.0.0.1:{settings.triton_grpc_port}, "
+            f"metrics http://127.0.0.1:{settings.triton_metrics_port}/metrics. Ctrl-C stops."
+        )
+        gateway_exit = asyncio.create_task(gateway.wait())
+        await asyncio.wait(
+            [gateway_exit, asyncio.create_task(stop.wait())], return_when="FIRST_COMPLETED"
+        )
+        if gateway.returncode is not None:
+            console.print(f"[red]the gateway exited with code {gateway.returncode}[/]")
+            return 1
+        console.print("stopping…")
+        return 0
+    except Exception as e:
+        console.print(f"[red]healthcode failed to start:[/] {e}")
+        return 1
+    finally:
+        if gateway is not None and gateway.returncode is None:
+            gateway.send_signal(signal.SIGTERM)  # uvicorn finishes in-flight requests first
+            try:
+                await asyncio.wait_for(gateway.wait(), 30)
+            except asyncio.TimeoutError:
+                gateway.kill()
+        if watcher is not None:
+            watcher.cancel()
+        await triton.stop()
+
+
+def _as_env(settings: Settings) -> dict[str, str]:
+    """Settings for the gateway process, passed the way users set them: HEALTHCODE_* variables."""
+    data = settings.model_dump(mode="json")
+    return {
+        f"HEALTHCODE_{k.upper()}": v if isinstance(v, str) else orjson.dumps(v).decode()
+        for k, v in data.items()
+    }
+
+
+async def analyze(files: list[Path], url: str, usage: str, as_json: bool) -> int:
+    from clients.client import HealthCodeClient, HealthCodeError
+
+    failures = 0
+    async with HealthCodeClient(url) as client:
+        for path in files:
+            try:
+                result = await client.analyze(path, usage)
+            except (HealthCodeError, OSError, httpx.HTTPError) as e:
+                failures += 1
+                line = {"file": str(path), "error": str(e)}
+                print(orjson.dumps(line).decode() if as_json else f"{path}\terror\t{e}")
+                continue
+            if as_json:
+                print(orjson.dumps({"file": str(path), **result.__dict__}).decode())
+            else:
+                print(f"{path}\t{result.status}\t{result.confidence:.3f}")
+    return 1 if failures else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="healthcode", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_serve = sub.add_parser("serve", help="run embedded Triton and the gateway")
+    p_serve.add_argument("--host", help="gateway address (HEALTHCODE_HOST)")
+    p_serve.add_argument("--port", type=int, help="gateway port (HEALTHCODE_PORT)")
+    p_serve.add_argument("--model-repository", type=Path, help="(HEALTHCODE_MODEL_REPOSITORY)")
+    p_an = sub.add_parser("analyze", help="recognise health-code images")
+    p_an.add_argument("files", nargs="+", type=Path)
+    p_an.add_argument("--url", default="http://127.0.0.1:8080")
+    p_an.add_argument("--usage", default="health-code")
+    p_an.add_argument("--json", action="store_true", help="one JSON object per line")
+    args = parser.parse_args(argv)
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    if args.command == "serve":
+        overrides = {k: v for k in ("host", "port", "model_repository") if (v := getattr(args, k))}
+        return asyncio.run(serve(Settings(**overrides)))
+    return asyncio.run(analyze(args.files, args.url, args.usage, args.json))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

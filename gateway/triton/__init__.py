@@ -1,0 +1,1 @@
+"""Embedded Triton: the tritonserver from the nvidia-pytriton wheel, composed and supervised."""

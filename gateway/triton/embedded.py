@@ -1,0 +1,96 @@
+"""Find the nvidia-pytriton wheel's tritonserver, compose its backend folder, build its command."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import sysconfig
+from pathlib import Path
+
+from gateway.settings import Settings
+
+PROJECT_BACKENDS = Path(__file__).resolve().parent / "backends"
+
+
+class EmbeddedTritonError(RuntimeError):
+    """The embedded server cannot be set up on this machine."""
+
+
+def wheel_root() -> Path:
+    """The wheel's `tritonserver` folder (bin/, backends/python, python_backend_stubs/)."""
+    try:
+        import pytriton
+    except ImportError as e:
+        raise EmbeddedTritonError(
+            "the embedded Triton comes from the nvidia-pytriton wheel (Linux x86_64 only); "
+            "install the project with `make install`"
+        ) from e
+    root = Path(pytriton.__file__).resolve().parent / "tritonserver"
+    if not (root / "bin" / "tritonserver").is_file():
+        raise EmbeddedTritonError(f"no tritonserver binary under {root}")
+    return root
+
+
+def compose_backends(dest: Path) -> Path:
+    """Fill `dest` with the wheel's python backend, this Python's stub and our onnxruntime backend.
+
+    Triton refuses a backend library whose real path lies outside the backend folder, so the
+    backend files are copied; the stub stays a link (its RPATH is relative to its real place).
+    """
+    root = wheel_root()
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    stub = root / "python_backend_stubs" / version / "triton_python_backend_stub"
+    if not stub.is_file():
+        raise EmbeddedTritonError(f"the wheel has no python-backend stub for Python {version}")
+    python = dest / "python"
+    python.mkdir(parents=True, exist_ok=True)
+    for source in (root / "backends" / "python").glob("*.*"):
+        shutil.copy2(source, python)
+    (python / stub.name).symlink_to(stub)
+    for backend in PROJECT_BACKENDS.iterdir():
+        if (backend / "model.py").is_file():
+            (dest / backend.name).mkdir()
+            shutil.copy2(backend / "model.py", dest / backend.name)
+    return dest
+
+
+def command(settings: Settings, backend_dir: Path, shm_prefix: str) -> list[str]:
+    """The tritonserver command line; all ports on loopback (clients reach the gateway only)."""
+    return [
+        str(wheel_root() / "bin" / "tritonserver"),
+        f"--model-repository={settings.model_repository.resolve()}",
+        f"--backend-directory={backend_dir}",
+        "--model-control-mode=poll",
+        f"--repository-poll-secs={settings.repository_poll_s}",
+        # A broken model must not take the server (and the models that load) down with it.
+        "--exit-on-error=false",
+        "--strict-readiness=false",
+        "--http-address=127.0.0.1",
+        f"--http-port={settings.triton_http_port}",
+        "--grpc-address=127.0.0.1",
+        f"--grpc-port={settings.triton_grpc_port}",
+        "--metrics-address=127.0.0.1",
+        f"--metrics-port={settings.triton_metrics_port}",
+        "--allow-cpu-metrics=true",
+        # Named regions let the supervisor remove exactly this instance's leftovers after a crash.
+        f"--backend-config=python,shm-region-prefix-name={shm_prefix}",
+        f"--log-verbose={settings.triton_log_verbose}",
+    ]
+
+
+def environment() -> dict[str, str]:
+    """The stub processes must see this virtualenv's packages and this Python's libpython."""
+    env = dict(os.environ)
+    paths = sysconfig.get_paths()
+    site = [paths["purelib"], paths["platlib"]]
+    env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys([*site, env.get("PYTHONPATH", "")])).strip(
+        os.pathsep
+    )
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    # The wheel's libraries (needed by the copied backend library) and this Python's libpython.
+    libdirs = [str(wheel_root().parent.parent / "nvidia_pytriton.libs")]
+    libdirs.append(sysconfig.get_config_var("LIBDIR") or "")
+    libdirs.append(env.get("LD_LIBRARY_PATH", ""))
+    env["LD_LIBRARY_PATH"] = os.pathsep.join(p for p in libdirs if p)
+    return env

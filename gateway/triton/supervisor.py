@@ -1,0 +1,129 @@
+"""Runs the embedded tritonserver, restarts it with backoff when it dies, and cleans up after it.
+
+tritonserver starts in its own process group. Its python-backend stubs outlive a killed server
+(re-parented, deaf to SIGTERM) and leave /dev/shm regions behind, so after every exit the
+supervisor SIGKILLs what is left of the group and removes that instance's shared memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import logging
+import os
+import shutil
+import signal
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from gateway.settings import Settings
+from gateway.triton import embedded
+
+log = logging.getLogger("healthcode.triton")
+
+SHM_DIR = Path("/dev/shm")
+BACKOFF_MAX_S = 30.0
+# A server that stayed up this long was healthy: the next crash starts the backoff afresh.
+HEALTHY_RUN_S = 60.0
+
+
+class TritonStartError(RuntimeError):
+    """tritonserver exited or did not become ready in time."""
+
+
+def _die_with_parent() -> None:
+    """Runs in the child before exec: own process group, SIGKILL if the launcher dies."""
+    os.setsid()
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+class TritonSupervisor:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.restarts = 0
+        self._proc: asyncio.subprocess.Process | None = None
+        self._stopping = False
+        self._workdir = Path(tempfile.mkdtemp(prefix="healthcode-triton-"))
+        self._backends = embedded.compose_backends(self._workdir / "backends")
+        self._shm_prefix = f"healthcode_{os.getpid()}_"
+        self._env = embedded.environment()
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc else None
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.settings.triton_http_port}"
+
+    async def start(self) -> None:
+        """Start tritonserver and wait until every model the gateway exposes is ready."""
+        await self._spawn()
+        await self.wait_ready(self.settings.triton_start_timeout_s)
+
+    async def _spawn(self) -> None:
+        cmd = embedded.command(self.settings, self._backends, self._shm_prefix)
+        log.info("starting tritonserver: %s", " ".join(cmd))
+        self._proc = await asyncio.create_subprocess_exec(
+            *cmd, env=self._env, preexec_fn=_die_with_parent
+        )
+
+    async def wait_ready(self, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        models = sorted(set(self.settings.usages.values()))
+        async with httpx.AsyncClient(base_url=self.http_url, timeout=2.0) as http:
+            while True:
+                if self._proc is None or self._proc.returncode is not None:
+                    raise TritonStartError("tritonserver exited while starting (see its log above)")
+                with contextlib.suppress(httpx.HTTPError):
+                    codes = [(await http.get(f"/v2/models/{m}/ready")).status_code for m in models]
+                    if all(code == 200 for code in codes):
+                        return
+                if time.monotonic() > deadline:
+                    raise TritonStartError(f"models {models} not ready after {timeout_s:.0f} s")
+                await asyncio.sleep(0.25)
+
+    async def watch(self) -> None:
+        """Restart tritonserver whenever it exits, until stop() is called."""
+        backoff_s = 1.0
+        while not self._stopping:
+            started = time.monotonic()
+            returncode = await self._proc.wait()
+            if self._stopping:
+                return
+            self._reap()
+            if time.monotonic() - started > HEALTHY_RUN_S:
+                backoff_s = 1.0
+            log.error("tritonserver exited with %s; restarting in %.0f s", returncode, backoff_s)
+            await asyncio.sleep(backoff_s)
+            backoff_s = min(backoff_s * 2, BACKOFF_MAX_S)
+            if self._stopping:
+                return
+            self.restarts += 1
+            await self._spawn()
+
+    async def stop(self, timeout_s: float = 30.0) -> None:
+        """SIGTERM tritonserver (it drains in-flight requests), then SIGKILL its whole group."""
+        self._stopping = True
+        proc = self._proc
+        if proc is not None and proc.returncode is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(proc.wait(), timeout_s)
+            except asyncio.TimeoutError:
+                log.warning("tritonserver did not stop in %.0f s; killing it", timeout_s)
+        self._reap()
+        shutil.rmtree(self._workdir, ignore_errors=True)
+
+    def _reap(self) -> None:
+        """Kill what is left of the process group and remove its shared-memory regions."""
+        if self._proc is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self._proc.pid, signal.SIGKILL)
+        for region in SHM_DIR.glob(f"{self._shm_prefix}*"):
+            region.unlink(missing_ok=True)
