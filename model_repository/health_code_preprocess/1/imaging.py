@@ -8,6 +8,7 @@ the model's resolution (never a full-size decode followed by a resize); PNGs hav
 from __future__ import annotations
 
 import io
+import warnings
 
 import numpy as np
 import simplejpeg
@@ -75,13 +76,18 @@ def _decode_jpeg(data: bytes, size: int) -> Image.Image:
 
 def _decode_with_pillow(data: bytes, size: int) -> Image.Image:
     try:
-        with Image.open(io.BytesIO(data)) as img:
-            _check_pixels(*img.size)
-            img.draft("RGB", _scaled_size(*img.size, size))  # DCT scaling for JPEG; no-op for PNG
-            return img.convert("RGB")
+        with warnings.catch_warnings():
+            # Pillow's own bomb check warns past 89 Mpx: far past our limit, so refuse it too.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as img:
+                _check_pixels(*img.size)
+                img.draft("RGB", _scaled_size(*img.size, size))  # DCT scaling for JPEG only
+                return img.convert("RGB")
     except ImageError:
         raise
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        raise ImageError("image_too_large", str(e)) from e
+    except (OSError, ValueError, SyntaxError) as e:
         raise ImageError("corrupt_image", f"cannot decode image: {e}") from e
 
 

@@ -1,0 +1,39 @@
+# Everything runs from the project's own virtualenv; the first target that needs it creates it.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PYTEST_ARGS ?=
+
+.PHONY: install install-dev serve test lint train clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# Re-run pip only when pyproject.toml changes.
+$(VENV)/.runtime: $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[embedded]'
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.runtime
+	$(BIN)/python -m pip install --quiet -e '.[embedded,train,dev]'
+	touch $@
+
+install: $(VENV)/.runtime
+install-dev: $(VENV)/.dev
+
+serve: install  ## embedded Triton + gateway on 127.0.0.1:8080
+	$(BIN)/healthcode serve
+
+test: install-dev  ## the whole suite: unit tests, then real Triton + gateway
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+train: install-dev  ## regenerate model_repository/health_code_classifier/1/model.onnx
+	$(BIN)/python -m training.train
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

@@ -1,0 +1,114 @@
+"""A client posts health-code images to the real gateway + Triton and gets the contract's answer."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+
+import httpx
+import numpy as np
+import pytest
+import tritonclient.grpc as grpcclient
+
+from training.preprocessing import image_to_tensor
+from training.render import LABELS, render
+
+# Seeds no test or training split depends on; every class in both formats.
+CASES = [(label, fmt) for label in LABELS for fmt in ("jpeg", "png")]
+
+
+@pytest.mark.parametrize(("label", "fmt"), CASES)
+def test_each_status_is_recognised_from_a_base64_json_body(client, label, fmt):
+    image = render(label, seed=90_001, fmt=fmt)
+    response = client.post(
+        "/analysis/health-code", json={"base64": base64.b64encode(image).decode()}
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["status"] == label
+    assert body["usage"] == "health-code"
+    assert set(body["scores"]) == set(LABELS)
+    assert body["confidence"] == pytest.approx(max(body["scores"].values()))
+    assert sum(body["scores"].values()) == pytest.approx(1.0, abs=1e-4)
+    assert body["model_version"] == "1"
+    assert body["request_id"] == response.headers["x-request-id"]
+
+
+@pytest.mark.parametrize("label", LABELS)
+def test_a_raw_image_body_gives_the_same_answer_as_base64_json(client, label):
+    image = render(label, seed=90_002)
+    content_type = "image/png" if image.startswith(b"\x89PNG") else "image/jpeg"
+    raw = client.post(
+        "/analysis/health-code", content=image, headers={"content-type": content_type}
+    )
+    as_json = client.post(
+        "/analysis/health-code",
+        json={"base64": "data:image/jpeg;base64," + base64.b64encode(image).decode()},
+    )
+    assert raw.status_code == as_json.status_code == 200, (raw.text, as_json.text)
+    assert raw.json()["status"] == as_json.json()["status"] == label
+    assert raw.json()["scores"] == pytest.approx(as_json.json()["scores"])
+
+
+def test_the_service_is_ready_and_alive(client):
+    assert client.get("/healthz").status_code == 200
+    ready = client.get("/readyz")
+    assert ready.status_code == 200, ready.text
+
+
+def test_bad_base64_is_a_400_with_its_code(client):
+    response = client.post("/analysis/health-code", json={"base64": "aGVsbG8*d29ybGQ="})
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_base64"
+
+
+def test_an_unknown_usage_is_a_404(client):
+    image = render("green", seed=1)
+    response = client.post("/analysis/passport", json={"base64": base64.b64encode(image).decode()})
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "unknown_usage"
+
+
+def test_a_truncated_jpeg_fails_alone_and_the_service_keeps_serving(client):
+    image = render("green", seed=2, fmt="jpeg")
+    broken = client.post(
+        "/analysis/health-code", content=image[: len(image) // 2],
+        headers={"content-type": "image/jpeg"},
+    )  # fmt: skip
+    assert broken.status_code == 400, broken.text
+    assert broken.json()["error"]["code"] == "corrupt_image"
+    assert "Traceback" not in broken.text
+    good = client.post(
+        "/analysis/health-code", content=image, headers={"content-type": "image/jpeg"}
+    )
+    assert good.status_code == 200
+
+
+def test_triton_preprocessing_gives_exactly_the_training_tensor(service):
+    """No train/serve skew: Triton's preprocess model and training share one function."""
+    with grpcclient.InferenceServerClient(service.triton_grpc_url) as triton:
+        for label, fmt in CASES:
+            image = render(label, seed=90_003, fmt=fmt)
+            tensor = grpcclient.InferInput("IMAGE", [1, 1], "BYTES")
+            tensor.set_data_from_numpy(np.array([[image]], dtype=np.object_))
+            result = triton.infer("health_code_preprocess", [tensor])
+            np.testing.assert_array_equal(result.as_numpy("PIXELS")[0], image_to_tensor(image))
+
+
+def test_concurrent_requests_each_get_their_own_answer(service):
+    """A burst bigger than one dynamic batch: every request gets its own correct answer."""
+    bodies = {
+        label: {"base64": base64.b64encode(render(label, seed=90_004)).decode()} for label in LABELS
+    }
+
+    async def one(http: httpx.AsyncClient, label: str) -> tuple[str, int, str | None]:
+        r = await http.post("/analysis/health-code", json=bodies[label])
+        return label, r.status_code, r.json().get("status")
+
+    async def burst() -> list[tuple[str, int, str | None]]:
+        async with httpx.AsyncClient(base_url=service.base_url, timeout=60) as http:
+            return await asyncio.gather(*(one(http, LABELS[i % 4]) for i in range(64)))
+
+    results = asyncio.run(burst())
+    assert [code for _, code, _ in results] == [200] * 64
+    assert all(status == label for label, _, status in results)

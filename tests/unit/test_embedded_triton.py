@@ -1,0 +1,40 @@
+"""The embedded launcher composes a backend folder Triton accepts and a loopback-only command."""
+
+from __future__ import annotations
+
+import os
+import sys
+import sysconfig
+
+from gateway.settings import Settings
+from gateway.triton import embedded
+
+
+def test_the_backend_folder_holds_the_python_backend_this_pythons_stub_and_onnxruntime(tmp_path):
+    backends = embedded.compose_backends(tmp_path / "backends")
+    python = backends / "python"
+    # Triton refuses a backend library that resolves outside the folder: it must be a real file.
+    assert (python / "libtriton_python.so").is_file()
+    assert not (python / "libtriton_python.so").is_symlink()
+    stub = (python / "triton_python_backend_stub").resolve()
+    assert stub.parent.name == f"{sys.version_info.major}.{sys.version_info.minor}"
+    assert os.access(stub, os.X_OK)
+    assert "class TritonPythonModel" in (backends / "onnxruntime" / "model.py").read_text()
+
+
+def test_every_triton_port_binds_to_loopback_and_models_are_polled(tmp_path):
+    settings = Settings(triton_http_port=18000, triton_grpc_port=18001, triton_metrics_port=18002)
+    cmd = embedded.command(settings, tmp_path, "healthcode_1_")
+    assert os.access(cmd[0], os.X_OK)
+    for flag in ("--http-address", "--grpc-address", "--metrics-address"):
+        assert f"{flag}=127.0.0.1" in cmd
+    assert "--model-control-mode=poll" in cmd
+    assert "--grpc-port=18001" in cmd
+    assert "--backend-config=python,shm-region-prefix-name=healthcode_1_" in cmd
+
+
+def test_the_stub_environment_sees_this_virtualenv():
+    env = embedded.environment()
+    assert sysconfig.get_paths()["purelib"] in env["PYTHONPATH"].split(os.pathsep)
+    assert env["PATH"].startswith(os.path.dirname(sys.executable))
+    assert "nvidia_pytriton.libs" in env["LD_LIBRARY_PATH"]

@@ -1,0 +1,87 @@
+"""The shared image -> tensor function: formats, letterboxing, and refusals with codes."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from training.preprocessing import INPUT_SIZE, ImageError, image_to_tensor
+
+CONFIG = (
+    Path(__file__).resolve().parents[2] / "model_repository/health_code_preprocess/config.pbtxt"
+)
+
+
+def encode(img: Image.Image, fmt: str, **kw) -> bytes:
+    out = io.BytesIO()
+    img.save(out, fmt, **kw)
+    return out.getvalue()
+
+
+def png_claiming(width: int, height: int) -> bytes:
+    """A tiny PNG whose header claims width x height over one short compressed row."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        )
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    idat = zlib.compress(b"\0" * 64)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG"])
+def test_a_tall_screenshot_is_letterboxed_into_a_square_uint8_chw_tensor(fmt):
+    img = Image.new("RGB", (1080, 2340), (0, 170, 80))
+    tensor = image_to_tensor(encode(img, fmt))
+    assert tensor.shape == (3, INPUT_SIZE, INPUT_SIZE)
+    assert tensor.dtype == np.uint8
+    middle = tensor[:, INPUT_SIZE // 2, INPUT_SIZE // 2].astype(int)
+    assert abs(middle - [0, 170, 80]).max() <= 3  # the image sits in the middle
+    assert (tensor[:, INPUT_SIZE // 2, 0] == 127).all()  # grey bars left and right
+
+
+def test_grayscale_palette_and_alpha_images_become_rgb():
+    for mode in ("L", "P", "RGBA", "LA"):
+        tensor = image_to_tensor(encode(Image.new(mode, (300, 200)), "PNG"))
+        assert tensor.shape == (3, INPUT_SIZE, INPUT_SIZE)
+
+
+def test_a_cmyk_jpeg_is_decoded_too():
+    tensor = image_to_tensor(encode(Image.new("CMYK", (640, 480), (0, 0, 0, 0)), "JPEG"))
+    assert tensor.shape == (3, INPUT_SIZE, INPUT_SIZE)
+
+
+@pytest.mark.parametrize(
+    ("data", "code"),
+    [
+        (b"GIF89a" + b"\0" * 64, "not_an_image"),
+        (b"", "not_an_image"),
+        (b"\xff\xd8\xff\xe0" + b"\0" * 20, "corrupt_image"),
+        (png_claiming(30_000, 30_000), "image_too_large"),
+        (png_claiming(640, 480), "corrupt_image"),  # far too little pixel data
+    ],
+)
+def test_unusable_bytes_raise_an_image_error_with_a_code(data, code):
+    with pytest.raises(ImageError) as info:
+        image_to_tensor(data)
+    assert info.value.code == code
+    assert f"[{code}]" in str(info.value)
+
+
+def test_a_truncated_jpeg_is_refused_rather_than_half_decoded():
+    data = encode(Image.effect_noise((800, 600), 64).convert("RGB"), "JPEG")
+    with pytest.raises(ImageError) as info:
+        image_to_tensor(data[: len(data) // 2])
+    assert info.value.code == "corrupt_image"
+
+
+def test_the_preprocess_config_declares_the_tensor_this_function_makes():
+    assert f"dims: [ 3, {INPUT_SIZE}, {INPUT_SIZE} ]" in CONFIG.read_text()
