@@ -20,6 +20,9 @@ class Settings(BaseSettings):
     triton_url: str = Field("127.0.0.1:8001", description="Triton gRPC address, host:port")
     max_body_bytes: PositiveInt = 16 * 1024 * 1024
     request_timeout_s: PositiveFloat = 10.0
+    # Analysis requests one gateway process handles at once; more get 503 overloaded before
+    # their body is read (added by the gateway: bounds memory at max_in_flight bodies).
+    max_in_flight: PositiveInt = 1024
     # usage (URL path segment) -> Triton model name
     usages: dict[str, str] = {"health-code": "health_code"}
 

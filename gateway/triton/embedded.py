@@ -88,6 +88,8 @@ def environment() -> dict[str, str]:
         os.pathsep
     )
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    # Poll mode reloads a model whose folder changes: no __pycache__ may appear in version folders.
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
     # The wheel's libraries (needed by the copied backend library) and this Python's libpython.
     libdirs = [str(wheel_root().parent.parent / "nvidia_pytriton.libs")]
     libdirs.append(sysconfig.get_config_var("LIBDIR") or "")

@@ -1,0 +1,60 @@
+"""The app factory: `uvicorn --factory gateway.app:create_app`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from fastapi import FastAPI
+
+from gateway import errors
+from gateway.inference import Triton, make_client
+from gateway.metrics import Metrics
+from gateway.middleware import RequestContextMiddleware
+from gateway.routes import analysis, health
+from gateway.settings import Settings, get_settings
+
+ClientFactory = Callable[[Settings], Any]
+
+
+def create_app(
+    settings: Settings | None = None, *, client_factory: ClientFactory = make_client
+) -> FastAPI:
+    """Build the gateway; `client_factory` makes its Triton client (tests pass a fake)."""
+    settings = settings or get_settings()
+    metrics = Metrics()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # The gRPC client belongs to the serving event loop: made here, closed here.
+        client = client_factory(settings)
+        app.state.triton = triton = Triton(client, settings, metrics)
+        poller = asyncio.create_task(triton.poll_versions(), name="triton-version-poller")
+        try:
+            yield
+        finally:
+            poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await poller
+            await client.close()
+
+    app = FastAPI(
+        title="healthcode gateway",
+        summary="Health-code screenshot classification in front of Triton Inference Server.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.metrics = metrics
+    errors.install_error_handlers(app)
+    app.add_middleware(
+        RequestContextMiddleware,
+        metrics=metrics,
+        usages=frozenset(settings.usages),
+        max_in_flight=settings.max_in_flight,
+    )
+    app.include_router(analysis.router)
+    app.include_router(health.router)
+    return app

@@ -1,0 +1,57 @@
+"""Prometheus metrics of the gateway, one registry per app (tests build many apps).
+
+With several uvicorn workers set PROMETHEUS_MULTIPROC_DIR: /metrics then aggregates all workers.
+"""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.exposition import choose_encoder
+from prometheus_client.multiprocess import MultiProcessCollector
+
+# Seconds; from a cached-JPEG fast path (~2 ms) up to the default request timeout.
+LATENCY_BUCKETS_S = (0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
+
+
+class Metrics:
+    """The gateway's counters and histograms."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.requests = Counter(
+            "healthcode_requests",
+            "Analysis requests by usage and HTTP status code.",
+            ["usage", "code"],
+            registry=self.registry,
+        )
+        self.request_seconds = Histogram(
+            "healthcode_request_duration_seconds",
+            "Analysis request latency, body read to response start.",
+            ["usage"],
+            buckets=LATENCY_BUCKETS_S,
+            registry=self.registry,
+        )
+        self.triton_seconds = Histogram(
+            "healthcode_triton_duration_seconds",
+            "Latency of Triton infer calls, retries included.",
+            ["model"],
+            buckets=LATENCY_BUCKETS_S,
+            registry=self.registry,
+        )
+        self.in_flight = Gauge(
+            "healthcode_requests_in_flight",
+            "Analysis requests being processed.",
+            registry=self.registry,
+            multiprocess_mode="livesum",
+        )
+
+    def render(self, accept: str) -> tuple[bytes, str]:
+        """The exposition in the format the scraper asks for (Accept), and its content type."""
+        encoder, content_type = choose_encoder(accept)
+        registry = self.registry
+        if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
+            registry = CollectorRegistry()
+            MultiProcessCollector(registry)
+        return encoder(registry), content_type

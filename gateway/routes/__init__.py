@@ -1,0 +1,1 @@
+"""One router per resource: analysis, and the operational endpoints."""

@@ -1,0 +1,532 @@
+"""The gateway over HTTP, with a fake Triton client: answers, refusals with codes, operations."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import io
+import re
+import zlib
+from collections.abc import AsyncIterator
+from types import SimpleNamespace
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+from PIL import Image
+from tritonclient.grpc import InferResult, service_pb2
+from tritonclient.utils import InferenceServerException
+
+from gateway import inference
+from gateway.app import create_app
+from gateway.settings import Settings
+
+URL = "/analysis/health-code"
+MAX_BODY_BYTES = 200_000
+HEX_ID = re.compile(r"[0-9a-f]{32}")
+
+
+class FakeTriton:
+    """Stands in for tritonclient.grpc.aio.InferenceServerClient."""
+
+    def __init__(self) -> None:
+        self.scores: Any = [[0.05, 0.9, 0.03, 0.02]]
+        self.errors: list[Exception] = []  # raised by the next infer calls, in order
+        self.calls: list[SimpleNamespace] = []
+        self.gate: asyncio.Event | None = None  # when set, infer waits for it
+        self.entered = asyncio.Event()
+        self.server_ready: bool | Exception = True
+        self.models_ready = {"health_code": True}
+        self.index = [
+            ("health_code", "1", "READY"),
+            ("health_code_preprocess", "1", "READY"),
+            ("health_code_classifier", "1", "READY"),
+        ]
+        self.closed = False
+        self.triton: inference.Triton | None = None  # the app's wrapper around this fake
+
+    async def infer(self, model_name, inputs, request_id="", client_timeout=None, **kwargs):
+        self.calls.append(SimpleNamespace(model=model_name, inputs=inputs, timeout=client_timeout))
+        self.entered.set()
+        if self.gate is not None:
+            await self.gate.wait()
+        if self.errors:
+            raise self.errors.pop(0)
+        scores = np.asarray(self.scores, dtype=np.float32)
+        response = service_pb2.ModelInferResponse(model_name=model_name, model_version="1")
+        output = response.outputs.add(name="SCORES", datatype="FP32")
+        output.shape.extend(scores.shape)
+        response.raw_output_contents.append(scores.tobytes())
+        return InferResult(response)
+
+    async def is_server_ready(self, client_timeout=None):
+        if isinstance(self.server_ready, Exception):
+            raise self.server_ready
+        return self.server_ready
+
+    async def is_model_ready(self, model_name, client_timeout=None):
+        return self.models_ready.get(model_name, False)
+
+    async def get_model_repository_index(self, client_timeout=None):
+        entries = [
+            service_pb2.RepositoryIndexResponse.ModelIndex(name=n, version=v, state=s)
+            for n, v, s in self.index
+        ]
+        return service_pb2.RepositoryIndexResponse(models=entries)
+
+    async def close(self):
+        self.closed = True
+
+
+@contextlib.asynccontextmanager
+async def gateway(**overrides: Any) -> AsyncIterator[tuple[httpx.AsyncClient, FakeTriton]]:
+    """A running app (lifespan included) with a fake Triton, and an HTTP client for it."""
+    fake = FakeTriton()
+    settings = Settings(**{"max_body_bytes": MAX_BODY_BYTES, **overrides})
+    app = create_app(settings, client_factory=lambda _: fake)
+    transport = httpx.ASGITransport(app=app)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://gateway") as http,
+    ):
+        fake.triton = app.state.triton
+        yield http, fake
+
+
+@pytest.fixture
+async def gw() -> AsyncIterator[tuple[httpx.AsyncClient, FakeTriton]]:
+    async with gateway() as pair:
+        yield pair
+
+
+@pytest.fixture
+def http(gw):
+    return gw[0]
+
+
+@pytest.fixture
+def fake(gw):
+    return gw[1]
+
+
+def encode(fmt: str, size: tuple[int, int] = (48, 80)) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", size, (20, 170, 90)).save(out, fmt)
+    return out.getvalue()
+
+
+def png_claiming(width: int, height: int) -> bytes:
+    """A real tiny PNG whose IHDR (CRC fixed up) claims width x height."""
+    data = bytearray(encode("PNG"))
+    data[16:24] = width.to_bytes(4, "big") + height.to_bytes(4, "big")
+    data[29:33] = zlib.crc32(bytes(data[12:29])).to_bytes(4, "big")
+    return bytes(data)
+
+
+def jpeg_claiming(width: int, height: int) -> bytes:
+    """A real tiny JPEG whose SOF segment claims width x height."""
+    data = bytearray(encode("JPEG"))
+    i = 2
+    while data[i + 1] not in (0xC0, 0xC1, 0xC2):  # walk the segments to the frame header
+        i += 2 + int.from_bytes(data[i + 2 : i + 4], "big")
+    data[i + 5 : i + 9] = height.to_bytes(2, "big") + width.to_bytes(2, "big")
+    return bytes(data)
+
+
+def as_json(image: bytes, prefix: str = "") -> dict[str, str]:
+    return {"base64": prefix + base64.b64encode(image).decode()}
+
+
+def error_code(response: httpx.Response) -> str:
+    body = response.json()
+    assert set(body) == {"error", "request_id"}, body
+    assert body["request_id"] == response.headers["x-request-id"]
+    return body["error"]["code"]
+
+
+def unavailable(message: str = "failed to connect to all addresses") -> InferenceServerException:
+    return InferenceServerException(message, status="StatusCode.UNAVAILABLE")
+
+
+# --- answers ---------------------------------------------------------------------------------
+
+
+async def test_a_json_body_is_answered_with_status_confidence_scores_and_version(http):
+    response = await http.post(URL, json=as_json(encode("JPEG")))
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body == {
+        "usage": "health-code",
+        "status": "yellow",
+        "confidence": pytest.approx(0.9),
+        "scores": {
+            "green": pytest.approx(0.05),
+            "yellow": pytest.approx(0.9),
+            "red": pytest.approx(0.03),
+            "invalid": pytest.approx(0.02),
+        },
+        "model_version": "1",
+        "request_id": response.headers["x-request-id"],
+    }
+    assert HEX_ID.fullmatch(body["request_id"])
+
+
+@pytest.mark.parametrize(("fmt", "content_type"), [("JPEG", "image/jpeg"), ("PNG", "image/png")])
+async def test_a_raw_image_body_is_answered_like_json(http, fmt, content_type):
+    response = await http.post(URL, content=encode(fmt), headers={"content-type": content_type})
+    assert response.status_code == 200, response.text
+    assert response.json()["status"] == "yellow"
+
+
+async def test_the_image_reaches_triton_as_one_bytes_element_with_the_request_deadline(gw):
+    http, fake = gw
+    image = encode("PNG")
+    assert (await http.post(URL, json=as_json(image))).status_code == 200
+    (call,) = fake.calls
+    (tensor,) = call.inputs
+    assert call.model == "health_code"
+    assert (tensor.name(), list(tensor.shape()), tensor.datatype()) == ("IMAGE", [1, 1], "BYTES")
+    assert tensor._get_content() == len(image).to_bytes(4, "little") + image
+    assert 0 < call.timeout <= Settings().request_timeout_s
+
+
+async def test_a_data_url_prefix_is_accepted(http):
+    response = await http.post(URL, json=as_json(encode("PNG"), "data:image/png;base64,"))
+    assert response.status_code == 200, response.text
+
+
+async def test_model_version_is_the_classifier_version_not_the_ensemble_version(gw):
+    http, fake = gw
+    fake.index = [
+        ("health_code", "1", "READY"),
+        ("health_code_classifier", "1", "UNAVAILABLE"),
+        ("health_code_classifier", "2", "READY"),
+    ]
+    await fake.triton.refresh_versions()
+    response = await http.post(URL, json=as_json(encode("JPEG")))
+    assert response.json()["model_version"] == "2"
+
+
+async def test_model_version_is_the_models_own_when_it_has_no_classifier():
+    async with gateway(usages={"plain": "plain_model"}) as (http, fake):
+        fake.index = [("plain_model", "3", "READY"), ("plain_model", "4", "LOADING")]
+        await fake.triton.refresh_versions()
+        response = await http.post("/analysis/plain", json=as_json(encode("JPEG")))
+        assert response.json()["model_version"] == "3"
+
+
+# --- refusals from the payload ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "aGVsbG8*d29ybGQ=",  # junk inside
+        "aGVsbG8gd29ybGQ",  # missing padding
+        "aGVs bG8=",  # whitespace
+        "aGVsbG8=ü",  # not ASCII
+        "data:image/png,aGVsbG8=",  # data URL that is not base64
+    ],
+)
+async def test_invalid_base64_is_refused_with_invalid_base64(http, text):
+    response = await http.post(URL, json={"base64": text})
+    assert response.status_code == 400
+    assert error_code(response) == "invalid_base64"
+
+
+@pytest.mark.parametrize("data", [b"hello world, not an image", b"BMW"])
+async def test_bytes_that_are_not_an_image_are_refused_with_not_an_image(http, data):
+    response = await http.post(URL, json=as_json(data))
+    assert response.status_code == 400
+    assert error_code(response) == "not_an_image"
+
+
+async def test_an_empty_image_is_refused_with_empty_image(http):
+    response = await http.post(URL, json={"base64": ""})
+    assert response.status_code == 400
+    assert error_code(response) == "empty_image"
+
+
+@pytest.mark.parametrize("fmt", ["GIF", "WEBP", "BMP", "TIFF"])
+async def test_other_image_formats_are_refused_with_unsupported_image_format(http, fmt):
+    response = await http.post(URL, json=as_json(encode(fmt)))
+    assert response.status_code == 415
+    assert error_code(response) == "unsupported_image_format"
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        png_claiming(30_000, 30_000),  # Pillow's own bomb error
+        png_claiming(10_000, 10_000),  # Pillow's warning zone: must not leak a warning
+        png_claiming(8_000, 8_000),  # under Pillow's limit, over ours
+        jpeg_claiming(30_000, 30_000),
+    ],
+    ids=["png-30k", "png-10k", "png-8k", "jpeg-30k"],
+)
+async def test_a_header_claiming_too_many_pixels_is_refused_with_image_too_large(gw, image):
+    http, fake = gw
+    response = await http.post(URL, json=as_json(image))
+    assert response.status_code == 413
+    assert error_code(response) == "image_too_large"
+    assert fake.calls == []
+
+
+@pytest.mark.parametrize("image", [b"\x89PNG\r\n\x1a\n" + b"\x00" * 40, b"\xff\xd8\xff" + b"?" * 9])
+async def test_an_unreadable_header_is_refused_with_corrupt_image(http, image):
+    response = await http.post(URL, json=as_json(image))
+    assert response.status_code == 400
+    assert error_code(response) == "corrupt_image"
+
+
+async def test_a_body_over_the_limit_is_refused_from_its_content_length(http):
+    response = await http.post(URL, content=b"\xff" * (MAX_BODY_BYTES + 1), headers={
+        "content-type": "image/jpeg"
+    })  # fmt: skip
+    assert response.status_code == 413
+    assert error_code(response) == "payload_too_large"
+
+
+async def test_a_chunked_body_is_read_no_further_than_the_limit(http):
+    sent = 0
+
+    async def chunks():
+        nonlocal sent
+        for _ in range(100):
+            sent += 10_000
+            yield b"\xff" * 10_000
+
+    response = await http.post(URL, content=chunks(), headers={"content-type": "image/jpeg"})
+    assert response.status_code == 413
+    assert error_code(response) == "payload_too_large"
+    assert sent <= MAX_BODY_BYTES + 10_000
+
+
+async def test_a_body_that_arrives_too_slowly_is_refused_with_body_timeout():
+    async def slow():
+        yield b"\xff\xd8\xff"
+        await asyncio.sleep(5)
+        yield b"never"
+
+    async with gateway(request_timeout_s=0.2) as (http, _):
+        response = await http.post(URL, content=slow(), headers={"content-type": "image/jpeg"})
+        assert response.status_code == 408
+        assert error_code(response) == "body_timeout"
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "image/gif", "multipart/form-data", None])
+async def test_other_content_types_are_refused_with_unsupported_media_type(http, content_type):
+    headers = {"content-type": content_type} if content_type else {}
+    response = await http.post(URL, content=encode("JPEG"), headers=headers)
+    assert response.status_code == 415
+    assert error_code(response) == "unsupported_media_type"
+
+
+@pytest.mark.parametrize("body", [b"{", b"", b"[1, 2]", b'"text"', b"\xff\xd8\xff"])
+async def test_malformed_json_is_refused_with_invalid_json(http, body):
+    response = await http.post(URL, content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 422
+    assert error_code(response) == "invalid_json"
+
+
+async def test_a_json_object_without_base64_is_refused_with_missing_field(http):
+    response = await http.post(URL, json={"image": "aGVsbG8="})
+    assert response.status_code == 422
+    assert error_code(response) == "missing_field"
+
+
+@pytest.mark.parametrize("value", [None, 12, ["aGVsbG8="]])
+async def test_a_base64_field_that_is_not_a_string_is_refused_with_invalid_field(http, value):
+    response = await http.post(URL, json={"base64": value})
+    assert response.status_code == 422
+    assert error_code(response) == "invalid_field"
+
+
+async def test_an_unknown_usage_is_404_unknown_usage_without_reading_the_body(gw):
+    http, fake = gw
+    response = await http.post("/analysis/passport", json=as_json(encode("JPEG")))
+    assert response.status_code == 404
+    assert error_code(response) == "unknown_usage"
+    assert fake.calls == []
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "code"),
+    [("GET", "/nowhere", 404, "not_found"), ("GET", URL, 405, "method_not_allowed")],
+)
+async def test_routing_errors_use_the_error_shape(http, method, path, status, code):
+    response = await http.request(method, path)
+    assert response.status_code == status
+    assert error_code(response) == code
+
+
+# --- refusals from Triton ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("error", "status", "code"),
+    [
+        (unavailable(), 503, "triton_unavailable"),
+        (InferenceServerException("Deadline Exceeded", "StatusCode.DEADLINE_EXCEEDED"), 504,
+         "deadline_exceeded"),
+        (InferenceServerException(
+            "in ensemble 'health_code', [corrupt_image] cannot decode JPEG: bad Huffman table",
+            "StatusCode.INVALID_ARGUMENT"), 400, "corrupt_image"),
+        (InferenceServerException("[image_too_large] 9000x9000 pixels", "StatusCode.INTERNAL"),
+         413, "image_too_large"),
+        (unavailable("Exceeds maximum queue size"), 503, "overloaded"),
+        (InferenceServerException("out of memory", "StatusCode.RESOURCE_EXHAUSTED"), 503,
+         "overloaded"),
+        (InferenceServerException("/opt/secret/model.py line 3: boom", "StatusCode.INTERNAL"),
+         502, "inference_failed"),
+    ],
+)  # fmt: skip
+async def test_triton_errors_map_to_statuses_and_codes(gw, monkeypatch, error, status, code):
+    http, fake = gw
+    monkeypatch.setattr(inference, "RETRY_DELAYS_S", ())
+    fake.errors = [error]
+    response = await http.post(URL, json=as_json(encode("JPEG")))
+    assert response.status_code == status
+    assert error_code(response) == code
+    assert ("retry-after" in response.headers) == (status == 503)
+    assert "/opt/secret" not in response.text
+
+
+async def test_unavailable_triton_is_retried_until_it_answers(gw, monkeypatch):
+    http, fake = gw
+    monkeypatch.setattr(inference, "RETRY_DELAYS_S", (0.001, 0.001, 0.001))
+    fake.errors = [unavailable(), unavailable("Request for unknown model: 'health_code'")]
+    response = await http.post(URL, json=as_json(encode("JPEG")))
+    assert response.status_code == 200, response.text
+    assert len(fake.calls) == 3
+
+
+async def test_unavailable_triton_is_a_503_with_retry_after_once_retries_run_out(gw, monkeypatch):
+    http, fake = gw
+    monkeypatch.setattr(inference, "RETRY_DELAYS_S", (0.001, 0.001))
+    fake.errors = [unavailable()] * 3
+    response = await http.post(URL, json=as_json(encode("JPEG")))
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "1"
+    assert len(fake.calls) == 3
+
+
+async def test_an_overloaded_triton_is_not_retried(gw):
+    http, fake = gw
+    fake.errors = [unavailable("Exceeds maximum queue size")]
+    response = await http.post(URL, json=as_json(encode("JPEG")))
+    assert error_code(response) == "overloaded"
+    assert len(fake.calls) == 1
+
+
+async def test_scores_of_an_unexpected_shape_are_an_inference_failure(gw):
+    http, fake = gw
+    fake.scores = [[0.5, 0.5]]
+    response = await http.post(URL, json=as_json(encode("JPEG")))
+    assert response.status_code == 502
+    assert error_code(response) == "inference_failed"
+
+
+async def test_an_unexpected_exception_is_a_500_in_the_error_shape_without_a_traceback(gw):
+    http, fake = gw
+    fake.errors = [RuntimeError("secret internals")]
+    response = await http.post(URL, json=as_json(encode("JPEG")))
+    assert response.status_code == 500
+    assert error_code(response) == "internal_error"
+    assert "secret" not in response.text
+
+
+async def test_requests_beyond_max_in_flight_are_shed_with_503_before_their_body_is_read():
+    async with gateway(max_in_flight=1) as (http, fake):
+        fake.gate = asyncio.Event()
+        first = asyncio.create_task(http.post(URL, json=as_json(encode("JPEG"))))
+        await asyncio.wait_for(fake.entered.wait(), 5)
+        shed = await http.post(URL, json=as_json(encode("JPEG")))
+        fake.gate.set()
+        assert shed.status_code == 503
+        assert shed.headers["retry-after"] == "1"
+        assert error_code(shed) == "overloaded"
+        assert (await first).status_code == 200
+        assert len(fake.calls) == 1
+
+
+# --- operations -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("given", ["abc-123_X.y", "a" * 64])
+async def test_a_sane_client_request_id_is_echoed_in_header_and_body(http, given):
+    response = await http.post(URL, json=as_json(encode("JPEG")), headers={"x-request-id": given})
+    assert response.headers["x-request-id"] == given
+    assert response.json()["request_id"] == given
+
+
+@pytest.mark.parametrize("given", ["has space", "a" * 65, "semi;colon", ""])
+async def test_an_insane_client_request_id_is_replaced(http, given):
+    response = await http.post("/analysis/nope", json={}, headers={"x-request-id": given})
+    assert HEX_ID.fullmatch(response.headers["x-request-id"])
+    assert response.json()["request_id"] == response.headers["x-request-id"]
+
+
+async def test_healthz_answers_ok_without_asking_triton(gw):
+    http, fake = gw
+    fake.server_ready = unavailable()
+    response = await http.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+    assert "x-request-id" in response.headers
+
+
+async def test_readyz_is_200_when_triton_and_every_model_are_ready(http):
+    response = await http.get("/readyz")
+    assert response.status_code == 200
+    assert response.json()["status"] == "ready"
+
+
+@pytest.mark.parametrize(
+    ("server_ready", "models_ready", "not_ready"),
+    [
+        (True, {"health_code": False}, ["health_code"]),
+        (False, {"health_code": True}, ["triton"]),
+        (unavailable(), {}, ["triton", "health_code"]),
+    ],
+)
+async def test_readyz_is_503_naming_what_is_not_ready(gw, server_ready, models_ready, not_ready):
+    http, fake = gw
+    fake.server_ready, fake.models_ready = server_ready, models_ready
+    response = await http.get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["not_ready"] == not_ready
+
+
+async def test_metrics_count_requests_by_usage_and_status_code(http):
+    await http.post(URL, json=as_json(encode("JPEG")))
+    await http.post(URL, json={"base64": "*"})
+    await http.post("/analysis/who-knows", json={})
+    response = await http.get("/metrics")
+    assert response.headers["content-type"].startswith("text/plain; version=0.0.4")
+    text = response.text
+    assert 'healthcode_requests_total{code="200",usage="health-code"} 1.0' in text
+    assert 'healthcode_requests_total{code="400",usage="health-code"} 1.0' in text
+    assert 'healthcode_requests_total{code="404",usage="unknown"} 1.0' in text
+    assert 'healthcode_triton_duration_seconds_count{model="health_code"} 1.0' in text
+    assert 'healthcode_request_duration_seconds_count{usage="health-code"} 2.0' in text
+    assert "healthcode_requests_in_flight 0.0" in text
+
+
+async def test_the_openapi_schema_documents_both_bodies_and_the_error_shape(http):
+    schema = (await http.get("/openapi.json")).json()
+    operation = schema["paths"]["/analysis/{usage}"]["post"]
+    content = operation["requestBody"]["content"]
+    assert set(content) == {"application/json", "image/jpeg", "image/png"}
+    assert content["application/json"]["schema"]["required"] == ["base64"]
+    assert {"200", "400", "413", "415", "422", "503"} <= set(operation["responses"])
+    assert "ErrorResponse" in schema["components"]["schemas"]
+    assert (await http.get("/docs")).status_code == 200
+
+
+async def test_the_lifespan_closes_the_triton_client():
+    async with gateway() as (_, fake):
+        assert not fake.closed
+    assert fake.closed
