@@ -53,7 +53,7 @@ async def serve(settings: Settings) -> int:
         gateway = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "uvicorn", "--factory", "gateway.app:create_app",
             "--host", settings.host, "--port", str(settings.port), "--no-access-log",
-            env={**os.environ, **_as_env(settings)},
+            env={**os.environ, **_as_env(settings), "HEALTHCODE_TRITON_URL": triton.grpc_url},
             start_new_session=True,  # our signals, not the terminal's, decide when it stops
         )  # fmt: skip
         base = f"http://{settings.host}:{settings.port}"

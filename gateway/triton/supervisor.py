@@ -58,6 +58,10 @@ class TritonSupervisor:
         return self._proc.pid if self._proc else None
 
     @property
+    def grpc_url(self) -> str:
+        return f"127.0.0.1:{self.settings.triton_grpc_port}"
+
+    @property
     def http_url(self) -> str:
         return f"http://127.0.0.1:{self.settings.triton_http_port}"
 
