@@ -1,0 +1,75 @@
+"""Training end to end on a few dozen images, the ONNX contract, and the committed model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+
+from training.dataset import generate, split_seeds
+from training.export import INPUT_NAME, OUTPUT_NAME, session
+from training.preprocessing import INPUT_SIZE, image_to_tensor
+from training.render import LABELS, render
+from training.train import parse_args, run
+
+COMMITTED = (
+    Path(__file__).resolve().parents[2] / "model_repository/health_code_classifier/1/model.onnx"
+)
+
+
+def check_contract(path: Path) -> None:
+    model = onnx.load(str(path))
+    assert max(o.version for o in model.opset_import if o.domain in ("", "ai.onnx")) >= 17
+    sess = session(path)
+    (pixels,), (scores,) = sess.get_inputs(), sess.get_outputs()
+    assert (pixels.name, pixels.type) == (INPUT_NAME, "tensor(uint8)")
+    assert pixels.shape[1:] == [3, INPUT_SIZE, INPUT_SIZE] and isinstance(pixels.shape[0], str)
+    assert (scores.name, scores.type) == (OUTPUT_NAME, "tensor(float)")
+    rng = np.random.default_rng(0)
+    for n in (1, 7):
+        batch = rng.integers(0, 256, (n, 3, INPUT_SIZE, INPUT_SIZE), dtype=np.uint8)
+        (out,) = sess.run([OUTPUT_NAME], {INPUT_NAME: batch})
+        assert out.shape == (n, len(LABELS)) and out.dtype == np.float32
+        np.testing.assert_allclose(out.sum(axis=1), 1.0, atol=1e-5)
+    assert path.stat().st_size < 2_000_000
+
+
+def test_a_tiny_training_run_exports_a_model_that_meets_the_contract(tmp_path):
+    out = tmp_path / "1" / "model.onnx"
+    args = parse_args([
+        "--out", str(out), "--train-samples", "32", "--test-samples", "8", "--epochs", "1",
+        "--batch-size", "16", "--workers", "1", "--no-cache",
+    ])  # fmt: skip
+    report = run(args, log=lambda line: None)
+    assert report.confusion.sum() == 8
+    check_contract(out)
+    assert [p.name for p in out.parent.iterdir()] == ["model.onnx"]  # no temporary file left
+
+
+def test_training_tensors_are_the_serving_preprocessing_of_the_rendered_bytes():
+    data = generate([5, 6], workers=1)
+    for i, seed in enumerate((5, 6)):
+        label = LABELS[int(data.labels[i])]
+        np.testing.assert_array_equal(data.pixels[i], image_to_tensor(render(label, seed=seed)))
+
+
+def test_two_rendering_processes_give_the_same_data_as_one():
+    one, two = generate(list(range(4)), workers=1), generate(list(range(4)), workers=2)
+    np.testing.assert_array_equal(one.pixels, two.pixels)
+    assert list(one.kinds) == list(two.kinds)
+
+
+def test_train_and_test_seeds_never_overlap():
+    assert not set(split_seeds("train", 100_000, 0)) & set(split_seeds("test", 100_000, 0))
+
+
+@pytest.mark.skipif(not COMMITTED.exists(), reason="no committed model yet")
+def test_the_committed_model_meets_the_contract_and_recognises_fresh_renders():
+    check_contract(COMMITTED)
+    seeds = range(70_000, 70_006)  # in neither split of the committed run
+    pixels = np.stack([image_to_tensor(render(label, seed=s)) for label in LABELS for s in seeds])
+    (scores,) = session(COMMITTED).run([OUTPUT_NAME], {INPUT_NAME: pixels})
+    expected = [label for label in LABELS for _ in seeds]
+    assert [LABELS[i] for i in scores.argmax(axis=1)] == expected

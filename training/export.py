@@ -1,0 +1,63 @@
+"""ONNX export of the trained network, checked against torch with onnxruntime."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import torch
+
+from training.model import HealthCodeNet, SoftmaxScores
+from training.preprocessing import INPUT_SIZE
+
+INPUT_NAME, OUTPUT_NAME = "PIXELS", "SCORES"
+OPSET = 17
+
+
+def export_onnx(net: HealthCodeNet, path: Path) -> None:
+    """Write uint8 pixels [N,3,224,224] -> float32 softmax scores [N,4] to `path`, atomically."""
+    scorer = SoftmaxScores(net).eval()
+    example = torch.zeros(2, 3, INPUT_SIZE, INPUT_SIZE, dtype=torch.uint8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    # The torch.export-based exporter needs onnxscript, which this project does not install; the
+    # TorchScript one works but warns that it is deprecated (and pytest turns warnings into errors).
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.onnx.export(
+            scorer,
+            (example,),
+            str(tmp),
+            dynamo=False,
+            opset_version=OPSET,
+            input_names=[INPUT_NAME],
+            output_names=[OUTPUT_NAME],
+            dynamic_axes={INPUT_NAME: {0: "N"}, OUTPUT_NAME: {0: "N"}},
+        )
+    onnx.checker.check_model(str(tmp), full_check=True)
+    os.replace(tmp, path)  # Triton polls the repository: never let it see a half-written file
+
+
+def session(path: Path) -> ort.InferenceSession:
+    """Open `path` with onnxruntime on the CPU."""
+    return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+
+
+def verify_onnx(path: Path, net: HealthCodeNet, pixels: np.ndarray) -> float:
+    """Check the ONNX model against torch on batches of 1 and 7; return the largest difference."""
+    sess, scorer = session(path), SoftmaxScores(net).eval()
+    worst = 0.0
+    for batch in (pixels[:1], pixels[1:8]):
+        (scores,) = sess.run([OUTPUT_NAME], {INPUT_NAME: np.ascontiguousarray(batch)})
+        with torch.no_grad():
+            expected = scorer(torch.from_numpy(np.array(batch))).numpy()
+        if scores.shape != (len(batch), 4) or scores.dtype != np.float32:
+            raise RuntimeError(f"ONNX output {scores.dtype}{scores.shape}, expected float32[N,4]")
+        worst = max(worst, float(np.abs(scores - expected).max()))
+    if worst > 1e-4:
+        raise RuntimeError(f"ONNX and torch disagree by {worst:.2e}")
+    return worst

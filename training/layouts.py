@@ -1,0 +1,158 @@
+"""Health-code app layouts: each draws a whole screen around its code and returns the code's box."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from training.screens import APP_NAMES, Box, Screen, ink_on, random_text
+
+
+def _stamp(s: Screen) -> str:
+    r = s.rng
+    return (
+        f"2022-{r.randint(1, 12):02d}-{r.randint(1, 28):02d} {r.randint(0, 23):02d}:"
+        f"{r.randint(0, 59):02d}:{r.randint(0, 59):02d}"
+    )
+
+
+def _holder(s: Screen, y: int, centred: bool) -> int:
+    """Draw the holder's name and masked ID; return the y below them."""
+    x, anchor = (s.w // 2, "ma") if centred else (s.dp(24), "la")
+    s.text((x, y), random_text(s.rng, 2), 18, s.theme.fg, bold=True, anchor=anchor)
+    masked = f"{s.rng.randint(110000, 659999)}********{s.rng.randint(0, 9999):04d}"
+    s.text((x, y + s.dp(26)), masked, 13, s.theme.muted, anchor=anchor)
+    return y + s.dp(50)
+
+
+def _banner(s: Screen, y: int) -> int:
+    """Draw the status banner if the screen has one; return the y below it."""
+    if s.banner is None:
+        return y
+    word, fill = s.banner
+    s.text((s.w // 2, y), word, s.rng.uniform(18, 28), fill, bold=True, anchor="ma")
+    return y + s.dp(40)
+
+
+def _code_card(s: Screen, cx: int, top: int, size: int) -> tuple[Box, int]:
+    """Draw the code on a rounded card of its paper; return the code's box and the y below."""
+    pad = s.dp(s.rng.uniform(8, 20))
+    s.draw.rounded_rectangle(
+        (cx - size // 2 - pad, top, cx + size // 2 + pad, top + size + 2 * pad),
+        s.dp(12),
+        fill=s.paper,
+    )
+    return s.code((cx, top + pad + size // 2), size), top + size + 2 * pad
+
+
+def classic(s: Screen) -> Box:
+    """Coloured app bar, holder, code on a card, banner, two buttons, footer."""
+    bar = s.theme.accent
+    y = s.status_bar(bar, ink_on(bar))
+    y = s.header(y, bar, s.rng.choice(APP_NAMES))
+    y = _holder(s, y + s.dp(16), centred=True)
+    box, y = _code_card(s, s.w // 2, y, round(s.w * s.rng.uniform(0.5, 0.72)))
+    y = _banner(s, y + s.dp(12))
+    s.text((s.w // 2, y), _stamp(s), 14, s.theme.fg, anchor="ma")
+    y += s.dp(36)
+    half = s.w // 2
+    s.button(
+        (s.dp(20), y, half - s.dp(8), y + s.dp(44)),
+        s.rng.choice((bar, s.theme.card)),
+        random_text(s.rng, 1),
+    )
+    s.button((half + s.dp(8), y, s.w - s.dp(20), y + s.dp(44)), s.theme.card, random_text(s.rng, 1))
+    s.text((s.w // 2, s.h - s.dp(30)), random_text(s.rng, 4), 11, s.theme.muted, anchor="ma")
+    return box
+
+
+def card(s: Screen) -> Box:
+    """Big title, a card with holder and code, a grid of service tiles, bottom navigation."""
+    y = s.status_bar(None, s.theme.fg) + s.dp(12)
+    s.text((s.dp(20), y), s.rng.choice(APP_NAMES), 24, s.theme.fg, bold=True)
+    y += s.dp(44)
+    size = round(s.w * s.rng.uniform(0.45, 0.62))
+    top = y
+    s.draw.rounded_rectangle(
+        (s.dp(16), top, s.w - s.dp(16), top + size + s.dp(150)), s.dp(16), fill=s.theme.card
+    )
+    y = _holder(s, top + s.dp(14), centred=True)
+    box, y = _code_card(s, s.w // 2, y, size)
+    s.text((s.w // 2, y + s.dp(6)), _stamp(s), 12, s.theme.muted, anchor="ma")
+    y = _banner(s, top + size + s.dp(160))
+    s.tiles(y + s.dp(8), s.rng.randint(1, 2))
+    s.nav_bar()
+    return box
+
+
+def hero(s: Screen) -> Box:
+    """A big coloured hero area with a clock, the code card overlapping it, list rows below."""
+    fill = s.theme.accent
+    hero_h = round(s.h * s.rng.uniform(0.25, 0.4))
+    s.draw.rectangle((0, 0, s.w, hero_h), fill=fill)
+    ink = ink_on(fill)
+    y = s.status_bar(None, ink) + s.dp(16)
+    s.text((s.w // 2, y), s.rng.choice(APP_NAMES), 20, ink, bold=True, anchor="ma")
+    s.text(
+        (s.w // 2, y + s.dp(34)),
+        f"{s.rng.randint(0, 23):02d}:{s.rng.randint(0, 59):02d}",
+        40,
+        ink,
+        bold=True,
+        anchor="ma",
+    )
+    size = round(s.w * s.rng.uniform(0.5, 0.7))
+    box, y = _code_card(s, s.w // 2, max(y + s.dp(100), hero_h - size // 2), size)
+    y = _banner(s, y + s.dp(12))
+    for _ in range(s.rng.randint(2, 5)):
+        if y > s.h - s.dp(60):
+            break
+        s.text((s.dp(20), y + s.dp(14)), random_text(s.rng, 3), 15, s.theme.fg)
+        s.text((s.w - s.dp(20), y + s.dp(14)), ">", 15, s.theme.muted, anchor="ra")
+        y += s.dp(52)
+        s.draw.line((s.dp(20), y, s.w - s.dp(20), y), fill=s.theme.muted, width=1)
+    return box
+
+
+def minimal(s: Screen) -> Box:
+    """Almost nothing but the code: one line above, one below."""
+    s.status_bar(None, s.theme.fg)
+    size = round(s.w * s.rng.uniform(0.55, 0.8))
+    cy = round(s.h * s.rng.uniform(0.35, 0.55))
+    s.text(
+        (s.w // 2, cy - size // 2 - s.dp(48)),
+        random_text(s.rng, 2),
+        18,
+        s.theme.fg,
+        bold=True,
+        anchor="ma",
+    )
+    box = s.code((s.w // 2, cy), size)
+    y = _banner(s, box[3] + s.dp(20))
+    s.text((s.w // 2, y), _stamp(s), 13, s.theme.muted, anchor="ma")
+    return box
+
+
+def rows(s: Screen) -> Box:
+    """App bar and list rows with a smaller code among them, centred or to the left."""
+    bar = s.rng.choice((s.theme.accent, s.theme.card))
+    y = s.status_bar(bar, ink_on(bar))
+    y = s.header(y, bar, s.rng.choice(APP_NAMES))
+    y = s.lines(s.dp(20), y + s.dp(16), s.rng.randint(1, 4), 14, s.theme.fg)
+    size = round(s.w * s.rng.uniform(0.35, 0.5))
+    left = s.rng.random() < 0.5
+    cx = s.dp(20) + size // 2 if left else s.w // 2
+    box = s.code((cx, y + s.dp(12) + size // 2), size)
+    if left:
+        s.lines(box[2] + s.dp(14), box[1] + s.dp(8), 3, 13, s.theme.fg)
+    y = _banner(s, box[3] + s.dp(16))
+    s.lines(s.dp(20), y, s.rng.randint(2, 6), 14, s.theme.muted)
+    return box
+
+
+LAYOUTS: dict[str, Callable[[Screen], Box]] = {
+    "classic": classic,
+    "card": card,
+    "hero": hero,
+    "minimal": minimal,
+    "rows": rows,
+}

@@ -1,0 +1,68 @@
+"""The classifier: a small depthwise-separable CNN that takes raw uint8 pixels."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+# ImageNet statistics: any fixed values work, these keep inputs near zero mean, unit variance.
+MEAN = (0.485, 0.456, 0.406)
+STD = (0.229, 0.224, 0.225)
+# A 4x4 stride-4 patch stem takes 224 -> 56 px in one step: a training step on 2 CPU threads took
+# 0.33 s against 0.8 s with a 3x3 stride-2 stem. Then (output channels, stride) of the
+# depthwise-separable blocks.
+STEM_CHANNELS = 24
+BLOCKS = ((48, 2), (64, 1), (128, 2), (128, 1), (160, 2))
+
+
+def _conv_bn_relu(
+    c_in: int, c_out: int, kernel: int, stride: int, groups: int = 1, padding: int | None = None
+) -> nn.Sequential:
+    padding = kernel // 2 if padding is None else padding
+    conv = nn.Conv2d(c_in, c_out, kernel, stride, padding, groups=groups, bias=False)
+    return nn.Sequential(conv, nn.BatchNorm2d(c_out), nn.ReLU(inplace=True))
+
+
+class HealthCodeNet(nn.Module):
+    """uint8 NCHW pixels in [0, 255] -> class logits; normalisation is part of the network."""
+
+    def __init__(self, num_classes: int = 4) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.tensor(MEAN).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(STD).view(1, 3, 1, 1))
+        layers = [_conv_bn_relu(3, STEM_CHANNELS, 4, 4, padding=0)]
+        c_in = STEM_CHANNELS
+        for c_out, stride in BLOCKS:
+            layers += [
+                _conv_bn_relu(c_in, c_in, 3, stride, groups=c_in),
+                _conv_bn_relu(c_in, c_out, 1, 1),
+            ]
+            c_in = c_out
+        self.features = nn.Sequential(*layers)
+        self.head = nn.Linear(c_in, num_classes)
+
+    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
+        x = (pixels.float() / 255 - self.mean) / self.std
+        return self.head(self.features(x).mean(dim=(2, 3)))
+
+
+class SoftmaxScores(nn.Module):
+    """The served graph: pixels -> class probabilities."""
+
+    def __init__(self, net: HealthCodeNet) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
+        return torch.softmax(self.net(pixels), dim=1)
+
+
+def count_macs(net: HealthCodeNet, size: int) -> int:
+    """Multiply-accumulates of one forward pass on a size x size image (convolutions and head)."""
+    macs, side = 0, size
+    for module in net.features.modules():
+        if isinstance(module, nn.Conv2d):
+            side = (side + 2 * module.padding[0] - module.kernel_size[0]) // module.stride[0] + 1
+            per_pixel = module.in_channels // module.groups * module.kernel_size[0] ** 2
+            macs += side * side * module.out_channels * per_pixel
+    return macs + net.head.in_features * net.head.out_features
