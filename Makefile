@@ -33,7 +33,7 @@ lint: install-dev
 	$(BIN)/ruff format --check .
 
 train: install-dev  ## regenerate model_repository/health_code_classifier/1/model.onnx
-	$(BIN)/python -m training.train
+	$(BIN)/python -m training.train --out model_repository/health_code_classifier/1/model.onnx
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

@@ -18,7 +18,7 @@ from rich.console import Console
 
 from gateway.settings import Settings
 
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)
 
 
 async def _wait_http(url: str, timeout_s: float, proc: asyncio.subprocess.Process) -> None:
