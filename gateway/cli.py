@@ -16,6 +16,7 @@ import httpx
 import orjson
 from rich.console import Console
 
+from clients import cli as clients_cli
 from gateway.settings import Settings
 
 console = Console(stderr=True, soft_wrap=True)
@@ -96,26 +97,6 @@ def _as_env(settings: Settings) -> dict[str, str]:
     }
 
 
-async def analyze(files: list[Path], url: str, usage: str, as_json: bool) -> int:
-    from clients.client import HealthCodeClient, HealthCodeError
-
-    failures = 0
-    async with HealthCodeClient(url) as client:
-        for path in files:
-            try:
-                result = await client.analyze(path, usage)
-            except (HealthCodeError, OSError, httpx.HTTPError) as e:
-                failures += 1
-                line = {"file": str(path), "error": str(e)}
-                print(orjson.dumps(line).decode() if as_json else f"{path}\terror\t{e}")
-                continue
-            if as_json:
-                print(orjson.dumps({"file": str(path), **result.__dict__}).decode())
-            else:
-                print(f"{path}\t{result.status}\t{result.confidence:.3f}")
-    return 1 if failures else 0
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="healthcode", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -123,21 +104,20 @@ def main(argv: list[str] | None = None) -> int:
     p_serve.add_argument("--host", help="gateway address (HEALTHCODE_HOST)")
     p_serve.add_argument("--port", type=int, help="gateway port (HEALTHCODE_PORT)")
     p_serve.add_argument("--model-repository", type=Path, help="(HEALTHCODE_MODEL_REPOSITORY)")
-    p_an = sub.add_parser("analyze", help="recognise health-code images")
-    p_an.add_argument("files", nargs="+", type=Path)
-    p_an.add_argument("--url", default="http://127.0.0.1:8080")
-    p_an.add_argument("--usage", default="health-code")
-    p_an.add_argument("--json", action="store_true", help="one JSON object per line")
+    p_serve.set_defaults(run=_serve)
+    clients_cli.register(sub)
     args = parser.parse_args(argv)
 
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    if args.command == "serve":
-        overrides = {k: v for k in ("host", "port", "model_repository") if (v := getattr(args, k))}
-        return asyncio.run(serve(Settings(**overrides)))
-    return asyncio.run(analyze(args.files, args.url, args.usage, args.json))
+    return args.run(args)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    overrides = {k: v for k in ("host", "port", "model_repository") if (v := getattr(args, k))}
+    return asyncio.run(serve(Settings(**overrides)))
 
 
 if __name__ == "__main__":
