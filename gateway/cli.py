@@ -105,6 +105,12 @@ def main(argv: list[str] | None = None) -> int:
     p_serve.add_argument("--port", type=int, help="gateway port (HEALTHCODE_PORT)")
     p_serve.add_argument("--model-repository", type=Path, help="(HEALTHCODE_MODEL_REPOSITORY)")
     p_serve.set_defaults(run=_serve)
+    p_pub = sub.add_parser("publish", help="add a classifier version to the model repository")
+    p_pub.add_argument("onnx", type=Path, help="the new model.onnx")
+    p_pub.add_argument("--model-repository", type=Path, help="(HEALTHCODE_MODEL_REPOSITORY)")
+    p_pub.add_argument("--version", type=int, help="default: the highest version + 1")
+    p_pub.add_argument("--no-check", action="store_true", help="skip the onnxruntime check")
+    p_pub.set_defaults(run=_publish)
     clients_cli.register(sub)
     args = parser.parse_args(argv)
 
@@ -118,6 +124,21 @@ def main(argv: list[str] | None = None) -> int:
 def _serve(args: argparse.Namespace) -> int:
     overrides = {k: v for k in ("host", "port", "model_repository") if (v := getattr(args, k))}
     return asyncio.run(serve(Settings(**overrides)))
+
+
+def _publish(args: argparse.Namespace) -> int:
+    from gateway.publish import PublishError, publish
+
+    repository = args.model_repository or Settings().model_repository
+    try:
+        version = publish(args.onnx, repository, version=args.version, check=not args.no_check)
+    except (PublishError, OSError) as e:
+        console.print(f"[red]not published:[/] {e}")
+        return 1
+    console.print(
+        f"published {args.onnx} as version {version}; Triton picks it up at its next poll"
+    )
+    return 0
 
 
 if __name__ == "__main__":

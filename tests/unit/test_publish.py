@@ -1,0 +1,59 @@
+"""`healthcode publish`: a checked model appears as the next version in one rename."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import onnx
+import pytest
+from onnx import TensorProto, helper
+
+from gateway.publish import MODEL, PublishError, publish
+
+REPO = Path(__file__).resolve().parents[2] / "model_repository"
+V1 = REPO / MODEL / "1" / "model.onnx"
+
+
+@pytest.fixture
+def repository(tmp_path: Path) -> Path:
+    shutil.copytree(REPO / MODEL, tmp_path / MODEL)
+    return tmp_path
+
+
+def test_a_good_model_becomes_the_next_version_with_nothing_left_behind(repository):
+    assert publish(V1, repository) == 2
+    model_dir = repository / MODEL
+    assert (model_dir / "2" / "model.onnx").read_bytes() == V1.read_bytes()
+    assert sorted(p.name for p in model_dir.iterdir()) == ["1", "2", "config.pbtxt", "labels.txt"]
+
+
+def test_a_file_onnxruntime_cannot_load_is_refused(repository, tmp_path):
+    broken = tmp_path / "broken.onnx"
+    broken.write_bytes(V1.read_bytes()[:1000])
+    with pytest.raises(PublishError, match="does not load"):
+        publish(broken, repository)
+    assert not (repository / MODEL / "2").exists()
+
+
+def test_a_model_with_other_tensor_names_is_refused(repository, tmp_path):
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["x"], ["y"])],
+        "other",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])],
+    )
+    other = tmp_path / "other.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), other)
+    with pytest.raises(PublishError, match=r"config\.pbtxt declares"):
+        publish(other, repository)
+
+
+def test_an_existing_version_is_never_overwritten(repository):
+    with pytest.raises(PublishError, match="exists already"):
+        publish(V1, repository, version=1)
+
+
+def test_a_folder_that_is_not_a_triton_model_is_refused(tmp_path):
+    with pytest.raises(PublishError, match=r"no config\.pbtxt"):
+        publish(V1, tmp_path)
