@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.integration.service import processes_using, run_service
+from tests.integration.service import pids_using, run_service
 from training.render import render
 
 UPDATE_TIMEOUT_S = 60
@@ -55,8 +55,8 @@ def test_serve_stops_cleanly_on_sigterm_leaving_no_processes_or_shared_memory(tm
             timeout=30,
         )
         assert ok.status_code == 200
-        assert processes_using(service.model_repository), "tritonserver should be running"
+        assert pids_using(service.model_repository), "tritonserver should be running"
         assert service.stop() == 0, service.log_tail()
     time.sleep(0.5)
-    assert processes_using(service.model_repository) == []
+    assert pids_using(service.model_repository) == []
     assert list(Path("/dev/shm").glob(f"healthcode_{pid}_*")) == []

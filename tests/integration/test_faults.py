@@ -1,0 +1,67 @@
+"""Faults the service must ride out by itself: Triton dying under load."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.integration.service import BackgroundLoad, pids_using, run_service
+from training.render import render
+
+RECOVERY_TIMEOUT_S = 90
+
+
+def children(pid: int) -> list[int]:
+    return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+def wait_for(predicate, timeout_s: float, interval_s: float = 0.2) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval_s)
+    return False
+
+
+def test_killing_triton_gives_clean_503s_until_the_launcher_restarts_it(tmp_path):
+    image = render("yellow", seed=90_020, fmt="jpeg")
+    with run_service(tmp_path) as service:
+        repo = service.model_repository
+        [triton] = pids_using(repo, "tritonserver")
+        stubs = len(pids_using(repo, "triton_python_backend_stub"))
+        [gateway] = set(children(service.process.pid)) - {triton}
+
+        def ready() -> int:
+            try:
+                return httpx.get(f"{service.base_url}/readyz", timeout=5).status_code
+            except httpx.HTTPError:
+                return 0
+
+        with BackgroundLoad(service.base_url, image) as load:
+            time.sleep(1)
+            os.kill(triton, signal.SIGKILL)
+            assert wait_for(lambda: ready() == 503, 10), "readyz stayed ready with Triton dead"
+            assert wait_for(lambda: ready() == 200, RECOVERY_TIMEOUT_S), service.log_tail()
+            served_before = len(load.answers)
+            assert wait_for(lambda: len(load.answers) > served_before + 5, 30)
+            answers = load.stop()
+
+        [restarted] = pids_using(repo, "tritonserver")
+        assert restarted != triton
+        # The killed server's stubs were reaped: only the new server's remain.
+        assert len(pids_using(repo, "triton_python_backend_stub")) == stubs
+        codes = [a.status_code for a in answers]
+        assert set(codes) <= {200, 503}, codes
+        assert 503 in codes
+        assert all(a.retry_after for a in answers if a.status_code == 503)
+        assert {a.body["error"]["code"] for a in answers if a.status_code == 503} <= {
+            "triton_unavailable",
+            "model_unavailable",
+        }
+        assert answers[-1].status_code == 200 and answers[-1].body["status"] == "yellow"
+        assert gateway in children(service.process.pid), "the gateway must not be restarted"
