@@ -158,3 +158,12 @@ class BackgroundLoad:
                     answer = Answer(0, {"error": {"code": type(e).__name__}}, None)
                 self.answers.append(answer)
                 time.sleep(0.01)
+
+
+def wait_for(predicate, timeout_s: float, interval_s: float = 0.2) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval_s)
+    return False

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.integration.service import BackgroundLoad, pids_using, run_service
+from tests.integration.service import BackgroundLoad, pids_using, run_service, wait_for
 from training.render import render
 
 RECOVERY_TIMEOUT_S = 90
@@ -17,15 +17,6 @@ RECOVERY_TIMEOUT_S = 90
 
 def children(pid: int) -> list[int]:
     return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-
-
-def wait_for(predicate, timeout_s: float, interval_s: float = 0.2) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval_s)
-    return False
 
 
 def test_killing_triton_gives_clean_503s_until_the_launcher_restarts_it(tmp_path):

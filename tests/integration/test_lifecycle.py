@@ -2,46 +2,56 @@
 
 from __future__ import annotations
 
-import base64
-import os
-import shutil
 import time
 from pathlib import Path
 
 import httpx
+import tritonclient.grpc as grpcclient
 
-from tests.integration.service import pids_using, run_service
+from gateway.publish import MODEL, publish
+from tests.integration.service import Answer, BackgroundLoad, pids_using, run_service, wait_for
 from training.render import render
 
 UPDATE_TIMEOUT_S = 60
 
 
-def publish_version(model_dir: Path, version: int, onnx: Path) -> None:
-    """What an operator does: stage the folder beside the versions, then rename it into place."""
-    staging = model_dir / f".staging-{version}"
-    staging.mkdir()
-    shutil.copy2(onnx, staging / "model.onnx")
-    os.rename(staging, model_dir / str(version))
+def versions_served(answers: list[Answer]) -> list[str]:
+    return [a.body.get("model_version") for a in answers if a.status_code == 200]
 
 
-def test_a_new_model_version_is_served_while_requests_keep_succeeding(tmp_path):
-    body = {"base64": base64.b64encode(render("red", seed=90_010)).decode()}
-    versions, failures = [], []
-    # A service of its own: the session's service keeps answering version 1.
-    with run_service(tmp_path) as service, httpx.Client(base_url=service.base_url) as client:
-        assert client.post("/analysis/health-code", json=body).json()["model_version"] == "1"
-        model_dir = service.model_repository / "health_code_classifier"
-        publish_version(model_dir, 2, model_dir / "1" / "model.onnx")
-        deadline = time.monotonic() + UPDATE_TIMEOUT_S
-        while time.monotonic() < deadline and versions[-3:] != ["2"] * 3:
-            response = client.post("/analysis/health-code", json=body, timeout=30)
-            if response.status_code != 200 or response.json()["status"] != "red":
-                failures.append(response.text)
-            else:
-                versions.append(response.json()["model_version"])
-            time.sleep(0.05)
-    assert failures == []
-    assert versions[-1] == "2", f"still serving {versions[-1]} after {UPDATE_TIMEOUT_S} s"
+def classifier_states(service) -> dict[str, tuple[str, str]]:
+    """Triton's own report: version -> (state, reason) for the classifier."""
+    with grpcclient.InferenceServerClient(service.triton_grpc_url) as triton:
+        index = triton.get_model_repository_index(as_json=True)["models"]
+    return {
+        m.get("version", ""): (m.get("state", ""), m.get("reason", ""))
+        for m in index
+        if m["name"] == MODEL
+    }
+
+
+def test_model_updates_under_load_lose_no_request_even_when_a_version_is_broken(tmp_path):
+    """Broken version 2 is reported and version 1 keeps serving; good version 3 then takes over."""
+    image = render("red", seed=90_010, fmt="jpeg")
+    with run_service(tmp_path) as service, BackgroundLoad(service.base_url, image) as load:
+        model_dir = service.model_repository / MODEL
+        good = model_dir / "1" / "model.onnx"
+        broken = tmp_path / "broken.onnx"
+        broken.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+
+        assert publish(broken, service.model_repository, check=False) == 2
+        assert wait_for(lambda: classifier_states(service).get("2", ("",))[0] == "UNAVAILABLE", 60)
+        assert classifier_states(service)["2"][1], "Triton should say why version 2 failed"
+        time.sleep(2)  # requests keep flowing after the failed load
+        assert set(versions_served(load.answers)) == {"1"}
+
+        assert publish(good, service.model_repository) == 3
+        assert wait_for(lambda: versions_served(load.answers)[-3:] == ["3"] * 3, UPDATE_TIMEOUT_S)
+        answers = load.stop()
+
+    assert [a.body for a in answers if a.status_code != 200] == []
+    assert all(a.body["status"] == "red" for a in answers)
+    assert set(versions_served(answers)) == {"1", "3"}
 
 
 def test_serve_stops_cleanly_on_sigterm_leaving_no_processes_or_shared_memory(tmp_path):
