@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import math
 import os
 import signal
 import sys
@@ -54,6 +55,7 @@ async def serve(settings: Settings) -> int:
         gateway = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "uvicorn", "--factory", "gateway.app:create_app",
             "--host", settings.host, "--port", str(settings.port), "--no-access-log",
+            "--timeout-graceful-shutdown", str(math.ceil(settings.drain_timeout_s)),
             env={**os.environ, **_as_env(settings), "HEALTHCODE_TRITON_URL": triton.grpc_url},
             start_new_session=True,  # our signals, not the terminal's, decide when it stops
         )  # fmt: skip
@@ -80,7 +82,7 @@ async def serve(settings: Settings) -> int:
         if gateway is not None and gateway.returncode is None:
             gateway.send_signal(signal.SIGTERM)  # uvicorn finishes in-flight requests first
             try:
-                await asyncio.wait_for(gateway.wait(), 30)
+                await asyncio.wait_for(gateway.wait(), settings.drain_timeout_s + 5)
             except asyncio.TimeoutError:
                 gateway.kill()
         if watcher is not None:

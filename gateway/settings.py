@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, PositiveFloat, PositiveInt
-from pydantic_settings import BaseSettings, SettingsConfigDict
+import orjson
+from pydantic import Field, PositiveFloat, PositiveInt, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -23,8 +25,16 @@ class Settings(BaseSettings):
     # Analysis requests one gateway process handles at once; more get 503 overloaded before
     # their body is read (added by the gateway: bounds memory at max_in_flight bodies).
     max_in_flight: PositiveInt = 1024
+    # SIGTERM: in-flight requests get this long to finish before the processes are stopped.
+    drain_timeout_s: PositiveFloat = 20.0
     # usage (URL path segment) -> Triton model name
     usages: dict[str, str] = {"health-code": "health_code"}
+    # Keys accepted on /analysis/* and /metrics (X-API-Key or Authorization: Bearer); empty:
+    # no key needed. From the environment: comma-separated, or a JSON list. Never logged.
+    api_keys: Annotated[frozenset[str], NoDecode] = Field(frozenset(), repr=False)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # "json": one JSON object per line (for log shippers); "text": for people.
+    log_format: Literal["text", "json"] = "text"
 
     # Embedded Triton (launcher)
     model_repository: Path = REPO_ROOT / "model_repository"
@@ -34,6 +44,22 @@ class Settings(BaseSettings):
     repository_poll_s: PositiveInt = 5
     triton_start_timeout_s: PositiveFloat = 120.0
     triton_log_verbose: int = Field(0, ge=0)
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            value = orjson.loads(text) if text.startswith("[") else text.split(",")
+        if isinstance(value, list | tuple | set | frozenset):
+            return frozenset(k.strip() for k in value if isinstance(k, str) and k.strip())
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
 
 @lru_cache
 def get_settings() -> Settings:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import sys
@@ -75,6 +76,7 @@ def command(settings: Settings, backend_dir: Path, shm_prefix: str) -> list[str]
         "--allow-cpu-metrics=true",
         # Named regions let the supervisor remove exactly this instance's leftovers after a crash.
         f"--backend-config=python,shm-region-prefix-name={shm_prefix}",
+        f"--exit-timeout-secs={math.ceil(settings.drain_timeout_s)}",
         f"--log-verbose={settings.triton_log_verbose}",
     ]
 

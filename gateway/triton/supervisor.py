@@ -111,16 +111,16 @@ class TritonSupervisor:
             self.restarts += 1
             await self._spawn()
 
-    async def stop(self, timeout_s: float = 30.0) -> None:
+    async def stop(self) -> None:
         """SIGTERM tritonserver (it drains in-flight requests), then SIGKILL its whole group."""
         self._stopping = True
         proc = self._proc
         if proc is not None and proc.returncode is None:
             proc.send_signal(signal.SIGTERM)
             try:
-                await asyncio.wait_for(proc.wait(), timeout_s)
+                await asyncio.wait_for(proc.wait(), self.settings.drain_timeout_s + 5)
             except asyncio.TimeoutError:
-                log.warning("tritonserver did not stop in %.0f s; killing it", timeout_s)
+                log.warning("tritonserver did not stop in time; killing it")
         self._reap()
         shutil.rmtree(self._workdir, ignore_errors=True)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import signal
 import time
 from pathlib import Path
 
@@ -54,19 +56,33 @@ def test_model_updates_under_load_lose_no_request_even_when_a_version_is_broken(
     assert set(versions_served(answers)) == {"1", "3"}
 
 
-def test_serve_stops_cleanly_on_sigterm_leaving_no_processes_or_shared_memory(tmp_path):
+def test_sigterm_drains_in_flight_requests_then_leaves_no_process_or_shared_memory(tmp_path):
+    image = render("green", seed=90_011, fmt="jpeg")
+
+    async def flood_then_stop(service) -> tuple[int, list]:
+        async with httpx.AsyncClient(base_url=service.base_url, timeout=60) as http:
+            tasks = [
+                asyncio.create_task(
+                    http.post(
+                        "/analysis/health-code",
+                        content=image,
+                        headers={"content-type": "image/jpeg"},
+                    )
+                )
+                for _ in range(48)
+            ]
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            service.process.send_signal(signal.SIGTERM)
+            in_flight = sum(not task.done() for task in tasks)
+            return in_flight, await asyncio.gather(*tasks, return_exceptions=True)
+
     with run_service(tmp_path) as service:
         pid = service.process.pid
-        image = render("green", seed=90_011)
-        ok = httpx.post(
-            f"{service.base_url}/analysis/health-code",
-            content=image,
-            headers={"content-type": "image/jpeg" if image[:2] == b"\xff\xd8" else "image/png"},
-            timeout=30,
-        )
-        assert ok.status_code == 200
         assert pids_using(service.model_repository), "tritonserver should be running"
+        in_flight, responses = asyncio.run(flood_then_stop(service))
         assert service.stop() == 0, service.log_tail()
+    assert in_flight > 20, "SIGTERM should arrive while most requests are in flight"
+    assert [getattr(r, "status_code", r) for r in responses] == [200] * 48
     time.sleep(0.5)
     assert pids_using(service.model_repository) == []
     assert list(Path("/dev/shm").glob(f"healthcode_{pid}_*")) == []
