@@ -60,8 +60,11 @@ def pids_using(path: Path, program: str | None = None) -> list[int]:
 
 
 @contextlib.contextmanager
-def run_service(root: Path) -> Iterator[Service]:
-    """`healthcode serve` on free ports, serving a private copy of the model repository."""
+def run_service(root: Path, **settings: str) -> Iterator[Service]:
+    """`healthcode serve` on free ports, serving a private copy of the model repository.
+
+    Keyword arguments are extra settings: `max_in_flight="8"` sets HEALTHCODE_MAX_IN_FLIGHT.
+    """
     repo = root / "model_repository"
     shutil.copytree(REPO / "model_repository", repo)
     names = ("PORT", "TRITON_HTTP_PORT", "TRITON_GRPC_PORT", "TRITON_METRICS_PORT")
@@ -71,6 +74,7 @@ def run_service(root: Path) -> Iterator[Service]:
         **{f"HEALTHCODE_{k}": str(v) for k, v in ports.items()},
         "HEALTHCODE_MODEL_REPOSITORY": str(repo),
         "HEALTHCODE_REPOSITORY_POLL_S": "1",
+        **{f"HEALTHCODE_{k.upper()}": v for k, v in settings.items()},
     }
     log = root / "serve.log"
     with log.open("wb") as out:
