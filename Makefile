@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: install install-dev serve test lint train clean
+.PHONY: install install-dev serve test lint train bench perf clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -16,7 +16,7 @@ $(VENV)/.runtime: $(BIN)/python pyproject.toml
 	touch $@
 
 $(VENV)/.dev: $(VENV)/.runtime
-	$(BIN)/python -m pip install --quiet -e '.[embedded,train,dev]'
+	$(BIN)/python -m pip install --quiet -e '.[embedded,train,dev,bench]'
 	touch $@
 
 install: $(VENV)/.runtime
@@ -34,6 +34,16 @@ lint: install-dev
 
 train: install-dev  ## regenerate model_repository/health_code_classifier/1/model.onnx
 	$(BIN)/python -m training.train --out model_repository/health_code_classifier/1/model.onnx
+
+BENCH_ARGS ?=
+bench: install-dev  ## old service vs gateway+Triton side by side; BENCH_ARGS=--quick for < 3 min
+	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
+
+PERF_ARGS ?=
+perf: install-dev  ## Triton's perf_analyzer on the health_code ensemble (gRPC, real JPEGs)
+	@command -v apt-get >/dev/null && ! ldconfig -p | grep -q libb64.so.0d && \
+		{ apt-get install -y -q libb64-0d || sudo apt-get install -y -q libb64-0d; } || true
+	$(BIN)/python -m benchmarks.perf $(PERF_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

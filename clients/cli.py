@@ -1,4 +1,4 @@
-"""Client-side subcommands of `healthcode`: `analyze` (and the load tools)."""
+"""Client-side subcommands of `healthcode`: `analyze` and `bench` (the load generator)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 import orjson
 
+from clients import bench
 from clients.client import HealthCodeClient, HealthCodeError
 
 DEFAULT_URL = "http://127.0.0.1:8080"
@@ -24,6 +25,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(
         run=lambda args: asyncio.run(analyze(args.files, args.url, args.usage, args.json))
     )
+    b = sub.add_parser(
+        "bench",
+        help="load generator: closed loop (-c) or open loop (--rate), ab-style summary",
+        description="Send POST /analysis/{usage} requests; 127.0.0.1 by default.",
+    )
+    bench.add_arguments(b, DEFAULT_URL)
+    b.set_defaults(run=bench.run_bench)
 
 
 async def analyze(files: list[Path], url: str, usage: str, as_json: bool) -> int:

@@ -9,7 +9,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from gateway import errors
+from gateway import errors, logs
 from gateway.inference import Triton, make_client
 from gateway.metrics import Metrics
 from gateway.middleware import RequestContextMiddleware
@@ -24,6 +24,8 @@ def create_app(
 ) -> FastAPI:
     """Build the gateway; `client_factory` makes its Triton client (tests pass a fake)."""
     settings = settings or get_settings()
+    # Here rather than in a CLI: `uvicorn --factory` (Docker) and `healthcode serve` both get it.
+    logs.configure(settings.log_level, settings.log_format)
     metrics = Metrics()
 
     @contextlib.asynccontextmanager
@@ -54,6 +56,7 @@ def create_app(
         metrics=metrics,
         usages=frozenset(settings.usages),
         max_in_flight=settings.max_in_flight,
+        api_keys=settings.api_keys,
     )
     app.include_router(analysis.router)
     app.include_router(health.router)

@@ -12,6 +12,7 @@ Hierarchy (HTTP status, `code`)::
     │   ├── EmptyImage                    empty_image
     │   ├── NotAnImage                    not_an_image
     │   └── CorruptImage                  corrupt_image
+    ├── Unauthorized                  401 unauthorized        (+ WWW-Authenticate; API keys on)
     ├── UnknownUsage                  404 unknown_usage
     ├── BodyTimeout                   408 body_timeout        (body not received in time)
     ├── PayloadTooLarge               413 payload_too_large   (body over max_body_bytes)
@@ -31,6 +32,9 @@ Hierarchy (HTTP status, `code`)::
 
 Framework errors use the same body: an unknown route is 404 `not_found`, a wrong method 405
 `method_not_allowed`, FastAPI's RequestValidationError 422 `invalid_request`.
+
+Every error response notes its code in the request's scope state (`error_code`), where the
+middleware reads it for the access log and `healthcode_rejections_total{reason}`.
 """
 
 from __future__ import annotations
@@ -54,6 +58,7 @@ class GatewayError(Exception):
     code: ClassVar[str] = "internal_error"
     default_message: ClassVar[str] = "internal server error"
     retry_after_s: ClassVar[int | None] = None
+    headers: ClassVar[dict[str, str]] = {}
 
     def __init__(self, message: str | None = None) -> None:
         self.message = message or self.default_message
@@ -84,6 +89,13 @@ class NotAnImage(BadRequest):
 class CorruptImage(BadRequest):
     code = "corrupt_image"
     default_message = "the image cannot be read"
+
+
+class Unauthorized(GatewayError):
+    status_code = 401
+    code = "unauthorized"
+    default_message = "a valid API key is required: send X-API-Key or Authorization: Bearer"
+    headers: ClassVar[dict[str, str]] = {"WWW-Authenticate": 'Bearer realm="healthcode"'}
 
 
 class UnknownUsage(GatewayError):
@@ -213,8 +225,10 @@ def error_response(
 
 def render(exc: GatewayError, request_id: str) -> Response:
     """Map a GatewayError to its HTTP response."""
-    headers = None if exc.retry_after_s is None else {"Retry-After": str(exc.retry_after_s)}
-    return error_response(exc.status_code, exc.code, exc.message, request_id, headers)
+    headers = dict(exc.headers)
+    if exc.retry_after_s is not None:
+        headers["Retry-After"] = str(exc.retry_after_s)
+    return error_response(exc.status_code, exc.code, exc.message, request_id, headers or None)
 
 
 def request_id_of(request: Request) -> str:
@@ -224,12 +238,14 @@ def request_id_of(request: Request) -> str:
 
 async def _gateway_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, GatewayError)
+    request.state.error_code = exc.code
     return render(exc, request_id_of(request))
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     code = _HTTP_CODES.get(exc.status_code, "http_error")
+    request.state.error_code = code
     return error_response(
         exc.status_code, code, str(exc.detail), request_id_of(request), exc.headers
     )
@@ -239,6 +255,7 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     fields = ", ".join(".".join(map(str, err.get("loc", ()))) for err in exc.errors())
     message = f"invalid request: {fields}" if fields else "invalid request"
+    request.state.error_code = "invalid_request"
     return error_response(422, "invalid_request", message, request_id_of(request))
 
 

@@ -13,6 +13,8 @@ from prometheus_client.multiprocess import MultiProcessCollector
 
 # Seconds; from a cached-JPEG fast path (~2 ms) up to the default request timeout.
 LATENCY_BUCKETS_S = (0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
+# Bytes; a thumbnail, phone screenshots as JPEG/PNG (raw or base64), up to the 16 MiB default limit.
+BODY_BUCKETS_BYTES = (1e3, 1e4, 5e4, 1e5, 2e5, 5e5, 1e6, 2e6, 4e6, 8e6, 16e6)
 
 
 class Metrics:
@@ -45,6 +47,20 @@ class Metrics:
             "Analysis requests being processed.",
             registry=self.registry,
             multiprocess_mode="livesum",
+        )
+        self.rejections = Counter(
+            "healthcode_rejections",
+            "Requests answered with an error, by its code (unauthorized, overloaded, "
+            "payload_too_large, invalid_base64, ...).",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.body_bytes = Histogram(
+            "healthcode_request_body_bytes",
+            "Bytes of analysis request bodies, as far as they were read.",
+            ["usage"],
+            buckets=BODY_BUCKETS_BYTES,
+            registry=self.registry,
         )
 
     def render(self, accept: str) -> tuple[bytes, str]:

@@ -1,4 +1,4 @@
-"""Outermost ASGI middleware: request id, load shedding, metrics, last-resort 500.
+"""Outermost ASGI middleware: request id, API keys, load shedding, metrics, access log, last 500.
 
 Plain ASGI rather than BaseHTTPMiddleware, which costs a task and a stream per request.
 """
@@ -9,15 +9,18 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import Collection
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway import errors
+from gateway import auth, errors, logs
 from gateway.metrics import Metrics
 
 logger = logging.getLogger(__name__)
 
 ANALYSIS_PREFIX = "/analysis/"
+# Probes and scrapes every few seconds: their access lines are DEBUG, not INFO.
+QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 _SANE_ID = re.compile(rb"[A-Za-z0-9._-]{1,64}")
 
 
@@ -31,71 +34,186 @@ def request_id_from(scope: Scope) -> str:
     return uuid.uuid4().hex
 
 
+def has_body(scope: Scope) -> bool:
+    for name, value in scope["headers"]:
+        if (name == b"content-length" and value.strip() not in (b"", b"0")) or (
+            name == b"transfer-encoding"
+        ):
+            return True
+    return False
+
+
+class _CountedReceive:
+    """A receive that counts body bytes and notes when the body has been read to its end."""
+
+    __slots__ = ("bytes_in", "complete", "receive")
+
+    def __init__(self, receive: Receive, complete: bool) -> None:
+        self.receive = receive
+        self.bytes_in = 0
+        self.complete = complete
+
+    async def __call__(self) -> Message:
+        message = await self.receive()
+        if message["type"] == "http.request":
+            self.bytes_in += len(message.get("body", b""))
+            self.complete = self.complete or not message.get("more_body", False)
+        elif message["type"] == "http.disconnect":
+            self.complete = True
+        return message
+
+
 class _TaggedSend:
-    """A send that adds X-Request-ID to the response start and remembers the status."""
+    """A send that adds X-Request-ID to the response start and remembers the status.
 
-    __slots__ = ("header", "send", "status")
+    A response that starts before the request body was read to its end (a refusal) also closes
+    the connection: otherwise the server would go on reading, and discarding, whatever the client
+    still streams.
+    """
 
-    def __init__(self, send: Send, request_id: str) -> None:
+    __slots__ = ("header", "receive", "send", "status")
+
+    def __init__(self, send: Send, request_id: str, receive: _CountedReceive) -> None:
         self.send = send
+        self.receive = receive
         self.header = (b"x-request-id", request_id.encode("ascii"))
         self.status: int | None = None
 
     async def __call__(self, message: Message) -> None:
         if message["type"] == "http.response.start":
             self.status = message["status"]
-            message["headers"] = [*message.get("headers", ()), self.header]
+            headers = [*message.get("headers", ()), self.header]
+            if not self.receive.complete:
+                headers.append((b"connection", b"close"))
+            message["headers"] = headers
         await self.send(message)
 
 
 class RequestContextMiddleware:
-    """Tag every response with X-Request-ID; count, time and cap analysis requests."""
+    """Tag, authorise, count, time and log every request; cap analysis requests in flight."""
 
     def __init__(
-        self, app: ASGIApp, *, metrics: Metrics, usages: frozenset[str], max_in_flight: int
+        self,
+        app: ASGIApp,
+        *,
+        metrics: Metrics,
+        usages: frozenset[str],
+        max_in_flight: int,
+        api_keys: Collection[str] = (),
     ) -> None:
         self.app = app
         self.metrics = metrics
         self.usages = usages
         self.max_in_flight = max_in_flight
+        self.api_keys = tuple(key.encode() for key in api_keys)
         self.in_flight = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        began = time.perf_counter()
         request_id = request_id_from(scope)
-        scope.setdefault("state", {})["request_id"] = request_id
-        tagged = _TaggedSend(send, request_id)
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        token = logs.request_id_var.set(request_id)
+        counted = _CountedReceive(receive, complete=not has_body(scope))
+        tagged = _TaggedSend(send, request_id, counted)
         path: str = scope["path"]
+        usage = self.usage_label(path)
+        try:
+            if (
+                self.api_keys
+                and auth.protects(path)
+                and not auth.authorized(scope["headers"], self.api_keys)
+            ):
+                # Before anything else: an unknown client learns nothing, not even the usages.
+                await self._refuse(errors.Unauthorized(), scope, counted, tagged)
+            elif usage is not None:
+                await self._analysis(scope, counted, tagged)
+            else:
+                await self._run(scope, counted, tagged)
+        finally:
+            latency_s = time.perf_counter() - began
+            status = tagged.status or 500
+            if usage is not None:
+                self.metrics.requests.labels(usage, str(status)).inc()
+                self.metrics.request_seconds.labels(usage).observe(latency_s)
+                self.metrics.body_bytes.labels(usage).observe(counted.bytes_in)
+            error_code = state.get("error_code")
+            if error_code:
+                self.metrics.rejections.labels(error_code).inc()
+            self._log_access(scope, usage, status, latency_s, counted.bytes_in, error_code)
+            logs.request_id_var.reset(token)
+
+    def usage_label(self, path: str) -> str | None:
+        """The usage label of an analysis path (None for other paths)."""
         if not path.startswith(ANALYSIS_PREFIX):
-            await self._run(scope, receive, tagged, request_id)
-            return
+            return None
         usage = path[len(ANALYSIS_PREFIX) :]
         # Only configured usages become label values: clients must not grow the label set.
-        label = usage if usage in self.usages else "unknown"
-        began = time.perf_counter()
+        return usage if usage in self.usages else "unknown"
+
+    async def _analysis(self, scope: Scope, receive: _CountedReceive, send: _TaggedSend) -> None:
         self.in_flight += 1
         self.metrics.in_flight.inc()
         try:
             if self.in_flight > self.max_in_flight:
                 # Shed before reading the body: memory stays bounded by max_in_flight bodies.
-                await errors.render(errors.Overloaded(), request_id)(scope, receive, tagged)
+                await self._refuse(errors.Overloaded(), scope, receive, send)
             else:
-                await self._run(scope, receive, tagged, request_id)
+                await self._run(scope, receive, send)
         finally:
             self.in_flight -= 1
             self.metrics.in_flight.dec()
-            self.metrics.requests.labels(label, str(tagged.status or 500)).inc()
-            self.metrics.request_seconds.labels(label).observe(time.perf_counter() - began)
 
-    async def _run(
-        self, scope: Scope, receive: Receive, send: _TaggedSend, request_id: str
-    ) -> None:
+    async def _run(self, scope: Scope, receive: _CountedReceive, send: _TaggedSend) -> None:
         try:
             await self.app(scope, receive, send)
         except Exception:
             logger.exception("unhandled error in %s %s", scope["method"], scope["path"])
             if send.status is not None:
                 raise  # too late for an error body
-            await errors.render(errors.GatewayError(), request_id)(scope, receive, send)
+            await self._refuse(errors.GatewayError(), scope, receive, send)
+
+    @staticmethod
+    async def _refuse(
+        exc: errors.GatewayError, scope: Scope, receive: _CountedReceive, send: _TaggedSend
+    ) -> None:
+        scope["state"]["error_code"] = exc.code
+        await errors.render(exc, scope["state"]["request_id"])(scope, receive, send)
+
+    @staticmethod
+    def _log_access(
+        scope: Scope,
+        usage: str | None,
+        status: int,
+        latency_s: float,
+        bytes_in: int,
+        error_code: str | None,
+    ) -> None:
+        path = scope["path"]
+        level = logging.DEBUG if path in QUIET_PATHS and status < 400 else logging.INFO
+        if not logs.access_logger.isEnabledFor(level):
+            return
+        path = path[:200]  # the client chose it: keep the line bounded
+        latency_ms = round(latency_s * 1000, 1)
+        logs.access_logger.log(
+            level,
+            "%s %s %d %.1f ms %d B%s",
+            scope["method"],
+            path,
+            status,
+            latency_ms,
+            bytes_in,
+            f" {error_code}" if error_code else "",
+            extra={
+                "method": scope["method"],
+                "path": path,
+                "usage": usage,
+                "status": status,
+                "latency_ms": latency_ms,
+                "bytes_in": bytes_in,
+                "error_code": error_code,
+            },
+        )

@@ -4,7 +4,9 @@ service keeps answering good images."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
+import select
 import socket
 import threading
 import time
@@ -111,6 +113,12 @@ def read_response(sock: socket.socket, timeout_s: float) -> tuple[int, bytes]:
     return int(data[9:12]), data
 
 
+def request_head(*headers: str) -> bytes:
+    """The start of a POST to the analysis URL, with `headers`, up to the body."""
+    lines = [f"POST {URL} HTTP/1.1", "Host: gateway", *headers, "", ""]
+    return "\r\n".join(lines).encode()
+
+
 def error_code_of(raw_response: bytes) -> str:
     body = raw_response.partition(b"\r\n\r\n")[2]
     return httpx.Response(200, content=body).json()["error"]["code"]
@@ -135,9 +143,10 @@ def test_malformed_json_is_refused_with_invalid_json(client, body):
     assert_error(response, 422, "invalid_json")
 
 
-@pytest.mark.parametrize("doc", [[], "text", 42, None])
+@pytest.mark.parametrize("doc", [b"[]", b'"text"', b"42", b"null"])
 def test_json_that_is_not_an_object_is_refused_with_invalid_json(client, doc):
-    assert_error(client.post(URL, json=doc), 422, "invalid_json")
+    response = client.post(URL, content=doc, headers={"content-type": "application/json"})
+    assert_error(response, 422, "invalid_json")
 
 
 def test_a_json_object_without_base64_is_refused_with_missing_field(client):
@@ -169,9 +178,7 @@ def test_base64_of_bytes_that_are_not_an_image_is_refused_with_not_an_image(clie
     assert_error(client.post(URL, json=b64(data)), 400, "not_an_image")
 
 
-def test_a_truncated_jpeg_passes_the_header_check_and_fails_decoding_in_triton(
-    client, good_jpeg
-):
+def test_a_truncated_jpeg_passes_the_header_check_and_fails_decoding_in_triton(client, good_jpeg):
     # Cut in the middle of the entropy-coded data: the header (read by the gateway) is intact.
     response = client.post(URL, json=b64(good_jpeg[: len(good_jpeg) // 2]))
     assert_error(response, 400, "corrupt_image")
@@ -231,10 +238,7 @@ def test_routing_errors_use_the_error_shape(client, method, path):
 
 
 def test_a_content_length_over_the_limit_is_refused_before_the_body_is_sent(raw):
-    raw.sendall(
-        b"POST " + URL.encode() + b" HTTP/1.1\r\nHost: gateway\r\n"
-        b"Content-Type: image/jpeg\r\nContent-Length: " + str(MAX_BODY_BYTES + 1).encode() + b"\r\n\r\n"
-    )  # fmt: skip
+    raw.sendall(request_head("Content-Type: image/jpeg", f"Content-Length: {MAX_BODY_BYTES + 1}"))
     status, response = read_response(raw, timeout_s=5)
     assert status == 413
     assert error_code_of(response) == "payload_too_large"
@@ -243,21 +247,21 @@ def test_a_content_length_over_the_limit_is_refused_before_the_body_is_sent(raw)
 def test_a_chunked_body_over_the_limit_is_refused_without_reading_it_all(raw):
     stream_bytes = 48 * 1024 * 1024  # 3x the limit: slack for the kernel's socket buffers
     chunk = b"\xff" * (256 * 1024)
-    raw.sendall(
-        b"POST " + URL.encode() + b" HTTP/1.1\r\nHost: gateway\r\n"
-        b"Content-Type: image/jpeg\r\nTransfer-Encoding: chunked\r\n\r\n"
-    )
+    raw.sendall(request_head("Content-Type: image/jpeg", "Transfer-Encoding: chunked"))
     sent = 0
-    raw.settimeout(0.5)
+    raw.settimeout(2)
     deadline = time.monotonic() + 30
-    with pytest.raises(OSError):  # the gateway answers, then stops reading and closes
+    with contextlib.suppress(OSError):  # the gateway may close before we stop sending
         while sent < stream_bytes and time.monotonic() < deadline:
+            if select.select([raw], [], [], 0)[0]:
+                break  # it answered: stop streaming
             raw.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
             sent += len(chunk)
     assert MAX_BODY_BYTES < sent < stream_bytes
     status, response = read_response(raw, timeout_s=5)
     assert status == 413
     assert error_code_of(response) == "payload_too_large"
+    assert b"connection: close" in response.lower()
 
 
 # -- slow clients ----------------------------------------------------------------------------------
@@ -270,10 +274,8 @@ def slow_request(service: Service, trickle_s: float | None) -> tuple[int | None,
     """
     began = time.monotonic()
     with socket.create_connection(address(service), timeout=2) as sock:
-        sock.sendall(
-            b"POST " + URL.encode() + b" HTTP/1.1\r\nHost: gateway\r\n"
-            b"Content-Type: image/jpeg\r\nContent-Length: 100000\r\n\r\n\xff\xd8\xff"
-        )
+        sock.sendall(request_head("Content-Type: image/jpeg", "Content-Length: 100000"))
+        sock.sendall(b"\xff\xd8\xff")
         sock.settimeout(trickle_s or 2)
         limit = began + REQUEST_TIMEOUT_S + SLOW_MARGIN_S
         while time.monotonic() < limit:

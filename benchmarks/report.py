@@ -1,0 +1,99 @@
+"""Markdown table and PNG plots for a benchmarks/run.py result."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+GATEWAY = "gateway+triton"
+
+
+def markdown(r: dict, stamp: str) -> str:
+    m, ceiling = r["machine"], r["ceiling"]["decode_images_per_s"]
+    gw = r["ab"].get(GATEWAY, {})
+    lines = [
+        f"# Benchmark {stamp}{' (quick)' if r['quick'] else ''}",
+        "",
+        f"Machine: {m['cpu']}, {m['cores']} cores, Python {m['python']}, {m['platform']}. "
+        f"Payload: {r['payload']['size']} JPEG, {r['payload']['jpeg_bytes'] / 1e3:.0f} KB "
+        f"({r['payload']['json_bytes'] / 1e3:.0f} KB as base64 JSON).",
+        f"Decode-only ceiling: {ceiling:.0f} images/s "
+        f"(full-size Pillow decode: {r['ceiling']['full_decode_images_per_s_one_core']:.1f}/s "
+        "per core).",
+        "",
+        "## Seed workload: `ab -n 200 -c 20 -p health.json -T application/json`",
+        "",
+        "| system | requests/s | failed | non-2xx | p50 ms | p90 ms | p99 ms | max ms "
+        "| gateway speed-up | % of ceiling |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, a in r["ab"].items():
+        lat = a["latency_ms"]
+        speedup = gw.get("requests_per_s", 0) / a["requests_per_s"] if a["requests_per_s"] else 0
+        lines.append(
+            f"| {name} | {a['requests_per_s']:.1f} | {a['failed']:.0f} | {a['non_2xx']:.0f} "
+            f"| {lat['p50']:.0f} | {lat['p90']:.0f} | {lat['p99']:.0f} | {lat['max']:.0f} "
+            f"| {speedup:.1f}x | {100 * a['requests_per_s'] / ceiling:.0f}% |"
+        )
+    lines += ["", "## Closed-loop sweep (`healthcode bench`'s load generator, JSON body)", ""]
+    lines += ["| system | concurrency | ok/s | failed | non-2xx | p50 ms | p99 ms | % of ceiling |",
+              "|---|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+    for name, points in r["sweep"].items():
+        for s in points:
+            lat = s["latency_ms"]
+            lines.append(
+                f"| {name} | {s['concurrency']} | {s['ok_per_s']:.1f} | {s['failed']} "
+                f"| {s['non_2xx']} | {lat['p50']:.0f} | {lat['p99']:.0f} "
+                f"| {100 * s['ok_per_s'] / ceiling:.0f}% |"
+            )
+    for name, s in r["open_loop"].items():
+        lat = s["latency_ms"]
+        lines += [
+            "",
+            f"## Open loop: {name} at {s['rate_target']:g} requests/s for {s['elapsed_s']:.0f} s",
+            "",
+            f"{s['complete']} answered ({s['ok']} ok), {s['failed']} failed, "
+            f"{s['non_2xx']} non-2xx, {s['late_starts']} late starts; latency from the intended "
+            f"send time: p50 {lat['p50']:.0f} ms, p90 {lat['p90']:.0f} ms, p99 {lat['p99']:.0f} "
+            f"ms, p99.9 {lat['p99.9']:.0f} ms, max {lat['max']:.0f} ms.",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def plots(r: dict, prefix: Path) -> list[Path]:
+    """<prefix>-throughput.png (ok/s vs concurrency) and <prefix>-latency.png (ab percentiles)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ceiling = r["ceiling"]["decode_images_per_s"]
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for name, points in r["sweep"].items():
+        ax.plot([p["concurrency"] for p in points], [p["ok_per_s"] for p in points], "o-",
+                label=name)  # fmt: skip
+    ax.axhline(ceiling, color="grey", linestyle="--", label="decode-only ceiling")
+    ax.set(xscale="log", yscale="log", xlabel="concurrent clients", ylabel="successful requests/s",
+           title="Throughput vs concurrency")  # fmt: skip
+    ax.legend()
+    ax.grid(True, which="both", alpha=0.3)
+    throughput = prefix.with_name(prefix.name + "-throughput.png")
+    fig.tight_layout()
+    fig.savefig(throughput, dpi=110)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    names = list(r["ab"])
+    keys = ("p50", "p90", "p99", "max")
+    width = 0.8 / len(keys)
+    for k, key in enumerate(keys):
+        xs = [i + (k - 1.5) * width for i in range(len(names))]
+        ax.bar(xs, [r["ab"][n]["latency_ms"][key] for n in names], width, label=key)
+    ax.set_xticks(range(len(names)), names, rotation=20)
+    ax.set(yscale="log", ylabel="latency, ms", title="ab -n 200 -c 20: latency percentiles")
+    ax.legend()
+    ax.grid(True, axis="y", which="both", alpha=0.3)
+    latency = prefix.with_name(prefix.name + "-latency.png")
+    fig.tight_layout()
+    fig.savefig(latency, dpi=110)
+    plt.close(fig)
+    return [throughput, latency]

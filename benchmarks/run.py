@@ -1,0 +1,133 @@
+"""Side-by-side benchmark: the old service (async/sync, 1/2/4 workers) vs gateway+Triton.
+
+    python -m benchmarks.run [--quick]       (make bench / make bench QUICK=1)
+
+One machine, one run: the decode-only ceiling, the seed's exact ab workload against every
+system, a closed-loop concurrency sweep and an open-loop run with `healthcode bench`'s load
+generator. Writes benchmarks/results/<timestamp>.{json,md} and two PNG plots.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import os
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+import orjson
+
+from benchmarks import report, systems
+from clients.bench import build_requests, summary
+from clients.loadgen import LoadConfig, LoadGenerator
+
+RESULTS = Path(__file__).resolve().parent / "results"
+GATEWAY = "gateway+triton"
+
+
+def machine() -> dict:
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
+            "platform": platform.platform()}  # fmt: skip
+
+
+def load(url: str, prepared: list[bytes], **kwargs: object) -> dict:
+    config = LoadConfig(url=url, timeout_s=120, **kwargs)  # type: ignore[arg-type]
+    stats = asyncio.run(LoadGenerator(config, prepared).run())
+    return summary(config, stats, len(prepared))
+
+
+def sweep(url: str, prepared: list[bytes], levels: list[int], seconds: float) -> list[dict]:
+    out = []
+    for c in levels:
+        s = load(url, prepared, requests=10**7, concurrency=c, duration_s=seconds)
+        print(f"    c={c:<4} {s['ok_per_s']:8.1f} ok/s  p99 {s['latency_ms']['p99']:.0f} ms  "
+              f"failed {s['failed']}  non-2xx {s['non_2xx']}", flush=True)  # fmt: skip
+        out.append(s)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--quick", action="store_true", help="fewer points, shorter runs (< 3 min)")
+    p.add_argument("--out", type=Path, default=RESULTS)
+    args = p.parse_args(argv)
+    quick = args.quick
+    started = time.time()
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    work = Path(tempfile.mkdtemp(prefix="hc-bench-"))
+    jpeg = systems.seed_jpeg()
+    body = work / "health.json"
+    body.write_bytes(b'{"base64": "' + base64.b64encode(jpeg) + b'"}')
+    cores = os.cpu_count() or 1
+    results: dict = {
+        "timestamp": stamp, "quick": quick, "machine": machine(),
+        "payload": {"jpeg_bytes": len(jpeg), "json_bytes": body.stat().st_size,
+                    "size": "1440x3200"}, "ab": {}, "sweep": {}, "open_loop": {},
+    }  # fmt: skip
+    print(f"payload: {len(jpeg) / 1e3:.0f} KB JPEG, {body.stat().st_size / 1e3:.0f} KB JSON")
+    ceiling = systems.decode_images_per_s(jpeg, 2 if quick else 5, cores)
+    full = systems.full_decode_images_per_s(jpeg, 1 if quick else 3)
+    results["ceiling"] = {"decode_images_per_s": round(ceiling, 1), "processes": cores,
+                          "full_decode_images_per_s_one_core": round(full, 1)}  # fmt: skip
+    print(f"decode-only ceiling: {ceiling:.0f} images/s on {cores} cores "
+          f"(full-size Pillow decode: {full:.1f}/s on one core)")  # fmt: skip
+
+    old_configs = [("async", 1), ("sync", 1), ("sync", 2), ("sync", 4)]
+    if not quick:
+        old_configs[1:1] = [("async", 2), ("async", 4)]
+    old_levels = [1, 4, 16] if quick else [1, 4, 16, 64]
+    gw_levels = [1, 4, 16, 64, 256] if quick else [1, 2, 4, 8, 16, 32, 64, 128, 256]
+    seconds = 3.0 if quick else 10.0
+    log = work / "services.log"
+    for form, workers in old_configs:
+        name = f"old-{form} x{workers}"
+        print(f"{name}: ab -n 200 -c 20", flush=True)
+        with systems.old_service(form, workers, log) as base:
+            url = f"{base}/analysis/health-code"
+            results["ab"][name] = systems.run_ab(url, body)
+            if (form, workers) in {("async", 1), ("sync", 4)}:
+                prepared = build_requests(url, [("seed", jpeg)], "json")
+                results["sweep"][name] = sweep(url, prepared, old_levels, seconds)
+        ab = results["ab"][name]
+        print(f"    ab: {ab['requests_per_s']:.1f} req/s, p50 {ab['latency_ms']['p50']:.0f} ms, "
+              f"failed {ab['failed']:.0f}", flush=True)  # fmt: skip
+
+    print(f"{GATEWAY}: starting", flush=True)
+    with systems.gateway_triton(log) as endpoints:
+        url = f"{endpoints.http}/analysis/health-code"
+        prepared = build_requests(url, [("seed", jpeg)], "json")
+        load(url, prepared, requests=50, concurrency=8)  # warm-up
+        results["ab"][GATEWAY] = systems.run_ab(url, body)
+        print(f"    ab: {results['ab'][GATEWAY]['requests_per_s']:.1f} req/s", flush=True)
+        results["sweep"][GATEWAY] = sweep(url, prepared, gw_levels, seconds)
+        best = max(results["sweep"][GATEWAY], key=lambda s: s["ok_per_s"])
+        rate = max(1.0, round(best["ok_per_s"] * 0.7))
+        print(f"    open loop at {rate:.0f}/s", flush=True)
+        results["open_loop"][GATEWAY] = load(
+            url, prepared, requests=10**7, concurrency=1024, rate=rate,
+            duration_s=5.0 if quick else 30.0,
+        )  # fmt: skip
+    results["elapsed_s"] = round(time.time() - started, 1)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / f"{stamp}.json").write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2))
+    md = report.markdown(results, stamp)
+    (args.out / f"{stamp}.md").write_text(md)
+    report.plots(results, args.out / stamp)
+    print(md)
+    print(f"wrote {args.out}/{stamp}.{{json,md}} and plots in {results['elapsed_s']:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

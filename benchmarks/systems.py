@@ -1,0 +1,159 @@
+"""The systems under test, started on free 127.0.0.1 ports, plus the seed payload and `ab`."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import NamedTuple
+
+import httpx
+
+REPO = Path(__file__).resolve().parent.parent
+START_TIMEOUT_S = 180
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def seed_jpeg(target_bytes: int = 270_000) -> bytes:
+    """A 1440x3200 synthetic screenshot as close to the seed's ~270 KB as seeds/quality allow."""
+    from training.render import render
+
+    candidates = (
+        render("green", seed, width=1440, height=3200, quality=q, fmt="jpeg")
+        for seed in range(4)
+        for q in (93, 94, 95)
+    )
+    return min(candidates, key=lambda b: abs(len(b) - target_bytes))
+
+
+def _wait(url: str, proc: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{url}: process exited\n{log.read_text(errors='replace')[-3000:]}")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(url, timeout=30).status_code == 200:
+                return
+        time.sleep(0.3)
+    raise TimeoutError(f"{url} not ready in {START_TIMEOUT_S} s")
+
+
+@contextlib.contextmanager
+def _process(cmd: list[str], env: dict, ready_url: str, log: Path) -> Iterator[None]:
+    with log.open("ab") as out:
+        proc = subprocess.Popen(
+            cmd, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=REPO, start_new_session=True
+        )
+    try:
+        _wait(ready_url, proc, log)
+        yield
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)  # our own session: uvicorn workers included
+            proc.wait()
+
+
+@contextlib.contextmanager
+def old_service(form: str, workers: int, log: Path) -> Iterator[str]:
+    """The replaced service (form "async" or "sync") under uvicorn with N workers."""
+    port = free_port()
+    cmd = [
+        sys.executable, "-m", "uvicorn", f"benchmarks.old_service:{form}_app",
+        "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers), "--no-access-log",
+    ]  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    with _process(cmd, dict(os.environ), f"{base}/healthz", log):
+        for _ in range(workers * 4):  # load the model in every worker before measuring
+            httpx.get(f"{base}/healthz", timeout=30)
+        yield base
+
+
+class Endpoints(NamedTuple):
+    http: str  # the gateway, http://127.0.0.1:port
+    grpc: str  # Triton's gRPC, 127.0.0.1:port
+
+
+@contextlib.contextmanager
+def gateway_triton(log: Path) -> Iterator[Endpoints]:
+    """`healthcode serve` (embedded Triton + gateway) on free ports."""
+    ports = {n: free_port() for n in ("PORT", "TRITON_HTTP_PORT", "TRITON_GRPC_PORT",
+                                       "TRITON_METRICS_PORT")}  # fmt: skip
+    env = {**os.environ, **{f"HEALTHCODE_{k}": str(v) for k, v in ports.items()}}
+    base = f"http://127.0.0.1:{ports['PORT']}"
+    cmd = [sys.executable, "-m", "gateway.cli", "serve"]
+    with _process(cmd, env, f"{base}/readyz", log):
+        yield Endpoints(base, f"127.0.0.1:{ports['TRITON_GRPC_PORT']}")
+
+
+_AB_FIELDS = {
+    "complete": r"Complete requests:\s+(\d+)",
+    "failed": r"Failed requests:\s+(\d+)",
+    "non_2xx": r"Non-2xx responses:\s+(\d+)",
+    "requests_per_s": r"Requests per second:\s+([\d.]+)",
+    "elapsed_s": r"Time taken for tests:\s+([\d.]+)",
+}
+
+
+def run_ab(url: str, body_file: Path, n: int = 200, c: int = 20, timeout_s: int = 600) -> dict:
+    """The seed's command, `ab -n 200 -c 20 -p health.json -T application/json`, parsed."""
+    cmd = ["ab", "-n", str(n), "-c", str(c), "-s", "120", "-p", str(body_file),
+           "-T", "application/json", url]  # fmt: skip
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s).stdout
+    result: dict = {"command": " ".join([*cmd[:-1], "URL"])}
+    for key, pattern in _AB_FIELDS.items():
+        m = re.search(pattern, out)
+        result[key] = float(m.group(1)) if m else 0.0
+    pct = dict(re.findall(r"^\s+(\d+)%\s+(\d+)", out, re.M))
+    result["latency_ms"] = {f"p{p}": float(pct.get(p, "nan")) for p in ("50", "90", "99")}
+    result["latency_ms"]["max"] = float(pct.get("100", "nan"))
+    return result
+
+
+def decode_images_per_s(jpeg: bytes, seconds: float, processes: int) -> float:
+    """The decode-only ceiling: images/s all cores turn into model tensors (the preprocess path)."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(processes) as pool:
+        counts = list(pool.map(_decode_loop, [jpeg] * processes, [seconds] * processes))
+    return sum(counts) / seconds
+
+
+def _decode_loop(jpeg: bytes, seconds: float) -> int:
+    sys.path.insert(0, str(REPO / "model_repository" / "health_code_preprocess" / "1"))
+    from imaging import image_to_tensor
+
+    n, end = 0, time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        image_to_tensor(jpeg)
+        n += 1
+    return n
+
+
+def full_decode_images_per_s(jpeg: bytes, seconds: float) -> float:
+    """One core, the old service's way: full-size Pillow decode then resize."""
+    from PIL import Image
+
+    from benchmarks.old_service import to_tensor
+
+    n, end = 0, time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        to_tensor(Image.open(io.BytesIO(jpeg)).convert("RGB"))
+        n += 1
+    return n / seconds

@@ -1,0 +1,44 @@
+"""The client and `healthcode bench` against the real service (embedded Triton + gateway)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+
+from clients.client import HealthCodeClient, SyncHealthCodeClient
+from tests.integration.service import Service
+from training.render import render
+
+
+async def test_the_async_client_recognises_a_batch_of_screenshots(service: Service) -> None:
+    images = [render(label, seed=i, width=540, height=1170) for i, label in
+              enumerate(("green", "yellow", "red"))]  # fmt: skip
+    async with HealthCodeClient(service.base_url) as client:
+        results = await client.analyze_many(images, concurrency=3)
+        seed_style = await client.analyze(images[0], base64_json=True)
+    assert [getattr(r, "status", r) for r in results] == ["green", "yellow", "red"]
+    assert seed_style.status == "green"
+
+
+def test_the_sync_client_recognises_a_file(service: Service, tmp_path: Path) -> None:
+    path = tmp_path / "red.jpg"
+    path.write_bytes(render("red", seed=5, width=540, height=1170))
+    with SyncHealthCodeClient(service.base_url) as client:
+        assert client.analyze(path).status == "red"
+
+
+def test_bench_sends_200_requests_at_concurrency_8_without_failures(
+    service: Service, tmp_path: Path
+) -> None:
+    path = tmp_path / "green.jpg"
+    path.write_bytes(render("green", seed=1, width=720, height=1600, quality=90))
+    cmd = [sys.executable, "-m", "gateway.cli", "bench", str(path), "--url", service.base_url,
+           "-n", "200", "-c", "8", "--duration", "60", "--json", "--no-progress"]  # fmt: skip
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=90)
+    assert done.returncode == 0, done.stderr
+    result = orjson.loads(done.stdout)
+    assert (result["complete"], result["ok"], result["failed"]) == (200, 200, 0)
+    assert result["latency_ms"]["p50"] > 0 and result["requests_per_s"] > 0
