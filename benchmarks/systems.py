@@ -52,14 +52,14 @@ def _wait(url: str, proc: subprocess.Popen, log: Path) -> None:
 
 
 @contextlib.contextmanager
-def _process(cmd: list[str], env: dict, ready_url: str, log: Path) -> Iterator[None]:
+def _process(cmd: list[str], env: dict, ready_url: str, log: Path) -> Iterator[subprocess.Popen]:
     with log.open("ab") as out:
         proc = subprocess.Popen(
             cmd, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=REPO, start_new_session=True
         )
     try:
         _wait(ready_url, proc, log)
-        yield
+        yield proc
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
@@ -88,18 +88,20 @@ def old_service(form: str, workers: int, log: Path) -> Iterator[str]:
 class Endpoints(NamedTuple):
     http: str  # the gateway, http://127.0.0.1:port
     grpc: str  # Triton's gRPC, 127.0.0.1:port
+    pid: int  # `healthcode serve`: parent of the gateway and of tritonserver
 
 
 @contextlib.contextmanager
-def gateway_triton(log: Path) -> Iterator[Endpoints]:
-    """`healthcode serve` (embedded Triton + gateway) on free ports."""
+def gateway_triton(log: Path, **settings: str) -> Iterator[Endpoints]:
+    """`healthcode serve` (embedded Triton + gateway) on free ports; kwargs are more settings."""
     ports = {n: free_port() for n in ("PORT", "TRITON_HTTP_PORT", "TRITON_GRPC_PORT",
                                        "TRITON_METRICS_PORT")}  # fmt: skip
     env = {**os.environ, **{f"HEALTHCODE_{k}": str(v) for k, v in ports.items()}}
+    env.update({f"HEALTHCODE_{k.upper()}": v for k, v in settings.items()})
     base = f"http://127.0.0.1:{ports['PORT']}"
     cmd = [sys.executable, "-m", "gateway.cli", "serve"]
-    with _process(cmd, env, f"{base}/readyz", log):
-        yield Endpoints(base, f"127.0.0.1:{ports['TRITON_GRPC_PORT']}")
+    with _process(cmd, env, f"{base}/readyz", log) as proc:
+        yield Endpoints(base, f"127.0.0.1:{ports['TRITON_GRPC_PORT']}", proc.pid)
 
 
 _AB_FIELDS = {
