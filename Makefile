@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: install install-dev serve test lint train bench perf clean
+.PHONY: install install-dev serve test lint train bench perf clean soak
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ train: install-dev  ## regenerate model_repository/health_code_classifier/1/mode
 BENCH_ARGS ?=
 bench: install-dev  ## old service vs gateway+Triton side by side; BENCH_ARGS=--quick for < 3 min
 	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
+
+SOAK_ARGS ?=
+soak: install-dev  ## c=2000 overload, then a 100,000-request soak; RSS of every process sampled
+	$(BIN)/python -m benchmarks.soak $(SOAK_ARGS)
 
 PERF_ARGS ?=
 perf: install-dev  ## Triton's perf_analyzer on the health_code ensemble (gRPC, real JPEGs)

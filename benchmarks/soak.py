@@ -134,6 +134,8 @@ def main(argv: list[str] | None = None) -> int:
             ("soak", dict(requests=args.soak_requests, concurrency=args.soak_clients,
                           duration_s=args.soak_seconds)),
         ):  # fmt: skip
+            if not config["requests"]:
+                continue
             print(f"{name}: {config}", flush=True)
             start = sampler.mark()
             phase = run_phase(url, prepared, **config)

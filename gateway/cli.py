@@ -8,6 +8,7 @@ import contextlib
 import logging
 import math
 import os
+import resource
 import signal
 import sys
 import time
@@ -45,6 +46,9 @@ async def serve(settings: Settings) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
 
+    # One socket per client connection: let the gateway use all the descriptors it may.
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     triton = TritonSupervisor(settings)
     gateway: asyncio.subprocess.Process | None = None
     watcher: asyncio.Task | None = None
