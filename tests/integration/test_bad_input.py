@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import io
 import select
 import socket
 import threading
 import time
-import zlib
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
@@ -18,9 +16,9 @@ import httpx
 import numpy as np
 import pytest
 import tritonclient.grpc as grpcclient
-from PIL import Image
 from tritonclient.utils import InferenceServerException
 
+from tests.images import encode, jpeg_claiming, png_claiming
 from tests.integration.service import Service
 from training.render import render
 
@@ -46,30 +44,6 @@ def assert_error(response: httpx.Response, status: int, code: str) -> None:
 
 def b64(data: bytes) -> dict[str, str]:
     return {"base64": base64.b64encode(data).decode()}
-
-
-def encode(fmt: str, size: tuple[int, int] = (48, 80)) -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", size, (20, 170, 90)).save(out, fmt)
-    return out.getvalue()
-
-
-def png_claiming(width: int, height: int) -> bytes:
-    """A real tiny PNG whose IHDR (CRC fixed up) claims width x height."""
-    data = bytearray(encode("PNG"))
-    data[16:24] = width.to_bytes(4, "big") + height.to_bytes(4, "big")
-    data[29:33] = zlib.crc32(bytes(data[12:29])).to_bytes(4, "big")
-    return bytes(data)
-
-
-def jpeg_claiming(width: int, height: int) -> bytes:
-    """A real tiny JPEG whose SOF segment claims width x height."""
-    data = bytearray(encode("JPEG"))
-    i = 2
-    while data[i + 1] not in (0xC0, 0xC1, 0xC2):  # walk the segments to the frame header
-        i += 2 + int.from_bytes(data[i + 2 : i + 4], "big")
-    data[i + 5 : i + 9] = height.to_bytes(2, "big") + width.to_bytes(2, "big")
-    return bytes(data)
 
 
 @pytest.fixture(scope="module")
