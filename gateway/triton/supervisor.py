@@ -45,17 +45,12 @@ def _die_with_parent() -> None:
 class TritonSupervisor:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.restarts = 0
         self._proc: asyncio.subprocess.Process | None = None
         self._stopping = False
         self._workdir = Path(tempfile.mkdtemp(prefix="healthcode-triton-"))
         self._backends = embedded.compose_backends(self._workdir / "backends")
         self._shm_prefix = f"healthcode_{os.getpid()}_"
         self._env = embedded.environment()
-
-    @property
-    def pid(self) -> int | None:
-        return self._proc.pid if self._proc else None
 
     @property
     def grpc_url(self) -> str:
@@ -108,8 +103,12 @@ class TritonSupervisor:
             backoff_s = min(backoff_s * 2, BACKOFF_MAX_S)
             if self._stopping:
                 return
-            self.restarts += 1
-            await self._spawn()
+            try:
+                await self._spawn()
+            except OSError:  # the old, exited process stays: the loop backs off and tries again
+                log.exception("cannot start tritonserver")
+                continue
+            log.info("tritonserver restarted as pid %d", self._proc.pid)
 
     async def stop(self) -> None:
         """SIGTERM tritonserver (it drains in-flight requests), then SIGKILL its whole group."""
