@@ -47,6 +47,7 @@ class TritonSupervisor:
         self.settings = settings
         self._proc: asyncio.subprocess.Process | None = None
         self._stopping = False
+        self._reaped_pid: int | None = None
         self._workdir = Path(tempfile.mkdtemp(prefix="healthcode-triton-"))
         self._backends = embedded.compose_backends(self._workdir / "backends")
         self._shm_prefix = f"healthcode_{os.getpid()}_"
@@ -125,7 +126,9 @@ class TritonSupervisor:
 
     def _reap(self) -> None:
         """Kill what is left of the process group and remove its shared-memory regions."""
-        if self._proc is not None:
+        # Once per process: later, the group may be gone and its id taken by someone else.
+        if self._proc is not None and self._proc.pid != self._reaped_pid:
+            self._reaped_pid = self._proc.pid
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self._proc.pid, signal.SIGKILL)
         for region in SHM_DIR.glob(f"{self._shm_prefix}*"):
