@@ -56,6 +56,7 @@ def create_app(
         metrics=metrics,
         usages=frozenset(settings.usages),
         max_in_flight=settings.max_in_flight,
+        max_body_bytes=settings.max_body_bytes,
         api_keys=settings.api_keys,
     )
     app.include_router(analysis.router)

@@ -34,13 +34,15 @@ def request_id_from(scope: Scope) -> str:
     return uuid.uuid4().hex
 
 
-def has_body(scope: Scope) -> bool:
+def declared_body(scope: Scope) -> int | None:
+    """The Content-Length of the request (0 without a body), or None for a chunked body."""
+    length = 0
     for name, value in scope["headers"]:
-        if (name == b"content-length" and value.strip() not in (b"", b"0")) or (
-            name == b"transfer-encoding"
-        ):
-            return True
-    return False
+        if name == b"transfer-encoding":
+            return None
+        if name == b"content-length":
+            length = int(value) if value.strip().isdigit() else None
+    return length
 
 
 class _CountedReceive:
@@ -66,16 +68,22 @@ class _CountedReceive:
 class _TaggedSend:
     """A send that adds X-Request-ID to the response start and remembers the status.
 
-    A response that starts before the request body was read to its end (a refusal) also closes
-    the connection: otherwise the server would go on reading, and discarding, whatever the client
-    still streams.
+    A response that starts before the request body was read to its end (a refusal) closes the
+    connection when the rest of the body is unbounded (chunked, over the limit) or slow to come:
+    otherwise the server would go on reading, and discarding, whatever the client still streams.
+    A small declared body is left for the server to discard, keeping the connection: closing
+    with unread data would reset it, and the client could lose the answer (a 503) to the reset.
     """
 
-    __slots__ = ("header", "receive", "send", "status")
+    __slots__ = ("discardable", "header", "receive", "send", "state", "status")
 
-    def __init__(self, send: Send, request_id: str, receive: _CountedReceive) -> None:
+    def __init__(
+        self, send: Send, request_id: str, receive: _CountedReceive, state: dict, discardable: bool
+    ) -> None:
         self.send = send
         self.receive = receive
+        self.state = state
+        self.discardable = discardable
         self.header = (b"x-request-id", request_id.encode("ascii"))
         self.status: int | None = None
 
@@ -83,7 +91,8 @@ class _TaggedSend:
         if message["type"] == "http.response.start":
             self.status = message["status"]
             headers = [*message.get("headers", ()), self.header]
-            if not self.receive.complete:
+            slow = self.state.get("error_code") == "body_timeout"
+            if not self.receive.complete and (slow or not self.discardable):
                 headers.append((b"connection", b"close"))
             message["headers"] = headers
         await self.send(message)
@@ -99,12 +108,14 @@ class RequestContextMiddleware:
         metrics: Metrics,
         usages: frozenset[str],
         max_in_flight: int,
+        max_body_bytes: int,
         api_keys: Collection[str] = (),
     ) -> None:
         self.app = app
         self.metrics = metrics
         self.usages = usages
         self.max_in_flight = max_in_flight
+        self.max_body_bytes = max_body_bytes
         self.api_keys = tuple(key.encode() for key in api_keys)
         self.in_flight = 0
 
@@ -117,8 +128,10 @@ class RequestContextMiddleware:
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
         token = logs.request_id_var.set(request_id)
-        counted = _CountedReceive(receive, complete=not has_body(scope))
-        tagged = _TaggedSend(send, request_id, counted)
+        body = declared_body(scope)
+        counted = _CountedReceive(receive, complete=body == 0)
+        discardable = body is not None and body <= self.max_body_bytes
+        tagged = _TaggedSend(send, request_id, counted, state, discardable)
         path: str = scope["path"]
         usage = self.usage_label(path)
         try:

@@ -219,9 +219,21 @@ async def test_latency_and_in_flight_metrics_are_exposed():
 # --- connections ----------------------------------------------------------------------------
 
 
-async def test_a_refusal_before_the_body_is_read_closes_the_connection():
+async def test_a_refusal_before_an_unbounded_body_is_read_closes_the_connection():
+    async def chunks():
+        yield as_json(encode("JPEG"))["base64"].encode()
+
     async with gateway() as (http, _):
-        refused = await http.post("/analysis/passport", json=as_json(encode("JPEG")))
+        refused = await http.post("/analysis/passport", content=chunks())
         served = await http.post(URL, json=as_json(encode("JPEG")))
+    assert refused.status_code == 404
     assert refused.headers["connection"] == "close"
     assert "connection" not in served.headers
+
+
+async def test_a_refusal_before_a_small_declared_body_is_read_keeps_the_connection():
+    """The server discards the rest: closing with unread data would reset the connection."""
+    async with gateway() as (http, _):
+        refused = await http.post("/analysis/passport", json=as_json(encode("JPEG")))
+    assert refused.status_code == 404
+    assert "connection" not in refused.headers
