@@ -34,6 +34,21 @@ def markdown(r: dict, stamp: str) -> str:
             f"| {lat['p50']:.0f} | {lat['p90']:.0f} | {lat['p99']:.0f} | {lat['max']:.0f} "
             f"| {speedup:.1f}x | {100 * a['requests_per_s'] / ceiling:.0f}% |"
         )
+    lines += [
+        "",
+        "## CPU per request in the seed workload (from /proc: user + system time of each process)",
+        "",
+        "| system | web ms | tritonserver ms | python stubs ms | all ms |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for name, a in r["ab"].items():
+        cpu = a.get("cpu_ms_per_request", {})
+        cells = " | ".join(f"{cpu.get(k, 0):.2f}" for k in ("web", "tritonserver", "python stubs"))
+        lines.append(f"| {name} | {cells} | {cpu.get('all', 0):.2f} |")
+    batch = gw.get("triton_batch", {})
+    if batch:
+        sizes = ", ".join(f"{model} {size:.1f}" for model, size in sorted(batch.items()))
+        lines += ["", f"Average Triton batch size during the gateway's ab run: {sizes}."]
     lines += ["", "## Closed-loop sweep (`healthcode bench`'s load generator, JSON body)", ""]
     lines += ["| system | concurrency | ok/s | failed | non-2xx | p50 ms | p99 ms | % of ceiling |",
               "|---|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip

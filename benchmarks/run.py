@@ -20,7 +20,7 @@ from pathlib import Path
 
 import orjson
 
-from benchmarks import report, systems
+from benchmarks import procstat, report, systems
 from clients.bench import build_requests, summary
 from clients.loadgen import LoadConfig, LoadGenerator
 
@@ -45,6 +45,15 @@ def load(url: str, prepared: list[bytes], **kwargs: object) -> dict:
     config = LoadConfig(url=url, timeout_s=120, **kwargs)  # type: ignore[arg-type]
     stats = asyncio.run(LoadGenerator(config, prepared).run())
     return summary(config, stats, len(prepared))
+
+
+def ab_with_cpu(url: str, body: Path, pid: int) -> dict:
+    """The seed's ab run, plus the CPU milliseconds per request of each process of the system."""
+    before = procstat.cpu_s_by_role(pid)
+    result = systems.run_ab(url, body)
+    after = procstat.cpu_s_by_role(pid)
+    result["cpu_ms_per_request"] = procstat.cpu_ms_per_request(before, after, result["complete"])
+    return result
 
 
 def sweep(url: str, prepared: list[bytes], levels: list[int], seconds: float) -> list[dict]:
@@ -93,9 +102,9 @@ def main(argv: list[str] | None = None) -> int:
     for form, workers in old_configs:
         name = f"old-{form} x{workers}"
         print(f"{name}: ab -n 200 -c 20", flush=True)
-        with systems.old_service(form, workers, log) as base:
+        with systems.old_service(form, workers, log) as (base, pid):
             url = f"{base}/analysis/health-code"
-            results["ab"][name] = systems.run_ab(url, body)
+            results["ab"][name] = ab_with_cpu(url, body, pid)
             if (form, workers) in {("async", 1), ("sync", 4)}:
                 prepared = build_requests(url, [("seed", jpeg)], "json")
                 results["sweep"][name] = sweep(url, prepared, old_levels, seconds)
@@ -108,7 +117,11 @@ def main(argv: list[str] | None = None) -> int:
         url = f"{endpoints.http}/analysis/health-code"
         prepared = build_requests(url, [("seed", jpeg)], "json")
         load(url, prepared, requests=50, concurrency=8)  # warm-up
-        results["ab"][GATEWAY] = systems.run_ab(url, body)
+        counts = systems.triton_counts(endpoints.metrics)
+        results["ab"][GATEWAY] = ab_with_cpu(url, body, endpoints.pid)
+        results["ab"][GATEWAY]["triton_batch"] = systems.average_batch(
+            counts, systems.triton_counts(endpoints.metrics)
+        )
         print(f"    ab: {results['ab'][GATEWAY]['requests_per_s']:.1f} req/s", flush=True)
         results["sweep"][GATEWAY] = sweep(url, prepared, gw_levels, seconds)
         best = max(results["sweep"][GATEWAY], key=lambda s: s["ok_per_s"])

@@ -6,7 +6,8 @@
    must be a 200 or a clean 503 with Retry-After, and the gateway's memory must stay bounded.
 2. Soak: a long closed-loop run at a sustainable concurrency. 0 failures; the RSS of the
    gateway, tritonserver and its python stubs must stay flat.
-RSS is read from /proc every second for the whole process tree. Writes
+RSS is read from /proc every second for the whole process tree ("web" is the gateway and the
+launcher). Writes
 benchmarks/results/<timestamp>-soak.json and a PNG plot of RSS over time.
 """
 
@@ -20,52 +21,16 @@ from pathlib import Path
 
 import orjson
 
-from benchmarks import systems
+from benchmarks import procstat, systems
 from benchmarks.run import RESULTS, machine
 from clients.bench import build_requests, summary
 from clients.loadgen import LoadConfig, LoadGenerator
 
-PAGE_MB = 4096 / 1e6
-
-
-def process_tree(root: int) -> dict[int, tuple[str, int]]:
-    """pid -> (program, parent pid) for root and all its descendants."""
-    table: dict[int, tuple[str, int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            text = stat.read_text()
-        except OSError:
-            continue
-        name = text[text.index("(") + 1 : text.rindex(")")]
-        table[int(stat.parent.name)] = (name, int(text[text.rindex(")") + 2 :].split()[1]))
-    tree, frontier = {}, {root}
-    while frontier:
-        tree.update({p: table[p] for p in frontier if p in table})
-        frontier = {p for p, (_, parent) in table.items() if parent in frontier} - set(tree)
-    return tree
-
-
-def rss_by_role(root: int) -> dict[str, float]:
-    """Resident MB of the gateway, tritonserver and the python stubs under `healthcode serve`."""
-    roles = {"gateway": 0.0, "tritonserver": 0.0, "python stubs": 0.0}
-    for pid, (name, parent) in process_tree(root).items():
-        role = (
-            "tritonserver" if name == "tritonserver"
-            else "python stubs" if name.startswith("triton_python")
-            else "gateway" if parent == root
-            else None
-        )  # fmt: skip
-        if role:
-            try:
-                pages = int(Path(f"/proc/{pid}/statm").read_text().split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            roles[role] += pages * PAGE_MB
-    return roles
+ROLES = ("web", "tritonserver", "python stubs")
 
 
 class Sampler(threading.Thread):
-    """Samples rss_by_role every interval until stopped."""
+    """Samples the resident memory of each role every interval until stopped."""
 
     def __init__(self, root: int, interval_s: float = 1.0) -> None:
         super().__init__(daemon=True)
@@ -76,7 +41,7 @@ class Sampler(threading.Thread):
 
     def run(self) -> None:
         while not self._done.wait(self.interval_s):
-            sample = rss_by_role(self.root)
+            sample = procstat.rss_mb_by_role(self.root)
             self.samples.append({"t_s": round(time.monotonic() - self.started, 1), **sample})
 
     def mark(self) -> float:
@@ -97,8 +62,8 @@ def run_phase(url: str, prepared: list[bytes], **config: object) -> dict:
 def rss_stats(samples: list[dict], start: float, end: float) -> dict:
     window = [s for s in samples if start <= s["t_s"] <= end]
     out = {}
-    for role in ("gateway", "tritonserver", "python stubs"):
-        values = [s[role] for s in window] or [0.0]
+    for role in ROLES:
+        values = [s.get(role, 0.0) for s in window] or [0.0]
         tenth = max(1, len(values) // 10)
         first, last = sum(values[:tenth]) / tenth, sum(values[-tenth:]) / tenth
         out[role] = {"first_10pct_mb": round(first, 1), "last_10pct_mb": round(last, 1),
@@ -157,8 +122,8 @@ def plot(samples: list[dict], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(8, 4))
-    for role in ("gateway", "tritonserver", "python stubs"):
-        ax.plot([s["t_s"] for s in samples], [s[role] for s in samples], label=role)
+    for role in ROLES:
+        ax.plot([s["t_s"] for s in samples], [s.get(role, 0.0) for s in samples], label=role)
     ax.set_xlabel("seconds")
     ax.set_ylabel("resident memory, MB")
     ax.set_title("healthcode serve under overload, then soak")

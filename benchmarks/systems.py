@@ -71,24 +71,25 @@ def _process(cmd: list[str], env: dict, ready_url: str, log: Path) -> Iterator[s
 
 
 @contextlib.contextmanager
-def old_service(form: str, workers: int, log: Path) -> Iterator[str]:
-    """The replaced service (form "async" or "sync") under uvicorn with N workers."""
+def old_service(form: str, workers: int, log: Path) -> Iterator[tuple[str, int]]:
+    """The replaced service (form "async" or "sync") under uvicorn with N workers: (url, pid)."""
     port = free_port()
     cmd = [
         sys.executable, "-m", "uvicorn", f"benchmarks.old_service:{form}_app",
         "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers), "--no-access-log",
     ]  # fmt: skip
     base = f"http://127.0.0.1:{port}"
-    with _process(cmd, dict(os.environ), f"{base}/healthz", log):
+    with _process(cmd, dict(os.environ), f"{base}/healthz", log) as proc:
         for _ in range(workers * 4):  # load the model in every worker before measuring
             httpx.get(f"{base}/healthz", timeout=30)
-        yield base
+        yield base, proc.pid
 
 
 class Endpoints(NamedTuple):
     http: str  # the gateway, http://127.0.0.1:port
     grpc: str  # Triton's gRPC, 127.0.0.1:port
     pid: int  # `healthcode serve`: parent of the gateway and of tritonserver
+    metrics: str  # Triton's Prometheus endpoint
 
 
 @contextlib.contextmanager
@@ -101,7 +102,12 @@ def gateway_triton(log: Path, **settings: str) -> Iterator[Endpoints]:
     base = f"http://127.0.0.1:{ports['PORT']}"
     cmd = [sys.executable, "-m", "gateway.cli", "serve"]
     with _process(cmd, env, f"{base}/readyz", log) as proc:
-        yield Endpoints(base, f"127.0.0.1:{ports['TRITON_GRPC_PORT']}", proc.pid)
+        yield Endpoints(
+            base,
+            f"127.0.0.1:{ports['TRITON_GRPC_PORT']}",
+            proc.pid,
+            f"http://127.0.0.1:{ports['TRITON_METRICS_PORT']}/metrics",
+        )
 
 
 _AB_FIELDS = {
@@ -159,3 +165,27 @@ def full_decode_images_per_s(jpeg: bytes, seconds: float) -> float:
         to_tensor(Image.open(io.BytesIO(jpeg)).convert("RGB"))
         n += 1
     return n / seconds
+
+
+_COUNTS = re.compile(
+    r'^nv_inference_(count|exec_count)\{model="([^"]+)",version="[^"]*"\} (\S+)$', re.M
+)
+
+
+def triton_counts(metrics_url: str) -> dict[tuple[str, str], float]:
+    """(model, "count" | "exec_count") -> total so far, summed over versions."""
+    out: dict[tuple[str, str], float] = {}
+    for kind, model, value in _COUNTS.findall(httpx.get(metrics_url, timeout=10).text):
+        out[model, kind] = out.get((model, kind), 0.0) + float(value)
+    return out
+
+
+def average_batch(before: dict, after: dict) -> dict[str, float]:
+    """Inferences per execution of each composing model between two triton_counts readings."""
+    out = {}
+    for model in {m for m, _ in after}:
+        runs = after.get((model, "exec_count"), 0) - before.get((model, "exec_count"), 0)
+        done = after.get((model, "count"), 0) - before.get((model, "count"), 0)
+        if runs and model != "health_code":  # an ensemble "executes" once per request
+            out[model] = round(done / runs, 2)
+    return out
