@@ -13,6 +13,7 @@ from gateway import errors, logs
 from gateway.inference import Triton, make_client
 from gateway.metrics import Metrics
 from gateway.middleware import RequestContextMiddleware
+from gateway.preprocess import Decoder
 from gateway.routes import analysis, health
 from gateway.settings import Settings, get_settings
 
@@ -27,6 +28,12 @@ def create_app(
     # Here rather than in a CLI: `uvicorn --factory` (Docker) and `healthcode serve` both get it.
     logs.configure(settings.log_level, settings.log_format)
     metrics = Metrics()
+    # Loaded here, not in the lifespan: a missing imaging.py fails start-up loudly.
+    decoder = (
+        Decoder(settings.model_repository, set(settings.usages.values()))
+        if settings.decode == "gateway"
+        else None
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -41,6 +48,8 @@ def create_app(
             with contextlib.suppress(asyncio.CancelledError):
                 await poller
             await client.close()
+            if decoder is not None:
+                decoder.close()
 
     app = FastAPI(
         title="healthcode gateway",
@@ -49,6 +58,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.decoder = decoder
     app.state.metrics = metrics
     errors.install_error_handlers(app)
     app.add_middleware(

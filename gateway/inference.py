@@ -2,7 +2,8 @@
 
 Contract with the model repository: the model named for a usage (an ensemble, `health_code`)
 takes input IMAGE, BYTES, shape [1, 1] (max_batch_size > 0, dims [1]) holding the raw JPEG/PNG
-bytes, and answers SCORES, FP32 [1, 4], probabilities in LABELS order.
+bytes, and answers SCORES, FP32 [1, 4], probabilities in LABELS order. When the gateway decodes
+(HEALTHCODE_DECODE=gateway), it calls `<model>_classifier` with PIXELS, UINT8 [1, 3, H, W] instead.
 
 model_version: an ensemble's own version ("1") does not change when its classifier gets a new
 version, so the answer reports the highest READY version of the composing model
@@ -34,6 +35,7 @@ from gateway.settings import Settings
 logger = logging.getLogger(__name__)
 
 INPUT_NAME = "IMAGE"
+PIXELS_NAME = "PIXELS"  # the classifier's input, when the gateway decodes
 OUTPUT_NAME = "SCORES"
 # Order of model_repository/health_code_classifier/labels.txt (a unit test checks it).
 LABELS = ("green", "yellow", "red", "invalid")
@@ -121,9 +123,20 @@ class Triton:
         self._versions_lock = asyncio.Lock()
 
     async def classify(self, model: str, image: bytes, request_id: str) -> Classification:
-        """Run one image through `model`."""
+        """Run one encoded image through `model` (Triton decodes it)."""
         tensor = InferInput(INPUT_NAME, [1, 1], "BYTES")
         tensor.set_data_from_numpy(np.array([[image]], dtype=np.object_))
+        return await self._classify(model, tensor, request_id)
+
+    async def classify_pixels(
+        self, model: str, pixels: np.ndarray, request_id: str
+    ) -> Classification:
+        """Run one decoded UINT8 tensor straight through `model`'s classifier."""
+        tensor = InferInput(PIXELS_NAME, [1, *pixels.shape], "UINT8")
+        tensor.set_data_from_numpy(pixels[np.newaxis])
+        return await self._classify(model + CLASSIFIER_SUFFIX, tensor, request_id)
+
+    async def _classify(self, model: str, tensor: InferInput, request_id: str) -> Classification:
         result = await self._infer(model, tensor, request_id)
         scores = result.as_numpy(OUTPUT_NAME)
         if scores is None or scores.shape != (1, len(LABELS)):

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from starlette.responses import Response
 
 from gateway import errors
-from gateway.deps import SettingsDep, TritonDep
+from gateway.deps import DecoderDep, SettingsDep, TritonDep
 from gateway.payload import read_image
 
 router = APIRouter(tags=["analysis"])
@@ -82,7 +82,7 @@ RESPONSES: dict[int | str, dict] = {
     openapi_extra={"requestBody": REQUEST_BODY},
 )
 async def analyse(
-    usage: str, request: Request, settings: SettingsDep, triton: TritonDep
+    usage: str, request: Request, settings: SettingsDep, triton: TritonDep, decoder: DecoderDep
 ) -> Response:
     """Classify a health-code screenshot as green, yellow, red or invalid."""
     model = settings.usages.get(usage)
@@ -90,7 +90,11 @@ async def analyse(
         raise errors.UnknownUsage(f"unknown usage {usage[:64]!r}; known: {sorted(settings.usages)}")
     image = await read_image(request, settings.max_body_bytes, settings.request_timeout_s)
     request_id = errors.request_id_of(request)
-    result = await triton.classify(model, image, request_id)
+    if decoder is None:
+        result = await triton.classify(model, image, request_id)
+    else:
+        pixels = await decoder.tensor(model, image)
+        result = await triton.classify_pixels(model, pixels, request_id)
     body = {
         "usage": usage,
         "status": result.status,

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import base64
+from collections.abc import Iterator
 
 import httpx
 import numpy as np
 import pytest
 import tritonclient.grpc as grpcclient
 
+from tests.integration.service import run_service
 from training.preprocessing import image_to_tensor
 from training.render import LABELS, render
 
@@ -112,3 +114,40 @@ def test_concurrent_requests_each_get_their_own_answer(service):
     results = asyncio.run(burst())
     assert [code for _, code, _ in results] == [200] * 64
     assert all(status == label for label, _, status in results)
+
+
+@pytest.fixture(scope="module")
+def triton_decoding(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
+    """A second service whose gateway sends raw bytes and lets Triton's ensemble decode."""
+    with (
+        run_service(tmp_path_factory.mktemp("triton-decodes"), decode="triton") as svc,
+        httpx.Client(base_url=svc.base_url, timeout=30) as http,
+    ):
+        yield http
+
+
+@pytest.mark.parametrize(("label", "fmt"), CASES)
+def test_decoding_in_the_gateway_or_in_triton_gives_the_same_answer(
+    client, triton_decoding, label, fmt
+):
+    body = {"base64": base64.b64encode(render(label, seed=90_005, fmt=fmt)).decode()}
+    here = client.post("/analysis/health-code", json=body)
+    there = triton_decoding.post("/analysis/health-code", json=body)
+    assert here.status_code == there.status_code == 200, (here.text, there.text)
+    assert here.json()["status"] == there.json()["status"] == label
+    assert here.json()["scores"] == pytest.approx(there.json()["scores"], abs=1e-5)
+    assert here.json()["model_version"] == there.json()["model_version"]
+
+
+@pytest.mark.parametrize("fmt", ["jpeg", "png"])
+def test_both_decode_settings_refuse_a_truncated_image_with_the_same_code(
+    client, triton_decoding, fmt
+):
+    image = render("red", seed=90_006, fmt=fmt)
+    for http in (client, triton_decoding):
+        response = http.post(
+            "/analysis/health-code", content=image[: len(image) // 2],
+            headers={"content-type": f"image/{fmt}"},
+        )  # fmt: skip
+        assert response.status_code == 400, response.text
+        assert response.json()["error"]["code"] == "corrupt_image"

@@ -20,6 +20,7 @@ from gateway import inference
 from gateway.app import create_app
 from gateway.settings import Settings
 from tests.images import encode, jpeg_claiming, png_claiming
+from training.preprocessing import INPUT_SIZE, image_to_tensor
 
 URL = "/analysis/health-code"
 MAX_BODY_BYTES = 200_000
@@ -154,10 +155,23 @@ async def test_a_raw_image_body_is_answered_like_json(http, fmt, content_type):
     assert response.json()["status"] == "yellow"
 
 
-async def test_the_image_reaches_triton_as_one_bytes_element_with_the_request_deadline(gw):
+async def test_decoded_by_the_gateway_the_image_reaches_the_classifier_as_its_tensor(gw):
     http, fake = gw
     image = encode("PNG")
     assert (await http.post(URL, json=as_json(image))).status_code == 200
+    (call,) = fake.calls
+    (tensor,) = call.inputs
+    assert call.model == "health_code_classifier"
+    shape = [1, 3, INPUT_SIZE, INPUT_SIZE]
+    assert (tensor.name(), list(tensor.shape()), tensor.datatype()) == ("PIXELS", shape, "UINT8")
+    assert tensor._get_content() == image_to_tensor(image).tobytes()
+    assert 0 < call.timeout <= Settings().request_timeout_s
+
+
+async def test_decoded_by_triton_the_image_reaches_the_ensemble_as_one_bytes_element():
+    async with gateway(decode="triton") as (http, fake):
+        image = encode("PNG")
+        assert (await http.post(URL, json=as_json(image))).status_code == 200
     (call,) = fake.calls
     (tensor,) = call.inputs
     assert call.model == "health_code"
@@ -184,7 +198,7 @@ async def test_model_version_is_the_classifier_version_not_the_ensemble_version(
 
 
 async def test_model_version_is_the_models_own_when_it_has_no_classifier():
-    async with gateway(usages={"plain": "plain_model"}) as (http, fake):
+    async with gateway(usages={"plain": "plain_model"}, decode="triton") as (http, fake):
         fake.index = [("plain_model", "3", "READY"), ("plain_model", "4", "LOADING")]
         await fake.triton.refresh_versions()
         response = await http.post("/analysis/plain", json=as_json(encode("JPEG")))
@@ -484,7 +498,7 @@ async def test_metrics_count_requests_by_usage_and_status_code(http):
     assert 'healthcode_requests_total{code="200",usage="health-code"} 1.0' in text
     assert 'healthcode_requests_total{code="400",usage="health-code"} 1.0' in text
     assert 'healthcode_requests_total{code="404",usage="unknown"} 1.0' in text
-    assert 'healthcode_triton_duration_seconds_count{model="health_code"} 1.0' in text
+    assert 'healthcode_triton_duration_seconds_count{model="health_code_classifier"} 1.0' in text
     assert 'healthcode_request_duration_seconds_count{usage="health-code"} 2.0' in text
     assert "healthcode_requests_in_flight 0.0" in text
 

@@ -212,7 +212,10 @@ async def test_latency_and_in_flight_metrics_are_exposed():
         await http.post(URL, json=as_json(encode("JPEG")))
         text = (await http.get("/metrics")).text
     assert metric(text, 'healthcode_request_duration_seconds_count{usage="health-code"}') == 1
-    assert metric(text, 'healthcode_triton_duration_seconds_count{model="health_code"}') == 1
+    assert (
+        metric(text, 'healthcode_triton_duration_seconds_count{model="health_code_classifier"}')
+        == 1
+    )
     assert "healthcode_requests_in_flight 0.0" in text
 
 

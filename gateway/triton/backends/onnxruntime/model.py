@@ -23,9 +23,10 @@ class TritonPythonModel:
         params = {k: v["string_value"] for k, v in config.get("parameters", {}).items()}
 
         options = ort.SessionOptions()
-        # Dynamic batching gives ORT whole batches; a couple of threads use them best on small CPUs.
         options.intra_op_num_threads = int(params.get("intra_op_thread_count", 0))
         options.inter_op_num_threads = 1
+        # Pool threads that busy-wait between ops burn a core another process could decode on.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(path, options, providers=_providers(args))
         self.input_names = [i["name"] for i in config["input"]]
         self.output_names = [o["name"] for o in config["output"]]
