@@ -4,7 +4,42 @@ from __future__ import annotations
 
 from pathlib import Path
 
-GATEWAY = "gateway+triton"
+GATEWAY = "gateway+triton"  # HEALTHCODE_DECODE=gateway, the default
+GATEWAY_TRITON_DECODE = "gateway+triton (triton decodes)"
+PEER = "in-process"  # benchmarks/inprocess_service.py
+
+
+def _best(ab: dict, prefix: str) -> tuple[str, dict]:
+    """The fastest configuration (by ab requests/s) whose name starts with `prefix`."""
+    name = max((n for n in ab if n.startswith(prefix)), key=lambda n: ab[n]["requests_per_s"])
+    return name, ab[name]
+
+
+def targets(r: dict) -> list[str]:
+    """The issues' targets, each with its measured value."""
+    ab, c1, gw = r["ab"], r["ab_c1"], r["ab"][GATEWAY]
+    rps = gw["requests_per_s"]
+    sync_name, sync = _best(ab, "old-sync")
+    peer_name, peer = _best(ab, PEER)
+    old_p50 = min(a["latency_ms"]["p50"] for n, a in ab.items() if n.startswith("old"))
+    best_sweep = max(p["ok_per_s"] for p in r["sweep"][GATEWAY])
+    ceiling = r["ceiling"]["decode_images_per_s"]
+    c1_ratio = c1[peer_name]["latency_ms"]["p50"] / max(c1[GATEWAY]["latency_ms"]["p50"], 0.5)
+    cpu = gw.get("cpu_ms_per_request", {}).get("all", 0)
+    return [
+        f"- vs old async x1: {rps / ab['old-async x1']['requests_per_s']:.1f}x (target >= 10x)",
+        f"- vs best old sync ({sync_name}): {rps / sync['requests_per_s']:.1f}x (target >= 5x)",
+        f"- p99 {gw['latency_ms']['p99']:.0f} ms vs the old apps' best p50 {old_p50:.0f} ms "
+        "(target: below); p99 at c=20 target <= 60 ms",
+        f"- vs best in-process peer ({peer_name}): {rps / peer['requests_per_s']:.2f}x "
+        "(target >= 1.5x)",
+        f"- c=1 latency, peer p50 / gateway p50: {c1_ratio:.2f} (target >= 1.0)",
+        f"- CPU per request, all processes: {cpu:.1f} ms; decode alone "
+        f"{r['ceiling']['decode_ms_one_core']:.1f} ms (target <= 4 ms at a ~2.6 ms decode)",
+        f"- best sweep point {best_sweep:.0f} ok/s = {100 * best_sweep / ceiling:.0f}% "
+        "of the decode-only ceiling (target >= 60%)",
+        f"- failed requests: {sum(int(a['failed']) for a in ab.values())} across all ab runs",
+    ]
 
 
 def markdown(r: dict, stamp: str) -> str:
@@ -34,6 +69,11 @@ def markdown(r: dict, stamp: str) -> str:
             f"| {lat['p50']:.0f} | {lat['p90']:.0f} | {lat['p99']:.0f} | {lat['max']:.0f} "
             f"| {speedup:.1f}x | {100 * a['requests_per_s'] / ceiling:.0f}% |"
         )
+    lines += ["", "## Unloaded latency: `ab -n 50 -c 1`", "",
+              "| system | p50 ms | p90 ms | p99 ms |", "|---|---:|---:|---:|"]  # fmt: skip
+    for name, a in r.get("ab_c1", {}).items():
+        lat = a["latency_ms"]
+        lines.append(f"| {name} | {lat['p50']:.0f} | {lat['p90']:.0f} | {lat['p99']:.0f} |")
     lines += [
         "",
         "## CPU per request in the seed workload (from /proc: user + system time of each process)",
@@ -45,10 +85,10 @@ def markdown(r: dict, stamp: str) -> str:
         cpu = a.get("cpu_ms_per_request", {})
         cells = " | ".join(f"{cpu.get(k, 0):.2f}" for k in ("web", "tritonserver", "python stubs"))
         lines.append(f"| {name} | {cells} | {cpu.get('all', 0):.2f} |")
-    batch = gw.get("triton_batch", {})
-    if batch:
-        sizes = ", ".join(f"{model} {size:.1f}" for model, size in sorted(batch.items()))
-        lines += ["", f"Average Triton batch size during the gateway's ab run: {sizes}."]
+    for name in (GATEWAY, GATEWAY_TRITON_DECODE):
+        if batch := r["ab"].get(name, {}).get("triton_batch"):
+            sizes = ", ".join(f"{model} {size:.1f}" for model, size in sorted(batch.items()))
+            lines += ["", f"Average Triton batch size, {name}, ab run: {sizes}."]
     lines += ["", "## Closed-loop sweep (`healthcode bench`'s load generator, JSON body)", ""]
     lines += ["| system | concurrency | ok/s | failed | non-2xx | p50 ms | p99 ms | % of ceiling |",
               "|---|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
@@ -60,6 +100,10 @@ def markdown(r: dict, stamp: str) -> str:
                 f"| {s['non_2xx']} | {lat['p50']:.0f} | {lat['p99']:.0f} "
                 f"| {100 * s['ok_per_s'] / ceiling:.0f}% |"
             )
+    if r.get("profiles"):
+        lines += ["", "Profiles (py-spy flame graphs, c=16): " + ", ".join(r["profiles"]) + "."]
+    if GATEWAY in r["ab"] and r.get("ab_c1"):
+        lines += ["", "## Targets", "", *targets(r)]
     for name, s in r["open_loop"].items():
         lat = s["latency_ms"]
         lines += [

@@ -1,10 +1,13 @@
-"""Side-by-side benchmark: the old service (async/sync, 1/2/4 workers) vs gateway+Triton.
+"""Side-by-side benchmark: the old service, the best in-process peer and gateway+Triton.
 
-    python -m benchmarks.run [--quick]       (make bench / make bench QUICK=1)
+    python -m benchmarks.run [--quick]       (make bench / make bench BENCH_ARGS=--quick)
 
-One machine, one run: the decode-only ceiling, the seed's exact ab workload against every
-system, a closed-loop concurrency sweep and an open-loop run with `healthcode bench`'s load
-generator. Writes benchmarks/results/<timestamp>.{json,md} and two PNG plots.
+One machine, one run: the decode-only ceiling; the seed's exact ab workload (and ab -c 1)
+against the old service (async/sync, 1/2/4 workers), the in-process peer (1/2/4 workers) and
+gateway+Triton with either decode setting, with the CPU milliseconds per request of every
+process; closed-loop sweeps and an open-loop run with `healthcode bench`'s load generator; a
+py-spy flame graph of every Python process under load. Writes
+benchmarks/results/<timestamp>.{json,md}, PNG plots and SVG profiles.
 """
 
 from __future__ import annotations
@@ -20,12 +23,12 @@ from pathlib import Path
 
 import orjson
 
-from benchmarks import procstat, report, systems
+from benchmarks import procstat, profile, report, systems
+from benchmarks.report import GATEWAY, GATEWAY_TRITON_DECODE, PEER
 from clients.bench import build_requests, summary
 from clients.loadgen import LoadConfig, LoadGenerator
 
 RESULTS = Path(__file__).resolve().parent / "results"
-GATEWAY = "gateway+triton"
 
 
 def machine() -> dict:
@@ -66,14 +69,35 @@ def sweep(url: str, prepared: list[bytes], levels: list[int], seconds: float) ->
     return out
 
 
+def baselines(quick: bool) -> list[tuple[str, str, int]]:
+    """(name, uvicorn app, workers) of every in-process system, in the order they run."""
+    old = [("async", 1), ("sync", 1), ("sync", 2), ("sync", 4)]
+    if not quick:
+        old[1:1] = [("async", 2), ("async", 4)]
+    out = [(f"old-{form} x{n}", f"benchmarks.old_service:{form}_app", n) for form, n in old]
+    return out + [(f"{PEER} x{n}", "benchmarks.inprocess_service:app", n)
+                  for n in ((1, 2) if quick else (1, 2, 4))]  # fmt: skip
+
+
+def measure(results: dict, name: str, url: str, body: Path, pid: int) -> None:
+    """The seed's ab run (with CPU per process) and a c=1 run for unloaded latency."""
+    results["ab"][name] = a = ab_with_cpu(url, body, pid)
+    results["ab_c1"][name] = c1 = systems.run_ab(url, body, n=50, c=1)
+    print(f"    ab -c 20: {a['requests_per_s']:.1f} req/s, p50 {a['latency_ms']['p50']:.0f} ms, "
+          f"p99 {a['latency_ms']['p99']:.0f} ms, failed {a['failed']:.0f}, "
+          f"{a['cpu_ms_per_request'].get('all', 0):.1f} CPU-ms/request; "
+          f"-c 1: p50 {c1['latency_ms']['p50']:.0f} ms", flush=True)  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--quick", action="store_true", help="fewer points, shorter runs (< 3 min)")
+    p.add_argument("--quick", action="store_true", help="fewer points, shorter runs (< 4 min)")
     p.add_argument("--out", type=Path, default=RESULTS)
     args = p.parse_args(argv)
     quick = args.quick
     started = time.time()
     stamp = time.strftime("%Y%m%dT%H%M%S")
+    args.out.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="hc-bench-"))
     jpeg = systems.seed_jpeg()
     body = work / "health.json"
@@ -82,63 +106,70 @@ def main(argv: list[str] | None = None) -> int:
     results: dict = {
         "timestamp": stamp, "quick": quick, "machine": machine(),
         "payload": {"jpeg_bytes": len(jpeg), "json_bytes": body.stat().st_size,
-                    "size": "1440x3200"}, "ab": {}, "sweep": {}, "open_loop": {},
+                    "size": "1440x3200"}, "ab": {}, "ab_c1": {}, "sweep": {}, "open_loop": {},
+        "profiles": [],
     }  # fmt: skip
     print(f"payload: {len(jpeg) / 1e3:.0f} KB JPEG, {body.stat().st_size / 1e3:.0f} KB JSON")
     ceiling = systems.decode_images_per_s(jpeg, 2 if quick else 5, cores)
     full = systems.full_decode_images_per_s(jpeg, 1 if quick else 3)
     results["ceiling"] = {"decode_images_per_s": round(ceiling, 1), "processes": cores,
-                          "full_decode_images_per_s_one_core": round(full, 1)}  # fmt: skip
+                          "full_decode_images_per_s_one_core": round(full, 1),
+                          "decode_ms_one_core": round(1000 * cores / ceiling, 2)}  # fmt: skip
     print(f"decode-only ceiling: {ceiling:.0f} images/s on {cores} cores "
           f"(full-size Pillow decode: {full:.1f}/s on one core)")  # fmt: skip
 
-    old_configs = [("async", 1), ("sync", 1), ("sync", 2), ("sync", 4)]
-    if not quick:
-        old_configs[1:1] = [("async", 2), ("async", 4)]
     old_levels = [1, 4, 16] if quick else [1, 4, 16, 64]
     gw_levels = [1, 4, 16, 64, 256] if quick else [1, 2, 4, 8, 16, 32, 64, 128, 256]
     seconds = 3.0 if quick else 10.0
+    profile_s = 5.0 if quick else 10.0
+    swept = {"old-async x1", "old-sync x4", f"{PEER} x2"}
     log = work / "services.log"
-    for form, workers in old_configs:
-        name = f"old-{form} x{workers}"
-        print(f"{name}: ab -n 200 -c 20", flush=True)
-        with systems.old_service(form, workers, log) as (base, pid):
+    for name, app, workers in baselines(quick):
+        print(f"{name}:", flush=True)
+        with systems.uvicorn_app(app, workers, log) as (base, pid):
             url = f"{base}/analysis/health-code"
-            results["ab"][name] = ab_with_cpu(url, body, pid)
-            if (form, workers) in {("async", 1), ("sync", 4)}:
-                prepared = build_requests(url, [("seed", jpeg)], "json")
-                results["sweep"][name] = sweep(url, prepared, old_levels, seconds)
-        ab = results["ab"][name]
-        print(f"    ab: {ab['requests_per_s']:.1f} req/s, p50 {ab['latency_ms']['p50']:.0f} ms, "
-              f"failed {ab['failed']:.0f}", flush=True)  # fmt: skip
+            measure(results, name, url, body, pid)
+            prepared = build_requests(url, [("seed", jpeg)], "json")
+            if name in swept:
+                levels = gw_levels if name.startswith(PEER) else old_levels
+                results["sweep"][name] = sweep(url, prepared, levels, seconds)
+            if name == f"{PEER} x2":
+                with profile.flamegraphs(pid, profile_s, args.out / f"{stamp}-peer") as svgs:
+                    load(url, prepared, requests=10**7, concurrency=16, duration_s=profile_s)
+                results["profiles"] += [svg.name for svg in svgs]
 
-    print(f"{GATEWAY}: starting", flush=True)
-    with systems.gateway_triton(log) as endpoints:
-        url = f"{endpoints.http}/analysis/health-code"
-        prepared = build_requests(url, [("seed", jpeg)], "json")
-        load(url, prepared, requests=50, concurrency=8)  # warm-up
-        counts = systems.triton_counts(endpoints.metrics)
-        results["ab"][GATEWAY] = ab_with_cpu(url, body, endpoints.pid)
-        results["ab"][GATEWAY]["triton_batch"] = systems.average_batch(
-            counts, systems.triton_counts(endpoints.metrics)
-        )
-        print(f"    ab: {results['ab'][GATEWAY]['requests_per_s']:.1f} req/s", flush=True)
-        results["sweep"][GATEWAY] = sweep(url, prepared, gw_levels, seconds)
-        best = max(results["sweep"][GATEWAY], key=lambda s: s["ok_per_s"])
-        rate = max(1.0, round(best["ok_per_s"] * 0.7))
-        print(f"    open loop at {rate:.0f}/s", flush=True)
-        results["open_loop"][GATEWAY] = load(
-            url, prepared, requests=10**7, concurrency=1024, rate=rate,
-            duration_s=5.0 if quick else 30.0,
-        )  # fmt: skip
+    for name, decode in ((GATEWAY, "gateway"), (GATEWAY_TRITON_DECODE, "triton")):
+        print(f"{name}: starting", flush=True)
+        with systems.gateway_triton(log, decode=decode) as endpoints:
+            url = f"{endpoints.http}/analysis/health-code"
+            prepared = build_requests(url, [("seed", jpeg)], "json")
+            load(url, prepared, requests=50, concurrency=8)  # warm-up
+            counts = systems.triton_counts(endpoints.metrics)
+            measure(results, name, url, body, endpoints.pid)
+            results["ab"][name]["triton_batch"] = systems.average_batch(
+                counts, systems.triton_counts(endpoints.metrics)
+            )
+            results["sweep"][name] = sweep(url, prepared, gw_levels, seconds)
+            prefix = args.out / f"{stamp}-{decode}-decode"
+            with profile.flamegraphs(endpoints.pid, profile_s, prefix) as svgs:
+                load(url, prepared, requests=10**7, concurrency=16, duration_s=profile_s)
+            results["profiles"] += [svg.name for svg in svgs]
+            if name != GATEWAY:
+                continue
+            best = max(results["sweep"][name], key=lambda s: s["ok_per_s"])
+            rate = max(1.0, round(best["ok_per_s"] * 0.7))
+            print(f"    open loop at {rate:.0f}/s", flush=True)
+            results["open_loop"][name] = load(
+                url, prepared, requests=10**7, concurrency=1024, rate=rate,
+                duration_s=5.0 if quick else 30.0,
+            )  # fmt: skip
     results["elapsed_s"] = round(time.time() - started, 1)
-    args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"{stamp}.json").write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2))
     md = report.markdown(results, stamp)
     (args.out / f"{stamp}.md").write_text(md)
     report.plots(results, args.out / stamp)
     print(md)
-    print(f"wrote {args.out}/{stamp}.{{json,md}} and plots in {results['elapsed_s']:.0f} s")
+    print(f"wrote {args.out}/{stamp}.{{json,md}}, plots, profiles in {results['elapsed_s']:.0f} s")
     return 0
 
 

@@ -27,16 +27,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def seed_jpeg(target_bytes: int = 270_000) -> bytes:
-    """A 1440x3200 synthetic screenshot as close to the seed's ~270 KB as seeds/quality allow."""
-    from training.render import render
+SEED_JPEG = Path(__file__).resolve().parent / "data" / "seed-1440x3200.jpg"
 
-    candidates = (
-        render("green", seed, width=1440, height=3200, quality=q, fmt="jpeg")
-        for seed in range(4)
-        for q in (93, 94, 95)
-    )
-    return min(candidates, key=lambda b: abs(len(b) - target_bytes))
+
+def seed_jpeg() -> bytes:
+    """The benchmark payload: a 1440x3200 synthetic green-code screenshot, 273 KB like the seed's.
+
+    A committed file, not a fresh render: results stay comparable when the renderer changes.
+    """
+    return SEED_JPEG.read_bytes()
 
 
 def _wait(url: str, proc: subprocess.Popen, log: Path) -> None:
@@ -71,11 +70,11 @@ def _process(cmd: list[str], env: dict, ready_url: str, log: Path) -> Iterator[s
 
 
 @contextlib.contextmanager
-def old_service(form: str, workers: int, log: Path) -> Iterator[tuple[str, int]]:
-    """The replaced service (form "async" or "sync") under uvicorn with N workers: (url, pid)."""
+def uvicorn_app(app: str, workers: int, log: Path) -> Iterator[tuple[str, int]]:
+    """A baseline app ("module:attribute") under uvicorn with N workers: (url, pid)."""
     port = free_port()
     cmd = [
-        sys.executable, "-m", "uvicorn", f"benchmarks.old_service:{form}_app",
+        sys.executable, "-m", "uvicorn", app,
         "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers), "--no-access-log",
     ]  # fmt: skip
     base = f"http://127.0.0.1:{port}"
