@@ -82,7 +82,7 @@ def baselines(quick: bool) -> list[tuple[str, str, int]]:
 def measure(results: dict, name: str, url: str, body: Path, pid: int) -> None:
     """The seed's ab run (with CPU per process) and a c=1 run for unloaded latency."""
     results["ab"][name] = a = ab_with_cpu(url, body, pid)
-    results["ab_c1"][name] = c1 = systems.run_ab(url, body, n=50, c=1)
+    results["ab_c1"][name] = c1 = systems.run_ab(url, body, n=20 if results["quick"] else 100, c=1)
     print(f"    ab -c 20: {a['requests_per_s']:.1f} req/s, p50 {a['latency_ms']['p50']:.0f} ms, "
           f"p99 {a['latency_ms']['p99']:.0f} ms, failed {a['failed']:.0f}, "
           f"{a['cpu_ms_per_request'].get('all', 0):.1f} CPU-ms/request; "
@@ -91,7 +91,7 @@ def measure(results: dict, name: str, url: str, body: Path, pid: int) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--quick", action="store_true", help="fewer points, shorter runs (< 4 min)")
+    p.add_argument("--quick", action="store_true", help="fewer points, shorter runs (< 3 min)")
     p.add_argument("--out", type=Path, default=RESULTS)
     args = p.parse_args(argv)
     quick = args.quick
@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     old_levels = [1, 4, 16] if quick else [1, 4, 16, 64]
     gw_levels = [1, 4, 16, 64, 256] if quick else [1, 2, 4, 8, 16, 32, 64, 128, 256]
     seconds = 3.0 if quick else 10.0
-    profile_s = 5.0 if quick else 10.0
+    profile_s = 3.0 if quick else 10.0
     swept = {"old-async x1", "old-sync x4", f"{PEER} x2"}
     log = work / "services.log"
     for name, app, workers in baselines(quick):
@@ -149,7 +149,8 @@ def main(argv: list[str] | None = None) -> int:
             results["ab"][name]["triton_batch"] = systems.average_batch(
                 counts, systems.triton_counts(endpoints.metrics)
             )
-            results["sweep"][name] = sweep(url, prepared, gw_levels, seconds)
+            if name == GATEWAY or not quick:
+                results["sweep"][name] = sweep(url, prepared, gw_levels, seconds)
             prefix = args.out / f"{stamp}-{decode}-decode"
             with profile.flamegraphs(endpoints.pid, profile_s, prefix) as svgs:
                 load(url, prepared, requests=10**7, concurrency=16, duration_s=profile_s)

@@ -1,0 +1,66 @@
+"""The benchmark report: tables, the targets with their measured ratios, and the plots."""
+
+from __future__ import annotations
+
+from benchmarks import report
+from benchmarks.report import GATEWAY, PEER
+
+
+def ab(rps: float, p50: float, p99: float, cpu: float = 0.0) -> dict:
+    latency = {"p50": p50, "p90": p99, "p99": p99, "max": p99}
+    return {"requests_per_s": rps, "failed": 0.0, "non_2xx": 0.0, "latency_ms": latency,
+            "cpu_ms_per_request": {"web": cpu, "all": cpu}}  # fmt: skip
+
+
+def point(concurrency: int, ok_per_s: float) -> dict:
+    return {"concurrency": concurrency, "ok_per_s": ok_per_s, "failed": 0, "non_2xx": 0,
+            "latency_ms": {"p50": 10.0, "p99": 20.0}}  # fmt: skip
+
+
+def results() -> dict:
+    return {
+        "quick": True,
+        "machine": {"cpu": "test cpu", "cores": 2, "python": "3.11", "platform": "linux"},
+        "payload": {"size": "1440x3200", "jpeg_bytes": 273_000, "json_bytes": 364_000},
+        "ceiling": {
+            "decode_images_per_s": 400.0,
+            "full_decode_images_per_s_one_core": 17.0,
+            "decode_ms_one_core": 5.0,
+        },
+        "ab": {
+            "old-async x1": ab(10.0, 2000, 2800),
+            "old-sync x1": ab(20.0, 1000, 1300),
+            "old-sync x2": ab(25.0, 900, 1400),
+            f"{PEER} x1": ab(150.0, 100, 150, 9.0),
+            f"{PEER} x2": ab(200.0, 80, 160, 8.0),
+            GATEWAY: ab(150.0, 120, 190, 10.0),
+        },
+        "ab_c1": {name: ab(1.0, 12.0, 15.0) for name in (f"{PEER} x2", GATEWAY)},
+        "sweep": {GATEWAY: [point(1, 60.0), point(16, 160.0)], f"{PEER} x2": [point(16, 210.0)]},
+        "open_loop": {},
+        "profiles": ["run-gateway-decode-web-1.svg"],
+    }
+
+
+def test_targets_compare_the_gateway_with_the_right_peers():
+    lines = "\n".join(report.targets(results()))
+    assert "vs old async x1: 15.0x" in lines
+    assert "vs best old sync (old-sync x2): 6.0x" in lines  # the faster sync configuration
+    assert f"vs best in-process peer ({PEER} x2): 0.75x" in lines
+    assert "p99 190 ms vs the old apps' best p50 900 ms" in lines
+    assert "160 ok/s = 40% of the decode-only ceiling" in lines
+    assert "c=1 latency, peer p50 / gateway p50: 1.00" in lines
+
+
+def test_the_markdown_has_every_table_and_names_the_profiles():
+    md = report.markdown(results(), "20260101T000000")
+    for heading in ("## Seed workload", "## Unloaded latency", "## CPU per request", "## Targets"):
+        assert heading in md
+    assert f"| {GATEWAY} | 150.0 | 0 | 0 | 120 |" in md
+    assert "run-gateway-decode-web-1.svg" in md
+
+
+def test_the_plots_are_written(tmp_path):
+    written = report.plots(results(), tmp_path / "run")
+    assert [p.name for p in written] == ["run-throughput.png", "run-latency.png"]
+    assert all(p.stat().st_size > 1000 for p in written)
