@@ -1,4 +1,9 @@
-"""Data sets: render -> encode -> image_to_tensor, seeded, cached as .npy under training/data/."""
+"""Data sets: render -> encode -> image_to_tensor, seeded, cached as .npy under training/data/.
+
+Splits never share a seed: each starts at its own offset. `train` and `calib` never draw the
+held-out layout; `test` draws every layout; `holdout` only the held-out one; `family/<name>` are
+the per-factor evaluation sets of training.families.
+"""
 
 from __future__ import annotations
 
@@ -10,17 +15,23 @@ from pathlib import Path
 
 import numpy as np
 
+from training.families import FAMILIES, HOLDOUT_LAYOUT, family_factors
+from training.fonts import cjk_font_file, font_files
+from training.layouts import LAYOUTS
 from training.preprocessing import INPUT_SIZE, image_to_tensor
 from training.render import LABELS, render_sample
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
-# Test images take their seeds from here on, so no test image is ever a training image.
-TEST_SEED_OFFSET = 1_000_000_000
+SEED_OFFSETS = {"train": 0, "test": 1_000_000_000, "calib": 2_000_000_000, "holdout": 3_000_000_000}
+FAMILY_SEED_OFFSET = 4_000_000_000  # + 10^8 per family, in FAMILIES order
+TRAIN_LAYOUTS = tuple(name for name in LAYOUTS if name != HOLDOUT_LAYOUT)
 # A cache entry is only valid for the code that rendered and preprocessed it.
-_SOURCES = ("render.py", "screens.py", "layouts.py", "scenes.py", "dataset.py")
+_SOURCES = ("render.py", "screens.py", "layouts.py", "scenes.py", "negatives.py", "photo.py",
+            "colours.py", "fonts.py", "families.py", "dataset.py")  # fmt: skip
 _IMAGING = (
     Path(__file__).resolve().parents[1] / "model_repository/health_code_preprocess/1/imaging.py"
 )
+Task = tuple[int, str]  # (render seed, split)
 
 
 @dataclass
@@ -33,16 +44,28 @@ class Dataset:
 
 
 def split_seeds(split: str, count: int, seed: int) -> list[int]:
-    """Return the render seeds of a split; train and test seeds never overlap."""
-    if split not in ("train", "test"):
+    """Return the render seeds of a split; no two splits share a seed."""
+    if split in SEED_OFFSETS:
+        start = seed + SEED_OFFSETS[split]
+    elif split.startswith("family/") and split[7:] in FAMILIES:
+        start = seed + FAMILY_SEED_OFFSET + list(FAMILIES).index(split[7:]) * 100_000_000
+    else:
         raise ValueError(f"unknown split {split!r}")
-    start = seed + (TEST_SEED_OFFSET if split == "test" else 0)
     return list(range(start, start + count))
 
 
-def _sample(seed: int) -> tuple[np.ndarray, int, str]:
+def _sample(task: Task) -> tuple[np.ndarray, int, str]:
+    seed, split = task
     label = LABELS[seed % len(LABELS)]  # consecutive seeds cycle through the classes: balanced
-    spec, data = render_sample(label, seed)
+    layouts, factors = tuple(LAYOUTS), {}
+    if split in ("train", "calib"):
+        layouts = TRAIN_LAYOUTS
+    elif split == "holdout":
+        layouts = (HOLDOUT_LAYOUT,)
+        factors = {"kind": "screen"}  # invalid too: a black code in the held-out layout
+    elif split.startswith("family/"):
+        factors = family_factors(split[7:], label, seed)
+    spec, data = render_sample(label, seed, layouts, **factors)
     kind = f"{spec.kind}/{spec.layout}" if spec.kind in ("screen", "badge") else spec.kind
     return image_to_tensor(data), LABELS.index(label), kind
 
@@ -51,23 +74,24 @@ def _fingerprint() -> str:
     digest = hashlib.sha256()
     for path in (*(Path(__file__).parent / name for name in _SOURCES), _IMAGING):
         digest.update(path.read_bytes())
+    digest.update(repr((font_files(), cjk_font_file())).encode())  # text depends on the fonts
     return digest.hexdigest()[:12]
 
 
-def _samples(seeds: list[int], workers: int) -> Iterator[tuple[np.ndarray, int, str]]:
+def _samples(tasks: list[Task], workers: int) -> Iterator[tuple[np.ndarray, int, str]]:
     if workers <= 1:
-        yield from map(_sample, seeds)
+        yield from map(_sample, tasks)
         return
     # spawn, not fork: the parent may already run torch's thread pools.
     with multiprocessing.get_context("spawn").Pool(workers) as pool:
-        yield from pool.imap(_sample, seeds, chunksize=32)  # in order: reproducible
+        yield from pool.imap(_sample, tasks, chunksize=16)  # in order: reproducible
 
 
-def generate(seeds: list[int], workers: int = 2) -> Dataset:
-    """Render and preprocess one image per seed, with up to `workers` processes."""
+def generate(seeds: list[int], workers: int = 2, split: str = "train") -> Dataset:
+    """Render and preprocess one image per seed as `split` does, with up to `workers` processes."""
     pixels = np.empty((len(seeds), 3, INPUT_SIZE, INPUT_SIZE), np.uint8)
     labels, kinds = np.empty(len(seeds), np.int64), []
-    for i, (x, y, kind) in enumerate(_samples(seeds, workers)):
+    for i, (x, y, kind) in enumerate(_samples([(s, split) for s in seeds], workers)):
         pixels[i], labels[i] = x, y
         kinds.append(kind)
     return Dataset(pixels, labels, np.array(kinds))
@@ -75,13 +99,14 @@ def generate(seeds: list[int], workers: int = 2) -> Dataset:
 
 def load(split: str, count: int, seed: int, workers: int = 2, cache: bool = True) -> Dataset:
     """Return a split, from the cache under training/data/ when this code already rendered it."""
-    path = DATA_DIR / f"{split}-{count}-{seed}-{_fingerprint()}"
+    name = split.replace("/", "-").replace(" ", "_").replace(",", "")
+    path = DATA_DIR / f"{name}-{count}-{seed}-{_fingerprint()}"
     if cache and path.with_suffix(".npz").exists():
         meta = np.load(path.with_suffix(".npz"))
         return Dataset(
             np.load(path.with_suffix(".npy"), mmap_mode="r"), meta["labels"], meta["kinds"]
         )
-    data = generate(split_seeds(split, count, seed), workers)
+    data = generate(split_seeds(split, count, seed), workers, split)
     if cache:
         DATA_DIR.mkdir(parents=True, exist_ok=True)
         np.save(path.with_suffix(".npy"), data.pixels)

@@ -1,65 +1,110 @@
-"""Test metrics: accuracy, per-class precision and recall, confusion matrix, per-kind accuracy."""
+"""Evaluate an exported model: test split, held-out layout, factor families, calibration, latency.
+
+.venv/bin/python -m training.evaluate --model model_repository/health_code_classifier/1/model.onnx
+
+Everything goes through the served path: rendered bytes -> image_to_tensor -> the ONNX graph. The
+temperature in the run record (--record) gives the scores before calibration, for the ECE before.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import argparse
+import functools
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 
+from training.dataset import load
+from training.export import INPUT_NAME, OUTPUT_NAME, session
+from training.families import FAMILIES, HOLDOUT_LAYOUT
+from training.metrics import Report, evaluate, expected_calibration_error, softmax
+from training.preprocessing import INPUT_SIZE
 from training.render import LABELS
+from training.train import DEFAULT_OUT, DEFAULT_RECORD
 
 
-@dataclass
-class Report:
-    """Metrics of predictions against labels."""
-
-    accuracy: float
-    confusion: np.ndarray  # rows: true class, columns: predicted class
-    kind_accuracy: dict[str, tuple[float, int]]  # group -> (accuracy, images)
-
-    @property
-    def precision(self) -> np.ndarray:
-        return np.diag(self.confusion) / np.maximum(self.confusion.sum(axis=0), 1)
-
-    @property
-    def recall(self) -> np.ndarray:
-        return np.diag(self.confusion) / np.maximum(self.confusion.sum(axis=1), 1)
-
-    def format(self) -> str:
-        """Render the report as Markdown tables."""
-        out = [
-            f"accuracy: {self.accuracy:.4f} ({int(np.trace(self.confusion))}/"
-            f"{int(self.confusion.sum())})",
-            "",
-            "| true \\ predicted | " + " | ".join(LABELS) + " | recall |",
-            "|---" * (len(LABELS) + 2) + "|",
-        ]
-        for i, name in enumerate(LABELS):
-            cells = " | ".join(str(int(c)) for c in self.confusion[i])
-            out.append(f"| {name} | {cells} | {self.recall[i]:.4f} |")
-        out.append("| precision | " + " | ".join(f"{p:.4f}" for p in self.precision) + " | |")
-        out += ["", "| images | accuracy | count |", "|---|---|---|"]
-        out += [f"| {k} | {a:.4f} | {n} |" for k, (a, n) in sorted(self.kind_accuracy.items())]
-        return "\n".join(out)
+def scores_of(path: Path, pixels: np.ndarray, batch_size: int = 64) -> np.ndarray:
+    sess = session(path)
+    return np.concatenate([
+        sess.run([OUTPUT_NAME], {INPUT_NAME: np.ascontiguousarray(pixels[i : i + batch_size])})[0]
+        for i in range(0, len(pixels), batch_size)
+    ])  # fmt: skip
 
 
-def _groups(labels: np.ndarray, kinds: np.ndarray) -> dict[str, np.ndarray]:
-    """Masks per class and kind ("invalid document") and per app layout ("layout hero")."""
-    keys = np.array([f"{LABELS[y]} {k.split('/')[0]}" for y, k in zip(labels, kinds, strict=True)])
-    layouts = np.array([f"layout {k.split('/')[1]}" if "/" in k else "" for k in kinds])
-    groups = {str(k): keys == k for k in np.unique(keys)}
-    groups.update({str(k): layouts == k for k in np.unique(layouts) if k})
-    return groups
+def latency_ms(path: Path, batch: int, seconds: float = 3.0) -> float:
+    """Median CPU milliseconds per image at `batch`, on one onnxruntime thread (one instance)."""
+    sess = session(path, threads=1)
+    pixels = np.random.default_rng(0).integers(0, 256, (batch, 3, INPUT_SIZE, INPUT_SIZE), np.uint8)
+    for _ in range(3):
+        sess.run([OUTPUT_NAME], {INPUT_NAME: pixels})
+    times, deadline = [], time.monotonic() + seconds
+    while time.monotonic() < deadline or len(times) < 5:
+        started = time.perf_counter()
+        sess.run([OUTPUT_NAME], {INPUT_NAME: pixels})
+        times.append(time.perf_counter() - started)
+    return float(np.median(times)) * 1000 / batch
 
 
-def evaluate(scores: np.ndarray, labels: np.ndarray, kinds: np.ndarray) -> Report:
-    """Compare class scores (N, 4) with true labels (N,); break accuracy down by image kind."""
-    predicted = scores.argmax(axis=1)
-    confusion = np.zeros((len(LABELS), len(LABELS)), np.int64)
-    np.add.at(confusion, (labels, predicted), 1)
-    correct = predicted == labels
-    by_kind = {
-        name: (float(correct[mask].mean()), int(mask.sum()))
-        for name, mask in _groups(labels, kinds).items()
+def run(args: argparse.Namespace, log: Callable[[str], None] = print) -> dict[str, object]:
+    """Evaluate args.model on every set; log Markdown tables; return the results."""
+    temperature = 1.0
+    if args.record.exists():
+        temperature = float(json.loads(args.record.read_text()).get("temperature", 1.0))
+    sets = {
+        "test": ("test", args.test_samples),
+        f"held-out layout ({HOLDOUT_LAYOUT})": ("holdout", args.holdout_samples),
+        **{f"family: {f}": (f"family/{f}", args.family_samples) for f in FAMILIES},
     }
-    return Report(float(correct.mean()), confusion, by_kind)
+    reports: dict[str, Report] = {}
+    per_set: dict[str, dict[str, object]] = {}
+    for name, (split, count) in sets.items():
+        data = load(split, count, args.seed, args.workers, cache=args.cache)
+        scores = scores_of(args.model, data.pixels)
+        reports[name] = evaluate(scores, data.labels, data.kinds)
+        uncalibrated = softmax(np.log(np.maximum(scores, 1e-30)) * temperature)  # undo T
+        per_set[name] = {
+            **reports[name].to_json(),
+            "ece_before_calibration": expected_calibration_error(uncalibrated, data.labels),
+        }
+    main = reports["test"]
+    log(f"## test split ({args.test_samples} images, every layout, unseen seeds)\n")
+    log(main.format())
+    before = per_set["test"]["ece_before_calibration"]
+    log(f"\nECE before calibration {before:.4f}, after (T = {temperature:.3f}) {main.ece:.4f}\n")
+    log("## per set\n\n| set | accuracy | images | invalid precision | invalid recall | ECE |")
+    log("|---|---|---|---|---|---|")
+    inv = LABELS.index("invalid")
+    for name, r in reports.items():
+        log(f"| {name} | {r.accuracy:.4f} | {int(r.confusion.sum())} | {r.precision[inv]:.4f} | "
+            f"{r.recall[inv]:.4f} | {r.ece:.4f} |")  # fmt: skip
+    latency = {b: latency_ms(args.model, b, args.latency_s) for b in (1, 32)}
+    log(f"\nonnxruntime CPU, 1 thread, ms per image at batch 1 and 32: {latency}")
+    results = {"model": str(args.model), "temperature": temperature, "sets": per_set,
+               "latency_ms_per_image": latency}  # fmt: skip
+    if args.out:
+        args.out.write_text(json.dumps(results, indent=1) + "\n")
+    return results
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m training.evaluate", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--model", type=Path, default=DEFAULT_OUT)
+    parser.add_argument("--record", type=Path, default=DEFAULT_RECORD, help="the training record")
+    parser.add_argument("--out", type=Path, help="write the results here as JSON")
+    parser.add_argument("--test-samples", type=int, default=2000)
+    parser.add_argument("--holdout-samples", type=int, default=400)
+    parser.add_argument("--family-samples", type=int, default=240, help="images per family")
+    parser.add_argument("--seed", type=int, default=0, help="the training run's seed")
+    parser.add_argument("--workers", type=int, default=2, help="rendering processes")
+    parser.add_argument("--latency-s", type=float, default=3.0, help="timing per batch size")
+    parser.add_argument("--no-cache", dest="cache", action="store_false")
+    return parser.parse_args(argv)
+
+
+if __name__ == "__main__":
+    run(parse_args(), log=functools.partial(print, flush=True))

@@ -18,9 +18,9 @@ INPUT_NAME, OUTPUT_NAME = "PIXELS", "SCORES"
 OPSET = 17
 
 
-def export_onnx(net: HealthCodeNet, path: Path) -> None:
-    """Write uint8 pixels [N,3,224,224] -> float32 softmax scores [N,4] to `path`, atomically."""
-    scorer = SoftmaxScores(net).eval()
+def export_onnx(net: HealthCodeNet, path: Path, temperature: float = 1.0) -> None:
+    """Write uint8 pixels [N,3,224,224] -> float32 calibrated scores [N,4] to `path`, atomically."""
+    scorer = SoftmaxScores(net, temperature).eval()
     example = torch.zeros(2, 3, INPUT_SIZE, INPUT_SIZE, dtype=torch.uint8)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
@@ -42,14 +42,18 @@ def export_onnx(net: HealthCodeNet, path: Path) -> None:
     os.replace(tmp, path)  # Triton polls the repository: never let it see a half-written file
 
 
-def session(path: Path) -> ort.InferenceSession:
-    """Open `path` with onnxruntime on the CPU."""
-    return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+def session(path: Path, threads: int = 0) -> ort.InferenceSession:
+    """Open `path` with onnxruntime on the CPU (`threads` 0: onnxruntime's default)."""
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
-def verify_onnx(path: Path, net: HealthCodeNet, pixels: np.ndarray) -> float:
+def verify_onnx(
+    path: Path, net: HealthCodeNet, pixels: np.ndarray, temperature: float = 1.0
+) -> float:
     """Check the ONNX model against torch on batches of 1 and 7; return the largest difference."""
-    sess, scorer = session(path), SoftmaxScores(net).eval()
+    sess, scorer = session(path), SoftmaxScores(net, temperature).eval()
     worst = 0.0
     for batch in (pixels[:1], pixels[1:8]):
         (scores,) = sess.run([OUTPUT_NAME], {INPUT_NAME: np.ascontiguousarray(batch)})

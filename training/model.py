@@ -47,14 +47,15 @@ class HealthCodeNet(nn.Module):
 
 
 class SoftmaxScores(nn.Module):
-    """The served graph: pixels -> class probabilities."""
+    """The served graph: pixels -> calibrated class probabilities, softmax(logits / temperature)."""
 
-    def __init__(self, net: HealthCodeNet) -> None:
+    def __init__(self, net: HealthCodeNet, temperature: float = 1.0) -> None:
         super().__init__()
         self.net = net
+        self.temperature = temperature
 
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
-        return torch.softmax(self.net(pixels), dim=1)
+        return torch.softmax(self.net(pixels) / self.temperature, dim=1)
 
 
 def count_macs(net: HealthCodeNet, size: int) -> int:

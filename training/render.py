@@ -1,14 +1,15 @@
-"""Synthetic health-code screenshots as JPEG/PNG bytes, for training and for test fixtures.
+"""Synthetic health-code screenshots and phone photos as JPEG/PNG bytes, for training and tests.
 
 The status is the colour of the QR code, never the colour of the UI around it: app bars, hero areas
-and buttons take colours drawn independently of the label (neutral, blue, or any status colour),
-and `invalid` holds black or off-colour QR codes in the very same app layouts (status-coloured
-bars and banners included), status-coloured badges without a QR code, documents, receipts,
-abstract scenes, blank and tiny images.
+and buttons take colours drawn independently of the label, and `invalid` holds black or off-colour
+QR codes in the very same app layouts, status-coloured badges without a QR code, payment screens,
+trip cards, documents, receipts, abstract scenes, blank and tiny images. Every factor of an image is
+a RenderSpec field, so any one can be pinned (for tests, and for per-factor evaluation):
 
     from training.render import render
     jpeg_or_png = render("green", seed=7)              # everything drawn from the seed
     png = render("red", seed=7, fmt="png", dark=True)  # any RenderSpec field can be pinned
+    photo = render("yellow", seed=7, photo=True, rotation=12.0, glare=0.4)
 """
 
 from __future__ import annotations
@@ -20,47 +21,33 @@ from dataclasses import dataclass
 
 from PIL import Image
 
+from training import photo as capture
+from training.colours import RGB, UI_COLORS, status_color
+from training.fonts import NEUTRAL_WORDS, STATUS_WORDS
 from training.layouts import LAYOUTS
+from training.negatives import payment, trip
 from training.scenes import document, random_colour, scene
-from training.screens import NEUTRAL_WORDS, RGB, UI_COLORS, Screen, hex_rgb, sample_theme
+from training.screens import Screen, sample_theme
 
 LABELS = ("green", "yellow", "red", "invalid")
-# label -> the two ends of the range its QR colour is drawn from
-STATUS_SHADES: dict[str, tuple[RGB, RGB]] = {
-    "green": (hex_rgb("00a050"), hex_rgb("22c55e")),
-    "yellow": (hex_rgb("f5b700"), hex_rgb("ffcc00")),
-    "red": (hex_rgb("d01010"), hex_rgb("ff3b30")),
-}
-# The QR colour ranges of invalid screens, with weights: mostly black and greys, some blue, purple.
-OTHER_INKS: dict[tuple[RGB, RGB], float] = {
-    (hex_rgb("000000"), hex_rgb("464646")): 0.7,
-    (hex_rgb("0a1e5a"), hex_rgb("284696")): 0.1,
-    (hex_rgb("1450c8"), hex_rgb("4682ff")): 0.1,
-    (hex_rgb("6428aa"), hex_rgb("965ae6")): 0.1,
-}
 PHONE_SIZES = (
-    (720, 1280),
-    (750, 1334),
-    (828, 1792),
-    (1080, 1920),
-    (1080, 2340),
-    (1080, 2400),
-    (1170, 2532),
-    (1242, 2688),
-    (1284, 2778),
-    (1440, 2560),
-    (1440, 3200),
-)
+    (720, 1280), (750, 1334), (720, 1600), (828, 1792), (1080, 1920), (1080, 2340), (1080, 2400),
+    (1170, 2532), (1242, 2688), (1284, 2778), (1440, 2560), (1440, 3200),
+)  # fmt: skip
 FORMATS = ("jpeg", "png")
 # kind -> share of the invalid class; positives are always "screen".
 INVALID_KINDS = {
-    "screen": 0.5,
-    "badge": 0.08,
-    "document": 0.15,
-    "scene": 0.15,
+    "screen": 0.34,
+    "badge": 0.06,
+    "payment": 0.12,
+    "trip": 0.08,
+    "document": 0.14,
+    "scene": 0.14,
     "blank": 0.06,
     "tiny": 0.06,
 }
+PHONE_KINDS = ("screen", "badge", "payment", "trip")  # drawn at phone screen sizes
+_NO_EFFECTS = ("blank", "tiny")  # kept as they are: a photo of a blank image is a scene
 
 
 @dataclass(frozen=True)
@@ -77,6 +64,13 @@ class RenderSpec:
     fmt: str = "jpeg"
     quality: int = 85  # JPEG only
     crop: bool = False  # cut the screenshot down to a random region around the code
+    photo: bool = False  # photographed on a phone: bezel, perspective, background, colour cast
+    rotation: float = 0.0  # degrees, of the phone in the photo or of the whole image
+    blur: float = 0.0  # Gaussian radius in model-input (224 px) pixels
+    glare: float = 0.0  # opacity of a bright reflection, 0..1
+    moire: float = 0.0  # amplitude of interference bands, 0..1
+    noise: float = 0.0  # sensor noise, grey levels
+    chat: bool = False  # shrunk and re-encoded by a chat app before the final encoding
 
     def __post_init__(self) -> None:
         if self.label not in LABELS:
@@ -85,24 +79,12 @@ class RenderSpec:
             raise ValueError(f"kind {self.kind!r} does not fit label {self.label!r}")
         if self.layout not in LAYOUTS or self.fmt not in FORMATS:
             raise ValueError(f"unknown layout {self.layout!r} or format {self.fmt!r}")
-
-
-def _between(rng: random.Random, lo: RGB, hi: RGB) -> RGB:
-    t = rng.random()
-    r, g, b = (round(a + t * (z - a)) for a, z in zip(lo, hi, strict=True))
-    return r, g, b
-
-
-def status_color(label: str, rng: random.Random) -> RGB:
-    """Draw a QR colour for `label`: a status shade, or a black/blue/purple ink for invalid."""
-    if label != "invalid":
-        return _between(rng, *STATUS_SHADES[label])
-    lo_hi = rng.choices(list(OTHER_INKS), weights=list(OTHER_INKS.values()))[0]
-    return _between(rng, *lo_hi)
+        if not (1 <= self.quality <= 100 and self.width > 0 and self.height > 0):
+            raise ValueError("quality must be 1..100 and the size positive")
 
 
 def _size(kind: str, rng: random.Random) -> tuple[int, int]:
-    if kind in ("screen", "badge"):
+    if kind in PHONE_KINDS:
         return rng.choice(PHONE_SIZES)
     if kind == "document":
         page = rng.randint(600, 1240), rng.randint(850, 1754)
@@ -114,29 +96,45 @@ def _size(kind: str, rng: random.Random) -> tuple[int, int]:
     return rng.randint(low, 2000), rng.randint(low, 2000)
 
 
-def sample_spec(label: str, rng: random.Random, **factors: object) -> RenderSpec:
-    """Draw every factor of an image of `label`; `factors` pin RenderSpec fields to given values."""
+def _maybe(rng: random.Random, p: float, lo: float, hi: float) -> float:
+    return round(rng.uniform(lo, hi), 3) if rng.random() < p else 0.0
+
+
+def sample_spec(
+    label: str, rng: random.Random, layouts: tuple[str, ...] = tuple(LAYOUTS), **factors: object
+) -> RenderSpec:
+    """Draw every factor of an image of `label`, its layout from `layouts`; `factors` pin fields."""
     if label not in LABELS:
         raise ValueError(f"unknown label {label!r}; expected one of {LABELS}")
     kinds = list(INVALID_KINDS)
     kind = "screen" if label != "invalid" else rng.choices(kinds, list(INVALID_KINDS.values()))[0]
     kind = str(factors.get("kind", kind))
     if kind == "badge":
-        ink = rng.choice((*UI_COLORS, *(_between(rng, *s) for s in STATUS_SHADES.values())))
+        ink = rng.choice((*UI_COLORS, *(status_color(s, rng) for s in LABELS[:3])))
     else:
         ink = status_color(label, rng)
     width, height = _size(kind, rng)
+    photo = rng.random() < 0.3
+    # photos are often blurred, noisy, reflective and turned; screenshots only now and then
+    p = 0.6 if photo else 0.06
     spec = RenderSpec(
         label=label,
         kind=kind,
-        layout=rng.choice(list(LAYOUTS)),
+        layout=rng.choice(layouts),
         width=width,
         height=height,
         dark=rng.random() < 0.3,
         ink=ink,
-        fmt=rng.choices(FORMATS, (0.7, 0.3))[0],
-        quality=rng.randint(40, 95),
-        crop=rng.random() < 0.2,
+        fmt="jpeg" if photo and rng.random() < 0.9 else rng.choices(FORMATS, (0.7, 0.3))[0],
+        quality=rng.randint(30, 95),
+        crop=not photo and rng.random() < 0.25,
+        photo=photo,
+        rotation=_maybe(rng, 0.8 if photo else 0.06, -15, 15),
+        blur=_maybe(rng, p, 0.1, 0.8),
+        glare=_maybe(rng, p * 0.6, 0.1, 0.6),
+        moire=_maybe(rng, p * 0.6, 0.03, 0.15),
+        noise=_maybe(rng, p, 2, 12),
+        chat=rng.random() < 0.2,
     )
     return dataclasses.replace(spec, **factors)
 
@@ -158,29 +156,59 @@ def _screen(spec: RenderSpec, rng: random.Random) -> Image.Image:
     theme = sample_theme(rng, spec.dark)
     # Dark apps mostly keep the code on a white card; a bright ink may sit on the dark card.
     dark_paper_ok = spec.dark and max(spec.ink) > 150 and rng.random() < 0.4
-    paper = theme.card if dark_paper_ok else (rng.randint(248, 255),) * 3
+    paper = theme.card if dark_paper_ok else (rng.randint(245, 255),) * 3
     if spec.label != "invalid":
-        words = (f"{spec.label.upper()} CODE", *NEUTRAL_WORDS)
+        words = (*STATUS_WORDS[spec.label], *NEUTRAL_WORDS)
         banner = (rng.choice(words), spec.ink) if rng.random() < 0.5 else None
     else:  # a status banner over a black code must not make it a health code
-        words = (*(f"{label.upper()} CODE" for label in STATUS_SHADES), *NEUTRAL_WORDS)
+        words = (*(w for ws in STATUS_WORDS.values() for w in ws), *NEUTRAL_WORDS)
         banner = (rng.choice(words), rng.choice(UI_COLORS)) if rng.random() < 0.3 else None
+    # a few apps shade the code between two tones of its status colour
+    second = status_color(spec.label, rng) if rng.random() < 0.2 else spec.ink
+    inks = (spec.ink, spec.ink if spec.kind == "badge" else second)
     size = (spec.width, spec.height)
-    screen = Screen(size, theme, rng, spec.ink, paper, banner, badge=spec.kind == "badge")
+    screen = Screen(size, theme, rng, inks, paper, banner, badge=spec.kind == "badge")
     box = LAYOUTS[spec.layout](screen)
     return _crop_around(screen.img, box, rng) if spec.crop else screen.img
 
 
-def draw(spec: RenderSpec, rng: random.Random) -> Image.Image:
-    """Draw the RGB image that `spec` describes, taking the details from `rng`."""
+def _base(spec: RenderSpec, rng: random.Random) -> Image.Image:
     size = (spec.width, spec.height)
+    if spec.photo:  # a camera sees the screen at a lower resolution: draw it there (it is in dp)
+        scale = min(1.0, rng.randint(500, 900) / max(size))
+        size = (max(1, round(size[0] * scale)), max(1, round(size[1] * scale)))
     if spec.kind in ("screen", "badge"):
         return _screen(spec, rng)
+    if spec.kind == "payment":
+        return payment(size, rng, spec.dark)
+    if spec.kind == "trip":
+        return trip(size, rng, spec.dark)
     if spec.kind == "document":
         return document(size, rng)
-    if spec.kind == "blank":
+    if spec.kind in _NO_EFFECTS:  # blank and tiny images are one flat colour
         return Image.new("RGB", size, random_colour(rng))
     return scene(size, rng)
+
+
+def draw(spec: RenderSpec, rng: random.Random) -> Image.Image:
+    """Draw the RGB image that `spec` describes, taking the details from `rng`."""
+    img = _base(spec, rng)
+    if spec.kind in _NO_EFFECTS:
+        return img
+    # Moiré comes from the screen's pixel grid: drawn before the photo, it bends with the phone.
+    if spec.moire:
+        img = capture.moire(img, spec.moire, rng)
+    if spec.photo:
+        img = capture.photograph(img, rng, spec.rotation)
+    elif spec.rotation:
+        img = capture.rotate(img, spec.rotation, rng)
+    if spec.glare:
+        img = capture.glare(img, spec.glare, rng)
+    if spec.blur:
+        img = capture.blur(img, spec.blur)
+    if spec.noise:
+        img = capture.noise(img, spec.noise, rng)
+    return capture.chat_recompress(img, rng) if spec.chat else img
 
 
 def encode(img: Image.Image, spec: RenderSpec) -> bytes:
@@ -193,10 +221,12 @@ def encode(img: Image.Image, spec: RenderSpec) -> bytes:
     return buf.getvalue()
 
 
-def render_sample(label: str, seed: int, **factors: object) -> tuple[RenderSpec, bytes]:
+def render_sample(
+    label: str, seed: int, layouts: tuple[str, ...] = tuple(LAYOUTS), **factors: object
+) -> tuple[RenderSpec, bytes]:
     """Render one image of `label` from `seed`; return its spec and its encoded bytes."""
     rng = random.Random(seed)
-    spec = sample_spec(label, rng, **factors)
+    spec = sample_spec(label, rng, layouts, **factors)
     return spec, encode(draw(spec, rng), spec)
 
 
@@ -204,6 +234,6 @@ def render(label: str, seed: int = 0, **factors: object) -> bytes:
     """Render one image of `label` ("green", "yellow", "red" or "invalid") as JPEG or PNG bytes.
 
     The same label, seed and factors always give the same bytes. `factors` pin RenderSpec fields,
-    e.g. fmt="png", quality=60, dark=True, layout="hero", kind="document" (invalid only).
+    e.g. fmt="png", quality=60, dark=True, layout="hero", photo=True, kind="document" (invalid).
     """
     return render_sample(label, seed, **factors)[1]

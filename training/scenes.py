@@ -7,7 +7,9 @@ import random
 import numpy as np
 from PIL import Image, ImageDraw
 
-from training.screens import BOLD, UI_COLORS, font, qr_modules, random_text
+from training.colours import UI_COLORS
+from training.fonts import BOLD, font, random_text
+from training.screens import qr_modules
 
 
 def random_colour(rng: random.Random) -> tuple[int, int, int]:

@@ -1,93 +1,40 @@
-"""Drawing kit for phone screenshots: fonts, colours, random text, QR modules, app chrome in dp."""
+"""Drawing kit for phone screenshots: colour themes, QR modules, app chrome in dp."""
 
 from __future__ import annotations
 
 import random
-import string
 from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 import segno
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
-RGB = tuple[int, int, int]
+from training.colours import RGB, UI_COLORS, ink_on
+from training.fonts import APP_NAMES, APP_NAMES_CJK, BOLD, font_for, random_text
+
 Box = tuple[int, int, int, int]
-
-
-def hex_rgb(code: str) -> RGB:
-    """Parse "22c55e" into (34, 197, 94)."""
-    return int(code[:2], 16), int(code[2:4], 16), int(code[4:], 16)
-
-
-# App bar, hero, tile and button colours, drawn independently of the status: neutrals, blues,
-# purples, teals and the status greens, ambers and reds themselves, so no UI colour gives the
-# label away.
-_UI_HEX = (
-    "ffffff f5f5f5 282828 000000 787882 1677ff 2563eb 0052cc 0ea5e9 6366f1 7c3aed "
-    "0d9488 009688 07c160 22c55e f5b700 ffcc00 f97316 dc2626 ff3b30"
-)
-UI_COLORS: tuple[RGB, ...] = tuple(hex_rgb(c) for c in _UI_HEX.split())
-
-
-def ink_on(fill: RGB) -> RGB:
-    """Return a text colour that reads on `fill`."""
-    return (20, 20, 20) if sum(fill) > 500 else (255, 255, 255)
-
-
-NEUTRAL_WORDS = ("Health code", "Pass", "Valid", "Verified")
-APP_NAMES = (
-    "Guangdong Health",
-    "Suzhou Health Code",
-    "Shanghai Pass",
-    "Beijing Health Kit",
-    "Health Code",
-    "Zhejiang Health",
-    "Travel Card",
-    "Sichuan Tianfu Code",
-)
-# Indices into this tuple name fonts; BOLD is the bold sans.
-_FONT_NAMES = (
-    "DejaVuSans.ttf",
-    "DejaVuSans-Bold.ttf",
-    "DejaVuSansCondensed.ttf",
-    "DejaVuSerif.ttf",
-    "DejaVuSansMono.ttf",
-)
-BOLD = 1
-_FONT_DIRS = ("/usr/share/fonts", "/usr/local/share/fonts", "/Library/Fonts", "C:/Windows/Fonts")
-
-
-@lru_cache(maxsize=1)
-def font_files() -> tuple[str, ...]:
-    """Return the TrueType fonts found on this machine, in a fixed order (may be empty)."""
-    found = {p.name: str(p) for d in _FONT_DIRS if Path(d).is_dir() for p in Path(d).rglob("*.ttf")}
-    return tuple(found[name] for name in _FONT_NAMES if name in found)
-
-
-@lru_cache(maxsize=512)
-def font(index: int, size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-    """Return font number `index` (modulo those found) at `size` px; Pillow's own without any."""
-    files = font_files()
-    if not files:
-        return ImageFont.load_default(size)
-    return ImageFont.truetype(files[index % len(files)], size)
-
-
-def random_text(rng: random.Random, words: int) -> str:
-    """Return a line of pseudo-words."""
-    return " ".join(
-        "".join(rng.choices(string.ascii_lowercase, k=rng.randint(2, 9))).capitalize()
-        for _ in range(words)
-    )
 
 
 def qr_modules(rng: random.Random, with_logo: bool) -> np.ndarray:
     """Return a random QR code's modules, True where dark, with a 2-module border."""
     payload = f"https://hc.example.cn/v?id={rng.getrandbits(rng.choice((32, 64, 128, 256))):x}"
-    qr = segno.make(payload, error="h" if with_logo else "m", micro=False)
+    # A fixed random mask pattern: segno's search for the best of eight costs more than the drawing.
+    qr = segno.make(payload, error="h" if with_logo else "m", micro=False, mask=rng.randrange(8))
     return np.array(list(qr.matrix_iter(border=2)), dtype=bool)
+
+
+def qr_mask(rng: random.Random, size: int, with_logo: bool) -> Image.Image:
+    """A QR code's mask at `size` px: square or dotted modules, crisp or resampled edges."""
+    modules = qr_modules(rng, with_logo)
+    if rng.random() < 0.15:  # some apps draw round dots: draw them at 8 px per module, then scale
+        n, k = len(modules), 8
+        big = Image.new("L", (n * k, n * k), 0)
+        d = ImageDraw.Draw(big)
+        for y, x in zip(*np.nonzero(modules), strict=True):
+            d.ellipse((x * k, y * k, x * k + k - 1, y * k + k - 1), fill=255)
+        return big.resize((size, size), Image.BILINEAR)
+    resample = Image.NEAREST if rng.random() < 0.7 else Image.BILINEAR
+    return Image.fromarray(modules.astype(np.uint8) * 255).resize((size, size), resample)
 
 
 @dataclass
@@ -109,7 +56,7 @@ def sample_theme(rng: random.Random, dark: bool) -> Theme:
         bg, card = (g, g, g + rng.randint(0, 8)), (g + 18, g + 18, g + 20)
         fg, muted = (235, 235, 235), (150, 150, 155)
     else:
-        g = rng.randint(235, 255)
+        g = rng.randint(232, 255)
         bg, card = (g, g, g), (255, 255, 255)
         fg, muted = (rng.randint(0, 50),) * 3, (130, 130, 140)
     return Theme(bg, fg, muted, card, rng.choice(UI_COLORS), dark)
@@ -123,18 +70,25 @@ class Screen:
         size: tuple[int, int],
         theme: Theme,
         rng: random.Random,
-        ink: RGB,
+        inks: tuple[RGB, RGB],
         paper: RGB,
         banner: tuple[str, RGB] | None,
         badge: bool,
     ) -> None:
         self.img = Image.new("RGB", size, theme.bg)
-        self.ink, self.paper, self.banner, self.badge = ink, paper, banner, badge
+        self.inks, self.paper, self.banner, self.badge = inks, paper, banner, badge
         self.draw = ImageDraw.Draw(self.img)
         self.theme, self.rng = theme, rng
         self.w, self.h = size
         self.unit = self.w / 360
         self.font_index = rng.randrange(3)  # one sans family per screenshot, as in real apps
+        self.cjk = rng.random() < 0.6  # Chinese text where a CJK font is installed
+
+    def words(self, n: int) -> str:
+        return random_text(self.rng, n, self.cjk)
+
+    def app_name(self) -> str:
+        return self.rng.choice(APP_NAMES_CJK if self.cjk else APP_NAMES)
 
     def dp(self, v: float) -> int:
         return round(v * self.unit)
@@ -148,13 +102,13 @@ class Screen:
         bold: bool = False,
         anchor: str = "la",
     ) -> None:
-        f = font(BOLD if bold else self.font_index, max(6, self.dp(size)))
+        f = font_for(s, BOLD if bold else self.font_index, max(6, self.dp(size)))
         self.draw.text(xy, s, fill=fill, font=f, anchor=anchor)
 
     def lines(self, x: int, y: int, n: int, size: float, fill: RGB) -> int:
         """Draw n lines of random text from (x, y); return the y below them."""
         for _ in range(n):
-            self.text((x, y), random_text(self.rng, self.rng.randint(2, 5)), size, fill)
+            self.text((x, y), self.words(self.rng.randint(2, 5)), size, fill)
             y += self.dp(size * 1.6)
         return y
 
@@ -220,7 +174,7 @@ class Screen:
                 )
                 self.text(
                     (x0 + size // 2, y0 + size + self.dp(6)),
-                    random_text(self.rng, 1)[:7],
+                    self.words(1)[:7],
                     10,
                     self.theme.muted,
                     anchor="ma",
@@ -245,27 +199,31 @@ class Screen:
                 outline=fill,
                 width=max(1, self.dp(2)),
             )
-            self.text(
-                (cx, self.h - self.dp(14)), random_text(self.rng, 1)[:6], 10, fill, anchor="mm"
-            )
+            self.text((cx, self.h - self.dp(14)), self.words(1)[:6], 10, fill, anchor="mm")
 
     def code(self, center: tuple[int, int], size: int) -> Box:
         """Draw the screen's code (a QR code or a non-QR badge) of `size` px; return its box."""
         x0, y0 = center[0] - size // 2, center[1] - size // 2
         box = (x0, y0, x0 + size, y0 + size)
+        ink = self.inks[0]
         if self.badge:  # a coloured badge where the code would be: the colour, not the QR texture
-            self.draw.rounded_rectangle(box, self.rng.randint(0, size // 4), fill=self.ink)
+            self.draw.rounded_rectangle(box, self.rng.randint(0, size // 4), fill=ink)
             return box
         with_logo = self.rng.random() < 0.3
-        modules = qr_modules(self.rng, with_logo)
-        mask = Image.fromarray(modules.astype(np.uint8) * 255).resize((size, size), Image.NEAREST)
+        mask = qr_mask(self.rng, size, with_logo)
         self.img.paste(self.paper, box)
-        self.img.paste(self.ink, box, mask)
+        if self.inks[0] == self.inks[1]:
+            self.img.paste(ink, box, mask)
+        else:  # a few apps shade the code from one tone of its colour to another
+            ramp = np.linspace(0, 1, size)[:, None, None]
+            a, b = (np.array(c, float) for c in self.inks)
+            shade = np.broadcast_to(a + ramp * (b - a), (size, size, 3)).astype(np.uint8)
+            self.img.paste(Image.fromarray(shade), box, mask)
         if with_logo:  # many apps put an emblem or the holder's photo in the middle
             r, (cx, cy) = size // 9, center
             self.draw.rounded_rectangle((cx - r, cy - r, cx + r, cy + r), r // 4, fill=self.paper)
             self.draw.ellipse(
                 (cx - r * 3 // 4, cy - r * 3 // 4, cx + r * 3 // 4, cy + r * 3 // 4),
-                fill=self.rng.choice((self.ink, *UI_COLORS)),
+                fill=self.rng.choice((ink, *UI_COLORS)),
             )
         return box

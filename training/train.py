@@ -1,12 +1,17 @@
-"""Render the data, train the classifier on the CPU, evaluate it and export it to ONNX.
+"""Render the data, train the classifier on the CPU, calibrate, evaluate and export it to ONNX.
 
 .venv/bin/python -m training.train --out model_repository/health_code_classifier/1/model.onnx
+
+Writes what it used and measured (settings, splits, temperature, test metrics) to --record.
 """
 
 from __future__ import annotations
 
 import argparse
 import functools
+import hashlib
+import json
+import platform
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -15,13 +20,17 @@ import numpy as np
 import torch
 from torch import nn
 
-from training.dataset import Dataset, load
-from training.evaluate import Report, evaluate
+from training import render
+from training.dataset import SEED_OFFSETS, TRAIN_LAYOUTS, Dataset, load
 from training.export import export_onnx, verify_onnx
+from training.families import HOLDOUT_LAYOUT
+from training.fonts import cjk_font_file
+from training.metrics import Report, evaluate, expected_calibration_error, fit_temperature, softmax
 from training.model import HealthCodeNet, count_macs
 from training.preprocessing import INPUT_SIZE
 
 DEFAULT_OUT = Path("model_repository/health_code_classifier/1/model.onnx")
+DEFAULT_RECORD = Path("training/model_run.json")
 
 
 def fit(
@@ -33,7 +42,7 @@ def fit(
     seed: int,
     log: Callable[[str], None] = print,
 ) -> None:
-    """Train `net` with AdamW and a one-cycle schedule; the seed fixes the batch order."""
+    """Train `net` with AdamW, a one-cycle schedule and mirroring; the seed fixes the batches."""
     generator = torch.Generator().manual_seed(seed)
     steps_per_epoch = max(1, len(data.labels) // batch_size)  # drop the ragged end: BN needs > 1
     optimizer = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
@@ -48,6 +57,10 @@ def fit(
             batch = order[step * batch_size : (step + 1) * batch_size]
             idx = np.sort(batch)  # ascending reads are kinder to the memory-mapped cache
             pixels, labels = torch.from_numpy(data.pixels[idx]), torch.from_numpy(data.labels[idx])
+            # A mirrored screen keeps its status: twice the layouts for no rendering time. It
+            # flips the served tensor itself, so training still sees exactly what serving sees.
+            flip = torch.rand(len(idx), generator=generator) < 0.5
+            pixels = torch.where(flip[:, None, None, None], pixels.flip(3), pixels)
             logits = net(pixels)
             loss = nn.functional.cross_entropy(logits, labels)
             optimizer.zero_grad(set_to_none=True)
@@ -65,39 +78,81 @@ def fit(
 
 @torch.no_grad()
 def predict(net: HealthCodeNet, pixels: np.ndarray, batch_size: int = 256) -> np.ndarray:
-    """Return softmax scores (N, 4) for uint8 pixels (N, 3, H, W)."""
+    """Return logits (N, 4) for uint8 pixels (N, 3, H, W)."""
     net.eval()
     chunks = [
-        torch.softmax(net(torch.from_numpy(np.array(pixels[i : i + batch_size]))), dim=1)
+        net(torch.from_numpy(np.array(pixels[i : i + batch_size])))
         for i in range(0, len(pixels), batch_size)
     ]
     return torch.cat(chunks).numpy()
 
 
+def _record(args: argparse.Namespace, **measured: object) -> dict[str, object]:
+    """What this run used and measured, for the model card and for reproducing it."""
+    settings = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
+    return {
+        "command": " ".join(
+            ["python -m training.train"]
+            + [f"--{k.replace('_', '-')} {v}" for k, v in settings.items() if k != "cache"]
+        ),
+        "settings": settings,
+        "data": {
+            "seed_offsets": SEED_OFFSETS,
+            "train_and_calib_layouts": list(TRAIN_LAYOUTS),
+            "held_out_layout": HOLDOUT_LAYOUT,
+            "invalid_kinds": render.INVALID_KINDS,
+            "phone_sizes": render.PHONE_SIZES,
+            "cjk_font": cjk_font_file(),
+        },
+        "environment": {
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "numpy": np.__version__,
+        },
+        **measured,
+    }
+
+
 def run(args: argparse.Namespace, log: Callable[[str], None] = print) -> Report:
-    """Generate data, train, evaluate on the test split, export and verify; return the report."""
+    """Generate data, train, calibrate, evaluate, export and verify; return the test report."""
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     started = time.monotonic()
-    train = load("train", args.train_samples, args.seed, args.workers, cache=args.cache)
-    test = load("test", args.test_samples, args.seed, args.workers, cache=args.cache)
-    log(
-        f"data: {len(train.labels)} train, {len(test.labels)} test images, "
-        f"{time.monotonic() - started:.0f} s"
+    splits = {"train": args.train_samples, "calib": args.calib_samples, "test": args.test_samples}
+    train, calib, test = (
+        load(name, n, args.seed, args.workers, cache=args.cache) for name, n in splits.items()
     )
+    data_s = time.monotonic() - started
+    log(f"data: {splits}, {data_s:.0f} s")
     net = HealthCodeNet()
     params = sum(p.numel() for p in net.parameters())
     macs = count_macs(net, INPUT_SIZE)
     log(f"model: {params} parameters, {macs / 1e6:.1f} M multiply-adds per image")
     fit(net, train, args.epochs, args.batch_size, args.lr, args.seed, log)
-    report = evaluate(predict(net, test.pixels), test.labels, test.kinds)
+    train_s = time.monotonic() - started - data_s
+    temperature = fit_temperature(predict(net, calib.pixels), calib.labels)
+    logits = predict(net, test.pixels)
+    ece_before = expected_calibration_error(softmax(logits), test.labels)
+    report = evaluate(softmax(logits, temperature), test.labels, test.kinds)
+    log(f"temperature {temperature:.3f}: test ECE {ece_before:.4f} -> {report.ece:.4f}")
     log(report.format())
-    export_onnx(net, args.out)
-    diff = verify_onnx(args.out, net, test.pixels)
+    export_onnx(net, args.out, temperature)
+    diff = verify_onnx(args.out, net, test.pixels, temperature)
+    total_s = time.monotonic() - started
     log(
         f"exported {args.out} ({args.out.stat().st_size} bytes); onnxruntime matches torch within "
-        f"{diff:.1e}; total {time.monotonic() - started:.0f} s"
+        f"{diff:.1e}; total {total_s:.0f} s"
     )
+    record = _record(
+        args,
+        model={"parameters": params, "multiply_adds": macs, "input_size": INPUT_SIZE,
+               "onnx_bytes": args.out.stat().st_size,
+               "onnx_sha256": hashlib.sha256(args.out.read_bytes()).hexdigest()},
+        temperature=temperature,
+        test={**report.to_json(), "ece_before_calibration": ece_before},
+        seconds={"data": round(data_s), "training": round(train_s), "total": round(total_s)},
+    )  # fmt: skip
+    args.record.write_text(json.dumps(record, indent=1) + "\n")
     return report
 
 
@@ -106,9 +161,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         prog="python -m training.train", description=__doc__.split("\n")[0]
     )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where to write model.onnx")
-    parser.add_argument("--train-samples", type=int, default=8000)
+    parser.add_argument("--record", type=Path, default=DEFAULT_RECORD, help="run record (JSON)")
+    parser.add_argument("--train-samples", type=int, default=12000)
+    parser.add_argument("--calib-samples", type=int, default=1200, help="for temperature scaling")
     parser.add_argument("--test-samples", type=int, default=2000)
-    parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--epochs", type=int, default=14)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--lr", type=float, default=3e-3, help="peak learning rate")
     parser.add_argument("--seed", type=int, default=0, help="fixes the data and the training")
@@ -121,8 +178,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="do not read or write rendered data under training/data/",
     )
     args = parser.parse_args(argv)
-    if args.train_samples < args.batch_size or args.test_samples < 8:
-        parser.error("need --train-samples >= --batch-size and --test-samples >= 8")
+    if args.train_samples < args.batch_size or min(args.test_samples, args.calib_samples) < 8:
+        parser.error("need --train-samples >= --batch-size, --test/--calib-samples >= 8")
     return args
 
 

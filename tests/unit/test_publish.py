@@ -25,7 +25,8 @@ def test_a_good_model_becomes_the_next_version_with_nothing_left_behind(reposito
     assert publish(V1, repository) == 2
     model_dir = repository / MODEL
     assert (model_dir / "2" / "model.onnx").read_bytes() == V1.read_bytes()
-    assert sorted(p.name for p in model_dir.iterdir()) == ["1", "2", "config.pbtxt", "labels.txt"]
+    names = sorted(p.name for p in model_dir.iterdir())
+    assert names == ["1", "2", "config.pbtxt", "configs", "labels.txt"]  # no staging folder left
 
 
 def test_a_file_onnxruntime_cannot_load_is_refused(repository, tmp_path):

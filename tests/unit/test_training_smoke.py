@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 
 import numpy as np
 import onnx
 import pytest
 
-from training.dataset import generate, split_seeds
+from training import evaluate
+from training.dataset import TRAIN_LAYOUTS, generate, split_seeds
 from training.export import INPUT_NAME, OUTPUT_NAME, session
+from training.families import FAMILIES, family_factors
 from training.preprocessing import INPUT_SIZE, image_to_tensor
-from training.render import LABELS, render
+from training.render import LABELS, render, render_sample
 from training.train import parse_args, run
 
 COMMITTED = (
@@ -37,22 +41,41 @@ def check_contract(path: Path) -> None:
 
 
 def test_a_tiny_training_run_exports_a_model_that_meets_the_contract(tmp_path):
-    out = tmp_path / "1" / "model.onnx"
+    out, record = tmp_path / "1" / "model.onnx", tmp_path / "run.json"
     args = parse_args([
-        "--out", str(out), "--train-samples", "32", "--test-samples", "8", "--epochs", "1",
-        "--batch-size", "16", "--workers", "1", "--no-cache",
+        "--out", str(out), "--record", str(record), "--train-samples", "32", "--calib-samples",
+        "8", "--test-samples", "8", "--epochs", "1", "--batch-size", "16", "--workers", "1",
+        "--no-cache",
     ])  # fmt: skip
     report = run(args, log=lambda line: None)
     assert report.confusion.sum() == 8
     check_contract(out)
     assert [p.name for p in out.parent.iterdir()] == ["model.onnx"]  # no temporary file left
+    written = json.loads(record.read_text())
+    assert written["settings"]["train_samples"] == 32 and written["temperature"] > 0
+    assert written["model"]["onnx_sha256"] == hashlib.sha256(out.read_bytes()).hexdigest()
+
+
+@pytest.mark.skipif(not COMMITTED.exists(), reason="no committed model yet")
+def test_the_evaluation_reports_every_set_calibration_and_latency(tmp_path):
+    out = tmp_path / "evaluation.json"
+    args = evaluate.parse_args([
+        "--out", str(out), "--test-samples", "4", "--holdout-samples", "4", "--family-samples",
+        "4", "--workers", "1", "--latency-s", "0.05", "--no-cache",
+    ])  # fmt: skip
+    results = evaluate.run(args, log=lambda line: None)
+    assert json.loads(out.read_text()) == json.loads(json.dumps(results))
+    assert len(results["sets"]) == 2 + len(FAMILIES)
+    assert all(0 <= s["ece"] <= 1 and len(s["confusion"]) == 4 for s in results["sets"].values())
+    assert set(results["latency_ms_per_image"]) == {1, 32}
 
 
 def test_training_tensors_are_the_serving_preprocessing_of_the_rendered_bytes():
     data = generate([5, 6], workers=1)
     for i, seed in enumerate((5, 6)):
         label = LABELS[int(data.labels[i])]
-        np.testing.assert_array_equal(data.pixels[i], image_to_tensor(render(label, seed=seed)))
+        _, image = render_sample(label, seed, TRAIN_LAYOUTS)
+        np.testing.assert_array_equal(data.pixels[i], image_to_tensor(image))
 
 
 def test_two_rendering_processes_give_the_same_data_as_one():
@@ -68,8 +91,12 @@ def test_train_and_test_seeds_never_overlap():
 @pytest.mark.skipif(not COMMITTED.exists(), reason="no committed model yet")
 def test_the_committed_model_meets_the_contract_and_recognises_fresh_renders():
     check_contract(COMMITTED)
-    seeds = range(70_000, 70_006)  # in neither split of the committed run
-    pixels = np.stack([image_to_tensor(render(label, seed=s)) for label in LABELS for s in seeds])
+    seeds = range(70_000, 70_006)  # in no split of the committed run; clean screenshots
+    pixels = np.stack([
+        image_to_tensor(render(label, seed=s, **family_factors("clean", label, s)))
+        for label in LABELS
+        for s in seeds
+    ])  # fmt: skip
     (scores,) = session(COMMITTED).run([OUTPUT_NAME], {INPUT_NAME: pixels})
     expected = [label for label in LABELS for _ in seeds]
     assert [LABELS[i] for i in scores.argmax(axis=1)] == expected

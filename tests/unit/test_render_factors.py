@@ -1,0 +1,92 @@
+"""Each capture factor of the renderer can be switched on alone, is seeded, gives valid bytes."""
+
+from __future__ import annotations
+
+import io
+import random
+
+import pytest
+from PIL import Image
+
+from training import fonts
+from training.dataset import SEED_OFFSETS, TRAIN_LAYOUTS, split_seeds
+from training.families import FAMILIES, HOLDOUT_LAYOUT, family_factors
+from training.layouts import LAYOUTS
+from training.preprocessing import INPUT_SIZE, image_to_tensor
+from training.render import LABELS, render, render_sample, sample_spec
+
+CLEAN = {"photo": False, "rotation": 0.0, "blur": 0.0, "glare": 0.0, "moire": 0.0, "noise": 0.0,
+         "chat": False, "crop": False, "dark": False, "fmt": "jpeg", "quality": 90,
+         "width": 720, "height": 1280}  # fmt: skip
+FACTORS = {
+    "photo": True,
+    "rotation": 12.0,
+    "blur": 0.6,
+    "glare": 0.5,
+    "moire": 0.12,
+    "noise": 8.0,
+    "chat": True,
+    "crop": True,
+    "dark": True,
+    "quality": 30,
+    "fmt": "png",
+}
+
+
+def decoded(data: bytes) -> Image.Image:
+    img = Image.open(io.BytesIO(data))
+    img.load()
+    return img
+
+
+@pytest.mark.parametrize(("factor", "value"), FACTORS.items())
+def test_each_factor_alone_changes_the_image_and_is_reproducible(factor, value):
+    pinned = {**CLEAN, factor: value}
+    spec, data = render_sample("green", 3, **pinned)
+    assert getattr(spec, factor) == value
+    assert data == render("green", seed=3, **pinned)  # the same seed: the same bytes
+    assert data != render("green", seed=3, **CLEAN)
+    assert decoded(data).format == ("PNG" if pinned["fmt"] == "png" else "JPEG")
+    assert image_to_tensor(data).shape == (3, INPUT_SIZE, INPUT_SIZE)
+
+
+def test_a_rotated_screenshot_grows_to_hold_its_corners_and_a_photo_has_its_own_size():
+    assert decoded(render("red", seed=1, **{**CLEAN, "rotation": 10.0})).size > (720, 1280)
+    assert decoded(render("red", seed=1, **{**CLEAN, "photo": True})).size != (720, 1280)
+
+
+def test_a_chat_app_shrinks_big_screenshots():
+    big = {**CLEAN, "width": 1440, "height": 3200, "chat": True}
+    assert max(decoded(render("yellow", seed=2, **big)).size) <= 1600
+
+
+@pytest.mark.parametrize("label", LABELS)
+def test_every_family_renders_every_class(label):
+    for i, family in enumerate(FAMILIES):
+        factors = family_factors(family, label, i)
+        assert factors == family_factors(family, label, i)
+        data = render(label, seed=i, **factors)
+        assert image_to_tensor(data).shape == (3, INPUT_SIZE, INPUT_SIZE)
+
+
+def test_the_renderer_works_without_a_cjk_font(monkeypatch):
+    monkeypatch.setattr(fonts, "cjk_font_file", lambda: None)
+    monkeypatch.setattr(fonts, "cjk_font", lambda size: None)
+    assert fonts.random_text(random.Random(0), 3, cjk=True).isascii()
+    for seed in range(4):
+        assert image_to_tensor(render("green", seed=seed)).shape == (3, INPUT_SIZE, INPUT_SIZE)
+
+
+def test_the_held_out_layout_is_never_drawn_for_training():
+    assert HOLDOUT_LAYOUT in LAYOUTS and HOLDOUT_LAYOUT not in TRAIN_LAYOUTS
+    layouts = {sample_spec("red", random.Random(s), TRAIN_LAYOUTS).layout for s in range(300)}
+    assert layouts == set(TRAIN_LAYOUTS)
+
+
+def test_no_two_splits_share_a_seed():
+    splits = [*SEED_OFFSETS, *(f"family/{f}" for f in FAMILIES)]
+    seen: set[int] = set()
+    for split in splits:
+        seeds = set(split_seeds(split, 50_000, 0))
+        assert not seeds & seen, split
+        seen |= seeds
