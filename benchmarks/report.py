@@ -69,7 +69,8 @@ def markdown(r: dict, stamp: str) -> str:
             f"| {lat['p50']:.0f} | {lat['p90']:.0f} | {lat['p99']:.0f} | {lat['max']:.0f} "
             f"| {speedup:.1f}x | {100 * a['requests_per_s'] / ceiling:.0f}% |"
         )
-    lines += ["", "## Unloaded latency: `ab -n 50 -c 1`", "",
+    c1 = f"ab -n {20 if r['quick'] else 100} -c 1"
+    lines += ["", f"## Unloaded latency: `{c1}`", "",
               "| system | p50 ms | p90 ms | p99 ms |", "|---|---:|---:|---:|"]  # fmt: skip
     for name, a in r.get("ab_c1", {}).items():
         lat = a["latency_ms"]

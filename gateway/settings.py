@@ -27,8 +27,8 @@ class Settings(BaseSettings):
     # (~120 images/s) 128 waiting requests are about a second of work; raise it on a GPU.
     max_in_flight: PositiveInt = 128
     # Where images are decoded: "gateway" (a thread pool here, then a small tensor goes to the
-    # classifier: the fewest copies and hops, best on CPU-only machines) or "triton" (raw bytes
-    # go to the ensemble; its preprocess step decodes: use it where Triton decodes on a GPU).
+    # classifier: one hop fewer, steadier latency on CPU-only machines) or "triton" (raw bytes go
+    # to the ensemble; its preprocess step decodes: use it where Triton decodes on a GPU).
     decode: Literal["gateway", "triton"] = "gateway"
     # SIGTERM: in-flight requests get this long to finish before the processes are stopped.
     drain_timeout_s: PositiveFloat = 20.0
