@@ -10,7 +10,6 @@ spinning, all CPU work in the threadpool so the event loop keeps serving. No bat
 
 from __future__ import annotations
 
-import importlib.util
 from functools import lru_cache
 
 import numpy as np
@@ -20,17 +19,8 @@ from fastapi import FastAPI, HTTPException, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from benchmarks.old_service import LABELS, MODEL, REPO
-
-IMAGING = REPO / "model_repository" / "health_code_preprocess" / "1" / "imaging.py"
-
-
-@lru_cache
-def imaging():
-    spec = importlib.util.spec_from_file_location("inprocess_imaging", IMAGING)
-    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module
+from benchmarks.old_service import LABELS, MODEL
+from training.preprocessing import ImageError, image_to_tensor
 
 
 @lru_cache
@@ -46,8 +36,8 @@ def session():
 
 def classify(image: bytes) -> dict:
     try:
-        pixels = imaging().image_to_tensor(image)
-    except imaging().ImageError as e:
+        pixels = image_to_tensor(image)
+    except ImageError as e:
         raise HTTPException(400, e.code) from e
     scores = session().run(["SCORES"], {"PIXELS": pixels[np.newaxis]})[0][0]
     best = int(np.argmax(scores))
@@ -75,5 +65,5 @@ async def analyse(usage: str, request: Request) -> Response:
 
 @app.get("/healthz")
 def healthz() -> dict:
-    imaging(), session()  # warm: the first request should not pay for loading
+    session()  # warm: the first request should not pay for loading the model
     return {"ok": True}

@@ -143,8 +143,7 @@ def decode_images_per_s(jpeg: bytes, seconds: float, processes: int) -> float:
 
 
 def _decode_loop(jpeg: bytes, seconds: float) -> int:
-    sys.path.insert(0, str(REPO / "model_repository" / "health_code_preprocess" / "1"))
-    from imaging import image_to_tensor
+    from training.preprocessing import image_to_tensor
 
     n, end = 0, time.perf_counter() + seconds
     while time.perf_counter() < end:

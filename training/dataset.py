@@ -18,7 +18,7 @@ import numpy as np
 from training.families import FAMILIES, HOLDOUT_LAYOUT, family_factors
 from training.fonts import cjk_font_file, font_files
 from training.layouts import LAYOUTS
-from training.preprocessing import INPUT_SIZE, image_to_tensor
+from training.preprocessing import IMAGING_PATH, INPUT_SIZE, image_to_tensor
 from training.render import LABELS, render_sample
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -28,9 +28,6 @@ TRAIN_LAYOUTS = tuple(name for name in LAYOUTS if name != HOLDOUT_LAYOUT)
 # A cache entry is only valid for the code that rendered and preprocessed it.
 _SOURCES = ("render.py", "screens.py", "layouts.py", "scenes.py", "negatives.py", "photo.py",
             "colours.py", "fonts.py", "families.py", "dataset.py")  # fmt: skip
-_IMAGING = (
-    Path(__file__).resolve().parents[1] / "model_repository/health_code_preprocess/1/imaging.py"
-)
 Task = tuple[int, str]  # (render seed, split)
 
 
@@ -72,7 +69,7 @@ def _sample(task: Task) -> tuple[np.ndarray, int, str]:
 
 def _fingerprint() -> str:
     digest = hashlib.sha256()
-    for path in (*(Path(__file__).parent / name for name in _SOURCES), _IMAGING):
+    for path in (*(Path(__file__).parent / name for name in _SOURCES), IMAGING_PATH):
         digest.update(path.read_bytes())
     digest.update(repr((font_files(), cjk_font_file())).encode())  # text depends on the fonts
     return digest.hexdigest()[:12]

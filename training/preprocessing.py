@@ -7,14 +7,14 @@ import sys
 from pathlib import Path
 
 _REPO = Path(__file__).resolve().parents[1]
-_IMAGING = _REPO / "model_repository" / "health_code_preprocess" / "1" / "imaging.py"
+IMAGING_PATH = _REPO / "model_repository" / "health_code_preprocess" / "1" / "imaging.py"
 
 
 def _load():
     name = "healthcode_imaging"
     if name in sys.modules:
         return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, _IMAGING)
+    spec = importlib.util.spec_from_file_location(name, IMAGING_PATH)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     spec.loader.exec_module(module)

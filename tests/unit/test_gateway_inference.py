@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +10,7 @@ from tritonclient.grpc import KeepAliveOptions
 from tritonclient.utils import InferenceServerException
 
 from gateway import errors, inference, payload
+from training.preprocessing import imaging
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -68,11 +68,6 @@ def test_the_label_order_is_the_classifiers_labels_file():
 
 
 def test_the_pixel_limit_is_the_triton_preprocess_limit():
-    path = REPO / "model_repository/health_code_preprocess/1/imaging.py"
-    spec = importlib.util.spec_from_file_location("imaging_under_test", path)
-    assert spec and spec.loader
-    imaging = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(imaging)
     assert payload.MAX_PIXELS == imaging.MAX_PIXELS
 
 
