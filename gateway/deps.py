@@ -1,4 +1,8 @@
-"""Dependency aliases for route signatures: the app's Settings, Triton wrapper and decoder."""
+"""Dependency aliases for route signatures: the app's Settings, Triton wrapper and decoder.
+
+The getters are `async def` although they never await: FastAPI runs a plain `def` dependency in
+its thread pool, a thread hand-off per dependency per request (measured in benchmarks/NOTES.md).
+"""
 
 from __future__ import annotations
 
@@ -12,19 +16,19 @@ from gateway.preprocess import Decoder
 from gateway.settings import Settings
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_triton(request: Request) -> Triton:
+async def get_triton(request: Request) -> Triton:
     return request.app.state.triton
 
 
-def get_decoder(request: Request) -> Decoder | None:
+async def get_decoder(request: Request) -> Decoder | None:
     return request.app.state.decoder
 
 
-def get_metrics(request: Request) -> Metrics:
+async def get_metrics(request: Request) -> Metrics:
     return request.app.state.metrics
 
 
