@@ -30,3 +30,12 @@ def jpeg_claiming(width: int, height: int) -> bytes:
         i += 2 + int.from_bytes(data[i + 2 : i + 4], "big")
     data[i + 5 : i + 9] = height.to_bytes(2, "big") + width.to_bytes(2, "big")
     return bytes(data)
+
+
+def jpeg_with_orientation(img: Image.Image, orientation: int, quality: int = 95) -> bytes:
+    """`img` as a JPEG whose EXIF says how to turn its stored pixels upright."""
+    exif = Image.Exif()
+    exif[0x0112] = orientation  # Orientation
+    out = io.BytesIO()
+    img.save(out, "JPEG", quality=quality, exif=exif.tobytes())
+    return out.getvalue()

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import io
 from collections.abc import Iterator
 
 import httpx
 import numpy as np
 import pytest
 import tritonclient.grpc as grpcclient
+from PIL import Image
 
+from tests.images import jpeg_with_orientation
 from tests.integration.service import run_service
 from training.preprocessing import image_to_tensor
 from training.render import LABELS, render
@@ -151,3 +154,21 @@ def test_both_decode_settings_refuse_a_truncated_image_with_the_same_code(
         )  # fmt: skip
         assert response.status_code == 400, response.text
         assert response.json()["error"]["code"] == "corrupt_image"
+
+
+def test_a_photo_stored_sideways_reaches_the_model_upright(service, client):
+    # What a phone camera held upright stores: the pixels turned, and EXIF orientation 6.
+    upright = Image.open(io.BytesIO(render("yellow", seed=90_007, fmt="jpeg")))
+    sideways = jpeg_with_orientation(upright.transpose(Image.Transpose.ROTATE_90), 6)
+    with grpcclient.InferenceServerClient(service.triton_grpc_url) as triton:
+        tensor = grpcclient.InferInput("IMAGE", [1, 1], "BYTES")
+        tensor.set_data_from_numpy(np.array([[sideways]], dtype=np.object_))
+        served = triton.infer("health_code_preprocess", [tensor]).as_numpy("PIXELS")[0]
+    expected = image_to_tensor(jpeg_with_orientation(upright, 1))
+    # Only the second JPEG encoding differs; the turned picture would differ by tens of levels.
+    assert np.abs(served.astype(int) - expected).mean() < 2
+    response = client.post(
+        "/analysis/health-code", content=sideways, headers={"content-type": "image/jpeg"}
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["status"] == "yellow"

@@ -16,7 +16,7 @@ from google.protobuf import text_format
 from PIL import Image
 from tritonclient.grpc import model_config_pb2
 
-from tests.images import jpeg_claiming
+from tests.images import jpeg_claiming, jpeg_with_orientation
 
 REPOSITORY = Path(__file__).resolve().parents[2] / "model_repository"
 VERSION = REPOSITORY / "health_code_preprocess" / "1"
@@ -141,8 +141,10 @@ def test_the_gpu_path_leaves_pngs_odd_jpegs_bad_headers_and_truncations_to_imagi
         b"\xff\xd8\xff\xe0" + b"\0" * 20,
         jpeg_claiming(10_000, 10_000),
         encode(smooth(640, 480), "JPEG")[:-100],
+        jpeg_with_orientation(smooth(64, 48), 6),
     ):
         assert gpu_decode.jpeg_target(data) is None
+    assert gpu_decode.jpeg_target(jpeg_with_orientation(smooth(64, 48), 1)) is not None
 
 
 def test_an_image_nvjpeg_refuses_fails_neither_the_batch_nor_its_request(triton):

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.images import png_claiming
-from training.preprocessing import INPUT_SIZE, ImageError, image_to_tensor
+from tests.images import jpeg_with_orientation, png_claiming
+from training.preprocessing import INPUT_SIZE, ImageError, image_to_tensor, imaging
 
 CONFIG = (
     Path(__file__).resolve().parents[2] / "model_repository/health_code_preprocess/config.pbtxt"
@@ -71,3 +71,51 @@ def test_a_truncated_jpeg_is_refused_rather_than_half_decoded():
 
 def test_the_preprocess_config_declares_the_tensor_this_function_makes():
     assert f"dims: [ 3, {INPUT_SIZE}, {INPUT_SIZE} ]" in CONFIG.read_text()
+
+
+def quadrants(width: int = 720, height: int = 1600) -> Image.Image:
+    """Four colours, one per corner: every flip and rotation of it looks different."""
+    img = Image.new("RGB", (width, height), (220, 30, 30))
+    img.paste((30, 200, 60), (width // 2, 0, width, height // 2))
+    img.paste((40, 60, 220), (0, height // 2, width // 2, height))
+    img.paste((240, 220, 40), (width // 2, height // 2, width, height))
+    return img
+
+
+# What a camera did to the upright picture before storing it, for each EXIF orientation.
+STORED_AS = {
+    1: None,
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_90,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_270,
+}
+
+
+@pytest.mark.parametrize("orientation", sorted(STORED_AS))
+def test_a_jpeg_is_turned_upright_by_its_exif_orientation(orientation):
+    upright = quadrants()
+    how = STORED_AS[orientation]
+    stored = upright if how is None else upright.transpose(how)
+    expected = image_to_tensor(encode(upright, "JPEG", quality=95)).astype(int)
+    tagged = jpeg_with_orientation(stored, orientation)
+    assert imaging.exif_orientation(tagged) == orientation
+    assert np.abs(image_to_tensor(tagged).astype(int) - expected).mean() < 2
+    if how is not None:  # without its tag the same pixels are a different picture
+        untagged = image_to_tensor(encode(stored, "JPEG", quality=95)).astype(int)
+        assert np.abs(untagged - expected).mean() > 20
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        encode(quadrants(64, 48), "JPEG"),  # no EXIF at all: the common screenshot
+        b"\xff\xd8\xff\xe1\x00\x10Exif\x00\x00garbage",  # an EXIF block nothing can read
+        jpeg_with_orientation(quadrants(64, 48), 9),  # a value outside 1..8
+    ],
+)
+def test_without_a_usable_orientation_the_pixels_are_taken_as_stored(data):
+    assert imaging.exif_orientation(data) == 1

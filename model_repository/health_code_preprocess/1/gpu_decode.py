@@ -16,7 +16,14 @@ import numpy as np
 import simplejpeg
 import torch
 import torch.nn.functional as F
-from imaging import INPUT_SIZE, PAD_VALUE, _check_pixels, _scaled_size, sniff_format
+from imaging import (
+    INPUT_SIZE,
+    PAD_VALUE,
+    _check_pixels,
+    _scaled_size,
+    exif_orientation,
+    sniff_format,
+)
 
 
 def jpeg_target(data: bytes, size: int = INPUT_SIZE) -> tuple[int, int] | None:
@@ -32,6 +39,8 @@ def jpeg_target(data: bytes, size: int = INPUT_SIZE) -> tuple[int, int] | None:
         _check_pixels(width, height)  # the bomb check happens before anything is decoded
         if colorspace != "YCbCr":
             return None  # grey, CMYK, YCCK: rare, and imaging handles them all
+        if exif_orientation(data) != 1:
+            return None  # a photo taken sideways: imaging turns it upright
         # imaging sizes the target from the DCT-scaled decode, which can be a pixel off the
         # full-size aspect ratio: ask the header for that decode's size instead.
         target_w, target_h = _scaled_size(width, height, size)

@@ -3,6 +3,8 @@
 It runs inside Triton's python-backend stub (embedded and NGC image alike) and in training, so it
 depends on numpy, Pillow and simplejpeg only. JPEGs are decoded with DCT scaling straight to about
 the model's resolution (never a full-size decode followed by a resize); PNGs have no such shortcut.
+A JPEG's EXIF orientation is applied, so a photo taken sideways reaches the model upright, as a
+gallery app would show it.
 """
 
 from __future__ import annotations
@@ -23,6 +25,18 @@ MAX_PIXELS = 50_000_000
 JPEG_MAGIC = b"\xff\xd8\xff"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
+ORIENTATION_TAG = 0x0112  # EXIF
+# EXIF orientation -> the transpose that turns the stored pixels upright.
+_UPRIGHT = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+
 
 class ImageError(ValueError):
     """An image that cannot be used; `code` is the machine-readable error code clients see."""
@@ -39,6 +53,16 @@ def sniff_format(data: bytes) -> str | None:
     if data.startswith(PNG_MAGIC):
         return "png"
     return None
+
+
+def exif_orientation(data: bytes) -> int:
+    """A JPEG's EXIF orientation, 1 to 8; 1 (as stored) when it has none or it is unreadable."""
+    try:  # Pillow reads the header segments only: ~40 us for a 273 KB screenshot
+        with Image.open(io.BytesIO(data), formats=["JPEG"]) as img:
+            value = img.getexif().get(ORIENTATION_TAG, 1)
+        return value if value in _UPRIGHT else 1
+    except Exception:  # a damaged EXIF block is no reason to refuse the pixels
+        return 1
 
 
 def _check_pixels(width: int, height: int) -> None:
@@ -96,7 +120,13 @@ def image_to_tensor(data: bytes, size: int = INPUT_SIZE) -> np.ndarray:
     fmt = sniff_format(data)
     if fmt is None:
         raise ImageError("not_an_image", "the data is neither a JPEG nor a PNG image")
-    img = _decode_jpeg(data, size) if fmt == "jpeg" else _decode_with_pillow(data, size)
+    if fmt == "jpeg":
+        img = _decode_jpeg(data, size)
+        orientation = exif_orientation(data)
+        if orientation != 1:
+            img = img.transpose(_UPRIGHT[orientation])
+    else:
+        img = _decode_with_pillow(data, size)
     target = _scaled_size(*img.size, size)
     if img.size != target:
         img = img.resize(target, Image.Resampling.BILINEAR)
