@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import zlib
 
-from PIL import Image
+from PIL import ExifTags, Image
 
 
 def encode(fmt: str, size: tuple[int, int] = (48, 80)) -> bytes:
@@ -35,7 +35,7 @@ def jpeg_claiming(width: int, height: int) -> bytes:
 def jpeg_with_orientation(img: Image.Image, orientation: int, quality: int = 95) -> bytes:
     """`img` as a JPEG whose EXIF says how to turn its stored pixels upright."""
     exif = Image.Exif()
-    exif[0x0112] = orientation  # Orientation
+    exif[ExifTags.Base.Orientation] = orientation
     out = io.BytesIO()
     img.save(out, "JPEG", quality=quality, exif=exif.tobytes())
     return out.getvalue()
