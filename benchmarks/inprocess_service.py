@@ -20,7 +20,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from benchmarks.old_service import LABELS, MODEL
-from training.preprocessing import ImageError, image_to_tensor
+from gateway.repository import project_imaging
+
+imaging = project_imaging()
 
 
 @lru_cache
@@ -36,8 +38,8 @@ def session():
 
 def classify(image: bytes) -> dict:
     try:
-        pixels = image_to_tensor(image)
-    except ImageError as e:
+        pixels = imaging.image_to_tensor(image)
+    except imaging.ImageError as e:
         raise HTTPException(400, e.code) from e
     scores = session().run(["SCORES"], {"PIXELS": pixels[np.newaxis]})[0][0]
     best = int(np.argmax(scores))

@@ -16,17 +16,26 @@ import base64
 import io
 import os
 from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 from fastapi import FastAPI, HTTPException
 from PIL import Image
 from pydantic import BaseModel
 
-REPO = Path(__file__).resolve().parent.parent
-MODEL = REPO / "model_repository" / "health_code_classifier" / "1" / "model.onnx"
-LABELS = ("green", "yellow", "red", "invalid")
-SIZE, PAD = 224, 127
+from gateway.repository import (
+    DEFAULT_FAMILY,
+    PROJECT_REPOSITORY,
+    ModelFamily,
+    project_imaging,
+    project_labels,
+    versions,
+)
+
+_FAMILY = ModelFamily(DEFAULT_FAMILY)
+_CLASSIFIER = PROJECT_REPOSITORY / _FAMILY.classifier
+MODEL = _CLASSIFIER / str(versions(_CLASSIFIER)[-1]) / "model.onnx"  # the newest classifier
+LABELS = project_labels()
+SIZE, PAD = project_imaging().INPUT_SIZE, project_imaging().PAD_VALUE
 
 
 class Base64(BaseModel):

@@ -40,9 +40,9 @@ def input_data(jpegs: list[bytes]) -> bytes:
 
 
 def sample_jpegs() -> list[bytes]:
+    from training.render import LABELS as labels
     from training.render import render
 
-    labels = ("green", "yellow", "red", "invalid")
     return [
         render(labels[i % 4], i, width=w, height=h, quality=q, fmt="jpeg")
         for i, (w, h, q) in enumerate(MIX)
@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         grpc_url = args.grpc_url
         if grpc_url is None:
             log = Path(tempfile.mkdtemp(prefix="hc-perf-")) / "serve.log"
-            grpc_url = stack.enter_context(systems.gateway_triton(log)).grpc
+            grpc_url = stack.enter_context(systems.gateway_triton(log)).triton_grpc_url
         rc = run(grpc_url, args.concurrency_range, out_csv, inputs)
     if rc == 0 and out_csv.exists():
         print(out_csv.read_text())

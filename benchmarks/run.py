@@ -25,8 +25,8 @@ import orjson
 
 from benchmarks import procstat, profile, report, systems
 from benchmarks.report import GATEWAY, GATEWAY_TRITON_DECODE, PEER
-from clients.bench import build_requests, summary
-from clients.loadgen import LoadConfig, LoadGenerator
+from clients.loadtest.bench import build_requests, summary
+from clients.loadtest.loadgen import LoadConfig, LoadGenerator
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -141,18 +141,18 @@ def main(argv: list[str] | None = None) -> int:
     for name, decode in ((GATEWAY, "gateway"), (GATEWAY_TRITON_DECODE, "triton")):
         print(f"{name}: starting", flush=True)
         with systems.gateway_triton(log, decode=decode) as endpoints:
-            url = f"{endpoints.http}/analysis/health-code"
+            url = f"{endpoints.base_url}/analysis/health-code"
             prepared = build_requests(url, [("seed", jpeg)], "json")
             load(url, prepared, requests=50, concurrency=8)  # warm-up
-            counts = systems.triton_counts(endpoints.metrics)
-            measure(results, name, url, body, endpoints.pid)
+            counts = systems.triton_counts(endpoints.triton_metrics_url)
+            measure(results, name, url, body, endpoints.process.pid)
             results["ab"][name]["triton_batch"] = systems.average_batch(
-                counts, systems.triton_counts(endpoints.metrics)
+                counts, systems.triton_counts(endpoints.triton_metrics_url)
             )
             if name == GATEWAY or not quick:
                 results["sweep"][name] = sweep(url, prepared, gw_levels, seconds)
             prefix = args.out / f"{stamp}-{decode}-decode"
-            with profile.flamegraphs(endpoints.pid, profile_s, prefix) as svgs:
+            with profile.flamegraphs(endpoints.process.pid, profile_s, prefix) as svgs:
                 load(url, prepared, requests=10**7, concurrency=16, duration_s=profile_s)
             results["profiles"] += [svg.name for svg in svgs]
             if name != GATEWAY:

@@ -23,8 +23,8 @@ import orjson
 
 from benchmarks import procstat, systems
 from benchmarks.run import RESULTS, machine
-from clients.bench import build_requests, summary
-from clients.loadgen import LoadConfig, LoadGenerator
+from clients.loadtest.bench import build_requests, summary
+from clients.loadtest.loadgen import LoadConfig, LoadGenerator
 
 ROLES = ("web", "tritonserver", "python stubs")
 
@@ -87,9 +87,9 @@ def main(argv: list[str] | None = None) -> int:
     log = RESULTS / f"{stamp}-soak.log"
     result: dict = {"machine": machine(), "payload_bytes": len(jpeg), "phases": {}}
     with systems.gateway_triton(log) as service:
-        url = f"{service.http}/analysis/health-code"
+        url = f"{service.base_url}/analysis/health-code"
         prepared = build_requests(url, [("image/jpeg", jpeg)], "json")
-        sampler = Sampler(service.pid)
+        sampler = Sampler(service.process.pid)
         sampler.start()
         for name, config in (
             ("overload", dict(requests=args.overload_requests, concurrency=args.overload_clients,

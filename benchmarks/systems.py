@@ -2,29 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import NamedTuple
 
 import httpx
 
+from gateway.local_service import LocalService, free_port, run_local_service
+from gateway.repository import project_imaging
+from gateway.waiting import NotReady, wait_until_ok
+
 REPO = Path(__file__).resolve().parent.parent
 START_TIMEOUT_S = 180
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 SEED_JPEG = Path(__file__).resolve().parent / "data" / "seed-1440x3200.jpg"
@@ -38,18 +35,6 @@ def seed_jpeg() -> bytes:
     return SEED_JPEG.read_bytes()
 
 
-def _wait(url: str, proc: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{url}: process exited\n{log.read_text(errors='replace')[-3000:]}")
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(url, timeout=30).status_code == 200:
-                return
-        time.sleep(0.3)
-    raise TimeoutError(f"{url} not ready in {START_TIMEOUT_S} s")
-
-
 @contextlib.contextmanager
 def _process(cmd: list[str], env: dict, ready_url: str, log: Path) -> Iterator[subprocess.Popen]:
     with log.open("ab") as out:
@@ -57,7 +42,11 @@ def _process(cmd: list[str], env: dict, ready_url: str, log: Path) -> Iterator[s
             cmd, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=REPO, start_new_session=True
         )
     try:
-        _wait(ready_url, proc, log)
+        alive = lambda: proc.poll() is None  # noqa: E731
+        try:
+            asyncio.run(wait_until_ok([ready_url], START_TIMEOUT_S, alive))
+        except NotReady as e:
+            raise RuntimeError(f"{e}\n{log.read_text(errors='replace')[-3000:]}") from e
         yield proc
     finally:
         if proc.poll() is None:
@@ -84,29 +73,11 @@ def uvicorn_app(app: str, workers: int, log: Path) -> Iterator[tuple[str, int]]:
         yield base, proc.pid
 
 
-class Endpoints(NamedTuple):
-    http: str  # the gateway, http://127.0.0.1:port
-    grpc: str  # Triton's gRPC, 127.0.0.1:port
-    pid: int  # `healthcode serve`: parent of the gateway and of tritonserver
-    metrics: str  # Triton's Prometheus endpoint
-
-
 @contextlib.contextmanager
-def gateway_triton(log: Path, **settings: str) -> Iterator[Endpoints]:
+def gateway_triton(log: Path, **settings: str) -> Iterator[LocalService]:
     """`healthcode serve` (embedded Triton + gateway) on free ports; kwargs are more settings."""
-    ports = {n: free_port() for n in ("PORT", "TRITON_HTTP_PORT", "TRITON_GRPC_PORT",
-                                       "TRITON_METRICS_PORT")}  # fmt: skip
-    env = {**os.environ, **{f"HEALTHCODE_{k}": str(v) for k, v in ports.items()}}
-    env.update({f"HEALTHCODE_{k.upper()}": v for k, v in settings.items()})
-    base = f"http://127.0.0.1:{ports['PORT']}"
-    cmd = [sys.executable, "-m", "gateway.cli", "serve"]
-    with _process(cmd, env, f"{base}/readyz", log) as proc:
-        yield Endpoints(
-            base,
-            f"127.0.0.1:{ports['TRITON_GRPC_PORT']}",
-            proc.pid,
-            f"http://127.0.0.1:{ports['TRITON_METRICS_PORT']}/metrics",
-        )
+    with run_local_service(log.parent, own_repository=False, log=log, **settings) as service:
+        yield service
 
 
 _AB_FIELDS = {
@@ -143,8 +114,7 @@ def decode_images_per_s(jpeg: bytes, seconds: float, processes: int) -> float:
 
 
 def _decode_loop(jpeg: bytes, seconds: float) -> int:
-    from training.preprocessing import image_to_tensor
-
+    image_to_tensor = project_imaging().image_to_tensor
     n, end = 0, time.perf_counter() + seconds
     while time.perf_counter() < end:
         image_to_tensor(jpeg)

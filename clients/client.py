@@ -1,10 +1,12 @@
-"""Async client for the healthcode REST API, on one pooled httpx.AsyncClient.
+"""Clients of the healthcode REST API: `HealthCodeClient` (async) and `SyncHealthCodeClient`.
 
     HealthCodeError            the gateway answered with an error (status_code, code, retry_after_s)
 
-`HealthCodeClient` retries 429/503 answers and connection errors with exponential backoff and full
-jitter, waiting at least what Retry-After asks; `analyze_many` runs a batch with bounded
-concurrency; `SyncHealthCodeClient` wraps it all for code without an event loop.
+Both retry 429/503 answers and connection errors (tenacity) with full-jitter exponential backoff,
+waiting at least what Retry-After asks; `analyze_many` runs a batch with bounded concurrency.
+They are written side by side on httpx.AsyncClient and httpx.Client, sharing only the pure parts
+(building a request, reading an answer, the retry policy); neither runs the other's event loop.
+This module needs httpx and tenacity only: it installs and imports without the server.
 """
 
 from __future__ import annotations
@@ -12,16 +14,18 @@ from __future__ import annotations
 import asyncio
 import base64
 import email.utils
-import random
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import httpx
+import tenacity
 
-CONTENT_TYPES = {b"\xff\xd8\xff": "image/jpeg", b"\x89PNG\r\n\x1a\n": "image/png"}
+from clients.media import content_type
+
 RETRY_STATUSES = frozenset({429, 503})
 # Transport failures worth a retry: the request never reached, or never left, a healthy server.
 # A read timeout is not among them: its deadline is already spent.
@@ -33,6 +37,7 @@ RETRY_ERRORS = (
     httpx.WriteError,
     httpx.RemoteProtocolError,
 )
+DEFAULT_URL = "http://127.0.0.1:8080"
 
 Image = bytes | str | Path
 T = TypeVar("T")
@@ -47,6 +52,7 @@ class Analysis:
     scores: dict[str, float]
     model_version: str
     request_id: str
+    decided_by: str = "model"  # "threshold": a colour below the gateway's minimum probability
 
 
 class HealthCodeError(Exception):
@@ -69,12 +75,29 @@ class RetryPolicy:
     backoff_max_s: float = 5.0
     retry_after_max_s: float = 30.0  # never wait longer than this, whatever the server says
 
-    def delay_s(self, retry: int, retry_after_s: float | None, rng: random.Random) -> float:
-        """Seconds to wait before retry number `retry` (0-based)."""
-        jitter = rng.uniform(0, min(self.backoff_max_s, self.backoff_base_s * 2**retry))
+    def wait(self, state: tenacity.RetryCallState) -> float:
+        """tenacity's wait: the jittered backoff, or Retry-After plus a tenth of it."""
+        backoff = tenacity.wait_random_exponential(self.backoff_base_s, self.backoff_max_s)
+        jitter: float = backoff(state)
+        error = state.outcome.exception() if state.outcome else None
+        retry_after_s = error.retry_after_s if isinstance(error, HealthCodeError) else None
         if retry_after_s is None:
             return jitter
         return min(self.retry_after_max_s, max(retry_after_s, 0.0)) + jitter * 0.1
+
+    def tenacity_args(self) -> dict[str, Any]:
+        return {
+            "stop": tenacity.stop_after_attempt(self.attempts),
+            "wait": self.wait,
+            "retry": tenacity.retry_if_exception(_retryable),
+            "reraise": True,  # the last attempt's own error, not tenacity's RetryError
+        }
+
+
+def _retryable(error: BaseException) -> bool:
+    if isinstance(error, HealthCodeError):
+        return error.status_code in RETRY_STATUSES
+    return isinstance(error, RETRY_ERRORS)
 
 
 def parse_retry_after(value: str | None, now_s: float | None = None) -> float | None:
@@ -91,14 +114,16 @@ def parse_retry_after(value: str | None, now_s: float | None = None) -> float | 
     return max(0.0, when.timestamp() - (time.time() if now_s is None else now_s))
 
 
-def _content_type(data: bytes) -> str:
-    return next(
-        (ct for magic, ct in CONTENT_TYPES.items() if data.startswith(magic)),
-        "application/octet-stream",
-    )
+def request_args(image: Image, base64_json: bool) -> dict[str, Any]:
+    """httpx arguments posting one image: the raw body, or the seed's {"base64": ...}."""
+    data = image if isinstance(image, bytes) else Path(image).read_bytes()
+    if base64_json:
+        return {"json": {"base64": base64.b64encode(data).decode("ascii")}}
+    return {"content": data, "headers": {"content-type": content_type(data)}}
 
 
-def _result(response: httpx.Response) -> Analysis:
+def read_answer(response: httpx.Response) -> Analysis:
+    """The Analysis of a 200 answer; HealthCodeError for any other."""
     try:
         body = response.json()
     except ValueError:
@@ -117,7 +142,20 @@ def _result(response: httpx.Response) -> Analysis:
         scores=body["scores"],
         model_version=body["model_version"],
         request_id=body["request_id"],
+        decided_by=body.get("decided_by", "model"),
     )
+
+
+def _http_args(
+    base_url: str, timeout_s: float, connect_timeout_s: float, max_connections: int
+) -> dict[str, Any]:
+    return {
+        "base_url": base_url,
+        "timeout": httpx.Timeout(timeout_s, connect=connect_timeout_s),
+        "limits": httpx.Limits(
+            max_connections=max_connections, max_keepalive_connections=max_connections
+        ),
+    }
 
 
 class HealthCodeClient:
@@ -125,27 +163,19 @@ class HealthCodeClient:
 
     def __init__(
         self,
-        base_url: str = "http://127.0.0.1:8080",
+        base_url: str = DEFAULT_URL,
         *,
         timeout_s: float = 30.0,
         connect_timeout_s: float = 5.0,
         max_connections: int = 64,
         retry: RetryPolicy | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
-        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
-        seed: int | None = None,
+        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
     ) -> None:
-        self._http = httpx.AsyncClient(
-            base_url=base_url,
-            timeout=httpx.Timeout(timeout_s, connect=connect_timeout_s),
-            limits=httpx.Limits(
-                max_connections=max_connections, max_keepalive_connections=max_connections
-            ),
-            transport=transport,
-        )
+        args = _http_args(base_url, timeout_s, connect_timeout_s, max_connections)
+        self._http = httpx.AsyncClient(transport=transport, **args)
         self.retry = retry or RetryPolicy()
         self._sleep = sleep
-        self._rng = random.Random(seed)
 
     async def __aenter__(self) -> HealthCodeClient:
         return self
@@ -160,29 +190,12 @@ class HealthCodeClient:
         self, image: Image, usage: str = "health-code", *, base64_json: bool = False
     ) -> Analysis:
         """Recognise one JPEG/PNG (bytes or a path): a raw body, or the seed's {"base64": ...}."""
-        data = image if isinstance(image, bytes) else Path(image).read_bytes()
-        if base64_json:
-            kwargs: dict = {"json": {"base64": base64.b64encode(data).decode("ascii")}}
-        else:
-            kwargs = {"content": data, "headers": {"content-type": _content_type(data)}}
-        return await self._with_retries(lambda: self._http.post(f"/analysis/{usage}", **kwargs))
-
-    async def _with_retries(self, send: Callable[[], Awaitable[httpx.Response]]) -> Analysis:
-        for attempt in range(self.retry.attempts):
-            last = attempt == self.retry.attempts - 1
-            try:
-                response = await send()
-            except RETRY_ERRORS:
-                if last:
-                    raise
-                await self._sleep(self.retry.delay_s(attempt, None, self._rng))
-                continue
-            if response.status_code in RETRY_STATUSES and not last:
-                retry_after_s = parse_retry_after(response.headers.get("retry-after"))
-                await self._sleep(self.retry.delay_s(attempt, retry_after_s, self._rng))
-                continue
-            return _result(response)
-        raise AssertionError("unreachable: the last attempt returns or raises")
+        kwargs = request_args(image, base64_json)
+        retrying = tenacity.AsyncRetrying(sleep=self._sleep, **self.retry.tenacity_args())
+        async for attempt in retrying:
+            with attempt:
+                return read_answer(await self._http.post(f"/analysis/{usage}", **kwargs))
+        raise AssertionError("unreachable: tenacity returns or raises")
 
     async def analyze_many(
         self, images: Iterable[Image], usage: str = "health-code", *, concurrency: int = 8
@@ -215,17 +228,23 @@ async def bounded_map(
 
 
 class SyncHealthCodeClient:
-    """Blocking wrapper: `with SyncHealthCodeClient(url) as c: c.analyze("code.jpg")`.
+    """`with SyncHealthCodeClient(url) as c: c.analyze("code.jpg")`: blocking, thread-safe."""
 
-    It runs its own private event loop, so it must not be called from inside a running one.
-    """
-
-    def __init__(self, base_url: str = "http://127.0.0.1:8080", **kwargs: object) -> None:
-        self._loop = asyncio.new_event_loop()
-        self._client = self._run(_make_client(base_url, kwargs))
-
-    def _run(self, coro: Awaitable[T]) -> T:
-        return self._loop.run_until_complete(coro)
+    def __init__(
+        self,
+        base_url: str = DEFAULT_URL,
+        *,
+        timeout_s: float = 30.0,
+        connect_timeout_s: float = 5.0,
+        max_connections: int = 64,
+        retry: RetryPolicy | None = None,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], Any] = time.sleep,
+    ) -> None:
+        args = _http_args(base_url, timeout_s, connect_timeout_s, max_connections)
+        self._http = httpx.Client(transport=transport, **args)
+        self.retry = retry or RetryPolicy()
+        self._sleep = sleep
 
     def __enter__(self) -> SyncHealthCodeClient:
         return self
@@ -234,18 +253,30 @@ class SyncHealthCodeClient:
         self.close()
 
     def close(self) -> None:
-        if not self._loop.is_closed():
-            self._run(self._client.aclose())
-            self._loop.close()
+        self._http.close()
 
-    def analyze(self, image: Image, usage: str = "health-code", **kwargs: bool) -> Analysis:
-        return self._run(self._client.analyze(image, usage, **kwargs))
+    def analyze(
+        self, image: Image, usage: str = "health-code", *, base64_json: bool = False
+    ) -> Analysis:
+        """Recognise one JPEG/PNG (bytes or a path): a raw body, or the seed's {"base64": ...}."""
+        kwargs = request_args(image, base64_json)
+        for attempt in tenacity.Retrying(sleep=self._sleep, **self.retry.tenacity_args()):
+            with attempt:
+                return read_answer(self._http.post(f"/analysis/{usage}", **kwargs))
+        raise AssertionError("unreachable: tenacity returns or raises")
 
     def analyze_many(
         self, images: Sequence[Image], usage: str = "health-code", *, concurrency: int = 8
     ) -> list[Analysis | Exception]:
-        return self._run(self._client.analyze_many(images, usage, concurrency=concurrency))
+        """Recognise many images, at most `concurrency` at once (threads); results in order."""
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
 
+        def one(image: Image) -> Analysis | Exception:
+            try:
+                return self.analyze(image, usage)
+            except Exception as e:  # reported per item, by design
+                return e
 
-async def _make_client(base_url: str, kwargs: dict) -> HealthCodeClient:
-    return HealthCodeClient(base_url, **kwargs)  # created inside the loop that will use it
+        with ThreadPoolExecutor(concurrency) as pool:
+            return list(pool.map(one, images))

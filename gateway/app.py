@@ -7,15 +7,20 @@ import contextlib
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
 
-from gateway import errors, logs
-from gateway.inference import Triton, make_client
+from gateway import errors, logs, openapi, operations
+from gateway.analysis import Analysis
 from gateway.metrics import Metrics
-from gateway.middleware import RequestContextMiddleware
-from gateway.preprocess import Decoder
-from gateway.routes import analysis, health
+from gateway.middleware import GatewayMiddleware
+from gateway.repository import ModelFamily, load_imaging
+from gateway.routing import make_routes
 from gateway.settings import Settings, get_settings
+from gateway.state import GatewayState
+from gateway.triton_client import TritonClient, make_client
 
 ClientFactory = Callable[[Settings], Any]
 
@@ -27,28 +32,30 @@ def create_app(
     settings = settings or get_settings()
     # Here rather than in a CLI: `uvicorn --factory` (Docker) and `healthcode serve` both get it.
     logs.configure(settings.log_level, settings.log_format)
-    metrics = Metrics()
-    # Loaded here, not in the lifespan: a missing imaging.py fails start-up loudly.
-    decoder = (
-        Decoder(settings.model_repository, set(settings.usages.values()))
-        if settings.decode == "gateway"
-        else None
-    )
+    metrics = Metrics(settings.prometheus_multiproc_dir)
+    # Loaded here, not in the lifespan: a repository without imaging.py fails start-up loudly.
+    imaging = {
+        family: load_imaging(ModelFamily(family), settings.model_repository)
+        for family in set(settings.usages.values())
+    }
+    routes = make_routes(settings, imaging)
+    triton = TritonClient(settings, metrics)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # The gRPC client belongs to the serving event loop: made here, closed here.
-        client = client_factory(settings)
-        app.state.triton = triton = Triton(client, settings, metrics)
-        poller = asyncio.create_task(triton.poll_versions(), name="triton-version-poller")
+        triton.open(client_factory(settings))
+        poller = asyncio.create_task(triton.poll(settings.version_poll_s), name="version-poller")
         try:
             yield
         finally:
             poller.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await poller
-            await client.close()
-            if decoder is not None:
+            await triton.close()
+            for decoder in {
+                id(r.decoder): r.decoder for r in routes.values() if r.decoder
+            }.values():
                 decoder.close()
 
     app = FastAPI(
@@ -57,18 +64,49 @@ def create_app(
         version="0.1.0",
         lifespan=lifespan,
     )
-    app.state.settings = settings
-    app.state.decoder = decoder
-    app.state.metrics = metrics
-    errors.install_error_handlers(app)
+    app.state.gateway = GatewayState(settings, routes, triton, metrics)
+    _install_error_handlers(app)
+    app.include_router(operations.router)
+    labels = tuple(dict.fromkeys(label for r in routes.values() for label in r.labels))
+    openapi.install(app, settings, labels)
     app.add_middleware(
-        RequestContextMiddleware,
+        GatewayMiddleware,
+        analysis=Analysis(routes, triton, settings),
         metrics=metrics,
-        usages=frozenset(settings.usages),
         max_in_flight=settings.max_in_flight,
         max_body_bytes=settings.max_body_bytes,
         api_keys=settings.api_keys,
     )
-    app.include_router(analysis.router)
-    app.include_router(health.router)
     return app
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    """Routing and validation errors of the FastAPI routes get the one error body too."""
+
+    async def render(request: Request, error: errors.GatewayError) -> Response:
+        request.state.error_code = error.code  # for the middleware's metrics and access line
+        return Response(
+            error.body(getattr(request.state, "request_id", "")),
+            error.status_code,
+            headers=error.response_headers(),
+            media_type="application/json",
+        )
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        error: errors.GatewayError
+        if exc.status_code == 404:
+            error = errors.NotFound()
+        elif exc.status_code == 405:
+            error = errors.MethodNotAllowed(allow=(exc.headers or {}).get("Allow", ""))
+        else:
+            error = errors.GatewayError(str(exc.detail))
+        return await render(request, error)
+
+    async def validation_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        fields = ", ".join(".".join(map(str, err.get("loc", ()))) for err in exc.errors())
+        return await render(request, errors.InvalidRequest(f"invalid request: {fields}"))
+
+    app.add_exception_handler(HTTPException, http_error)
+    app.add_exception_handler(RequestValidationError, validation_error)

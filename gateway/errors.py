@@ -1,4 +1,4 @@
-"""The gateway's exceptions and their one mapping to HTTP error responses.
+"""The gateway's errors: one class per machine-readable code, and the one way they become responses.
 
 Every error a client sees has the same body, never a stack trace or a server path::
 
@@ -13,16 +13,19 @@ Hierarchy (HTTP status, `code`)::
     │   ├── NotAnImage                    not_an_image
     │   └── CorruptImage                  corrupt_image
     ├── Unauthorized                  401 unauthorized        (+ WWW-Authenticate; API keys on)
+    ├── NotFound                      404 not_found           (no such route)
     ├── UnknownUsage                  404 unknown_usage
+    ├── MethodNotAllowed              405 method_not_allowed
     ├── BodyTimeout                   408 body_timeout        (body not received in time)
     ├── PayloadTooLarge               413 payload_too_large   (body over max_body_bytes)
-    ├── ImageTooLarge                 413 image_too_large     (over MAX_PIXELS: decompression bomb)
+    ├── ImageTooLarge                 413 image_too_large     (too many pixels: decompression bomb)
     ├── UnsupportedMediaType          415 unsupported_media_type
     ├── UnsupportedImageFormat        415 unsupported_image_format (GIF, WebP, BMP, TIFF, ...)
     ├── InvalidJson                   422 invalid_json        (malformed, or not a JSON object)
     │   ├── MissingField                  missing_field       (no "base64")
     │   └── InvalidField                  invalid_field       ("base64" is not a string)
-    ├── ClientDisconnected            499 client_disconnected (only ever seen in metrics)
+    ├── InvalidRequest                422 invalid_request     (a query parameter out of range)
+    ├── ClientDisconnected            499 client_disconnected (only ever seen in metrics and logs)
     ├── InferenceFailed               502 inference_failed    (details only in the log)
     ├── ServiceUnavailable            503 + Retry-After
     │   ├── TritonUnavailable             triton_unavailable  (connection refused, restarting)
@@ -30,25 +33,21 @@ Hierarchy (HTTP status, `code`)::
     │   └── Overloaded                    overloaded          (queue full, too many in flight)
     └── DeadlineExceeded              504 deadline_exceeded
 
-Framework errors use the same body: an unknown route is 404 `not_found`, a wrong method 405
-`method_not_allowed`, FastAPI's RequestValidationError 422 `invalid_request`.
-
-Every error response notes its code in the request's scope state (`error_code`), where the
-middleware reads it for the access log and `healthcode_rejections_total{reason}`.
+The Triton preprocess step and the gateway's own decoder report image problems with the same codes
+(imaging.py's ImageError); `from_image_error` turns such a code into its class. The OpenAPI
+description and the README's table are made from these classes (`documented()`).
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from typing import ClassVar
 
 import orjson
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel
-from starlette.exceptions import HTTPException
-from starlette.responses import Response
 
 RETRY_AFTER_S = 1
+MESSAGE_MAX_CHARS = 200  # a message quoting client data stays bounded
 
 
 class GatewayError(Exception):
@@ -61,8 +60,18 @@ class GatewayError(Exception):
     headers: ClassVar[dict[str, str]] = {}
 
     def __init__(self, message: str | None = None) -> None:
-        self.message = message or self.default_message
+        self.message = (message or self.default_message)[:MESSAGE_MAX_CHARS]
         super().__init__(self.message)
+
+    def response_headers(self) -> dict[str, str]:
+        headers = dict(self.headers)
+        if self.retry_after_s is not None:
+            headers["Retry-After"] = str(self.retry_after_s)
+        return headers
+
+    def body(self, request_id: str) -> bytes:
+        error = {"code": self.code, "message": self.message}
+        return orjson.dumps({"error": error, "request_id": request_id})
 
 
 class BadRequest(GatewayError):
@@ -98,10 +107,29 @@ class Unauthorized(GatewayError):
     headers: ClassVar[dict[str, str]] = {"WWW-Authenticate": 'Bearer realm="healthcode"'}
 
 
+class NotFound(GatewayError):
+    status_code = 404
+    code = "not_found"
+    default_message = "no such route"
+
+
 class UnknownUsage(GatewayError):
     status_code = 404
     code = "unknown_usage"
     default_message = "unknown usage"
+
+
+class MethodNotAllowed(GatewayError):
+    status_code = 405
+    code = "method_not_allowed"
+    default_message = "method not allowed"
+
+    def __init__(self, message: str | None = None, *, allow: str = "") -> None:
+        super().__init__(message)
+        self.allow = allow
+
+    def response_headers(self) -> dict[str, str]:
+        return {"Allow": self.allow} if self.allow else {}
 
 
 class BodyTimeout(GatewayError):
@@ -150,6 +178,12 @@ class InvalidField(InvalidJson):
     default_message = 'the "base64" field must be a string'
 
 
+class InvalidRequest(GatewayError):
+    status_code = 422
+    code = "invalid_request"
+    default_message = "invalid request parameters"
+
+
 class ClientDisconnected(GatewayError):
     status_code = 499
     code = "client_disconnected"
@@ -190,13 +224,39 @@ class DeadlineExceeded(GatewayError):
     default_message = "inference did not finish in time"
 
 
-# Codes the Triton preprocess model reports per request as "[code] message".
-IMAGE_ERRORS: dict[str, type[GatewayError]] = {
+# Codes imaging.py (Triton's preprocess step, the gateway's decoder) reports for an image.
+_IMAGE_ERRORS: dict[str, type[GatewayError]] = {
     cls.code: cls
     for cls in (EmptyImage, NotAnImage, CorruptImage, ImageTooLarge, UnsupportedImageFormat)
 }
+# What is never sent (499: the client is gone) or is a family's abstract base.
+_UNSENT = frozenset({"client_disconnected", "bad_request", "service_unavailable"})
 
-_HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
+
+def from_image_error(code: str, message: str | None = None) -> GatewayError:
+    """The gateway error for an imaging.py error code (an unknown code is a corrupt image)."""
+    return _IMAGE_ERRORS.get(code, CorruptImage)(message)
+
+
+def image_error_codes() -> frozenset[str]:
+    return frozenset(_IMAGE_ERRORS)
+
+
+def all_errors() -> list[type[GatewayError]]:
+    """Every error class a client can receive, the base class's internal_error included."""
+    found: list[type[GatewayError]] = [GatewayError]
+    for cls in found:
+        found.extend(cls.__subclasses__())
+    return sorted((c for c in found if c.code not in _UNSENT), key=lambda c: c.status_code)
+
+
+def documented(codes: frozenset[str] | None = None) -> dict[int, list[type[GatewayError]]]:
+    """Error classes grouped by HTTP status, ascending; only `codes` when given."""
+    table: dict[int, list[type[GatewayError]]] = defaultdict(list)
+    for cls in all_errors():
+        if codes is None or cls.code in codes:
+            table[cls.status_code].append(cls)
+    return dict(table)
 
 
 class ErrorDetail(BaseModel):
@@ -205,62 +265,7 @@ class ErrorDetail(BaseModel):
 
 
 class ErrorResponse(BaseModel):
-    """The body of every error response (documented in OpenAPI)."""
+    """The body of every error response."""
 
     error: ErrorDetail
     request_id: str
-
-
-def error_response(
-    status_code: int,
-    code: str,
-    message: str,
-    request_id: str,
-    headers: dict[str, str] | None = None,
-) -> Response:
-    """Render the one error body."""
-    body = {"error": {"code": code, "message": message}, "request_id": request_id}
-    return Response(orjson.dumps(body), status_code, headers=headers, media_type="application/json")
-
-
-def render(exc: GatewayError, request_id: str) -> Response:
-    """Map a GatewayError to its HTTP response."""
-    headers = dict(exc.headers)
-    if exc.retry_after_s is not None:
-        headers["Retry-After"] = str(exc.retry_after_s)
-    return error_response(exc.status_code, exc.code, exc.message, request_id, headers or None)
-
-
-def request_id_of(request: Request) -> str:
-    # Set by RequestContextMiddleware; "" only when the app runs without it.
-    return getattr(request.state, "request_id", "")
-
-
-async def _gateway_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, GatewayError)
-    request.state.error_code = exc.code
-    return render(exc, request_id_of(request))
-
-
-async def _http_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, HTTPException)
-    code = _HTTP_CODES.get(exc.status_code, "http_error")
-    request.state.error_code = code
-    return error_response(
-        exc.status_code, code, str(exc.detail), request_id_of(request), exc.headers
-    )
-
-
-async def _validation_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, RequestValidationError)
-    fields = ", ".join(".".join(map(str, err.get("loc", ()))) for err in exc.errors())
-    message = f"invalid request: {fields}" if fields else "invalid request"
-    request.state.error_code = "invalid_request"
-    return error_response(422, "invalid_request", message, request_id_of(request))
-
-
-def install_error_handlers(app: FastAPI) -> None:
-    """Route gateway, routing and validation errors to the one error body."""
-    app.add_exception_handler(GatewayError, _gateway_error)
-    app.add_exception_handler(HTTPException, _http_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)

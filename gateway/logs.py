@@ -13,9 +13,9 @@ import contextvars
 import logging
 import sys
 import time
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
-import orjson
+from pythonjsonlogger.orjson import OrjsonFormatter
 
 LogFormat = Literal["text", "json"]
 
@@ -23,13 +23,9 @@ LogFormat = Literal["text", "json"]
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
+JSON_FIELDS = ("asctime", "levelname", "name", "message", "request_id")
+JSON_NAMES = {"asctime": "ts", "levelname": "level", "name": "logger", "exc_info": "exception"}
 UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
-# LogRecord attributes that are not `extra` fields.
-_STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
-    "message",
-    "asctime",
-    "request_id",
-}
 
 access_logger = logging.getLogger("gateway.access")
 
@@ -43,30 +39,21 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
-class JsonFormatter(logging.Formatter):
-    """One JSON object per line: ts, level, logger, message, request_id, extras, exception."""
+class JsonFormatter(OrjsonFormatter):
+    """One JSON object per line: ts (UTC, ms), level, logger, message, request_id, extras."""
 
-    def format(self, record: logging.LogRecord) -> str:
-        line: dict[str, Any] = {
-            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-            + f".{int(record.msecs):03d}Z",
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
-            "request_id": getattr(record, "request_id", request_id_var.get()),
-        }
-        for key, value in vars(record).items():
-            if key not in _STANDARD and not key.startswith("_"):
-                line[key] = value
-        if record.exc_info:
-            line["exception"] = self.formatException(record.exc_info)
-        return orjson.dumps(line, default=str).decode()
+    converter = staticmethod(time.gmtime)
+    default_time_format = "%Y-%m-%dT%H:%M:%S"
+    default_msec_format = "%s.%03dZ"
+
+    def __init__(self) -> None:
+        super().__init__(list(JSON_FIELDS), rename_fields=JSON_NAMES)
 
 
-class _GatewayHandler(logging.StreamHandler):
+class _GatewayHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """Writes to whatever sys.stderr is now; marks the handler configure() installed."""
 
-    @property  # type: ignore[override]
+    @property
     def stream(self) -> Any:
         return sys.stderr
 
@@ -91,3 +78,49 @@ def configure(level: str = "INFO", fmt: LogFormat = "text") -> None:
         uvicorn_logger.handlers.clear()
         uvicorn_logger.propagate = True
     logging.getLogger("uvicorn.access").disabled = True  # ours is gateway.access
+
+
+class Counted(Protocol):
+    bytes_in: int
+
+
+def access(
+    level: int,
+    method: str,
+    path: str,
+    usage: str | None,
+    status: int,
+    latency_s: float,
+    exchange: Counted,
+    error_code: str | None,
+) -> None:
+    """The access line of one request (the caller checked the level is enabled)."""
+    latency_ms = round(latency_s * 1000, 1)
+    access_logger.log(
+        level,
+        "%s %s %d %.1f ms %d B%s",
+        method,
+        path,
+        status,
+        latency_ms,
+        exchange.bytes_in,
+        f" {error_code}" if error_code else "",
+        extra={
+            "method": method,
+            "path": path,
+            "usage": usage,
+            "status": status,
+            "latency_ms": latency_ms,
+            "bytes_in": exchange.bytes_in,
+            "error_code": error_code,
+        },
+    )
+
+
+# Probes and scrapes every few seconds: their access lines are DEBUG, not INFO.
+_QUIET = frozenset({"/healthz", "/readyz", "/metrics"})
+
+
+def access_level(path: str, status: int) -> int:
+    """DEBUG for probes and scrapes that succeed, INFO for everything else."""
+    return logging.DEBUG if path in _QUIET and status < 400 else logging.INFO

@@ -1,17 +1,20 @@
 """Prometheus metrics of the gateway, one registry per app (tests build many apps).
 
-With several uvicorn workers set PROMETHEUS_MULTIPROC_DIR: /metrics then aggregates all workers.
+Label names follow Prometheus' HTTP conventions: `code` is the HTTP status code (as in
+promhttp's `http_requests_total`); the error's machine-readable code is the `reason` of
+`healthcode_rejections_total`. With several worker processes, prometheus-client keeps samples in
+PROMETHEUS_MULTIPROC_DIR and /metrics adds them up.
 """
 
 from __future__ import annotations
 
-import os
+from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.multiprocess import MultiProcessCollector
 
-# Seconds; from a cached-JPEG fast path (~2 ms) up to the default request timeout.
+# Seconds: a cheap refusal (~1 ms) up to the default request timeout.
 LATENCY_BUCKETS_S = (0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
 # Bytes; a thumbnail, phone screenshots as JPEG/PNG (raw or base64), up to the 16 MiB default limit.
 BODY_BUCKETS_BYTES = (1e3, 1e4, 5e4, 1e5, 2e5, 5e5, 1e6, 2e6, 4e6, 8e6, 16e6)
@@ -20,7 +23,8 @@ BODY_BUCKETS_BYTES = (1e3, 1e4, 5e4, 1e5, 2e5, 5e5, 1e6, 2e6, 4e6, 8e6, 16e6)
 class Metrics:
     """The gateway's counters and histograms."""
 
-    def __init__(self) -> None:
+    def __init__(self, multiproc_dir: Path | None = None) -> None:
+        self._multiproc_dir = multiproc_dir
         self.registry = CollectorRegistry(auto_describe=True)
         self.requests = Counter(
             "healthcode_requests",
@@ -30,7 +34,7 @@ class Metrics:
         )
         self.request_seconds = Histogram(
             "healthcode_request_duration_seconds",
-            "Analysis request latency, body read to response start.",
+            "Analysis request latency in the gateway, first byte in to last byte out.",
             ["usage"],
             buckets=LATENCY_BUCKETS_S,
             registry=self.registry,
@@ -67,7 +71,7 @@ class Metrics:
         """The exposition in the format the scraper asks for (Accept), and its content type."""
         encoder, content_type = choose_encoder(accept)
         registry = self.registry
-        if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
+        if self._multiproc_dir is not None:
             registry = CollectorRegistry()
-            MultiProcessCollector(registry)
+            MultiProcessCollector(registry, str(self._multiproc_dir))  # type: ignore[no-untyped-call]
         return encoder(registry), content_type

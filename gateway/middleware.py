@@ -1,6 +1,15 @@
-"""Outermost ASGI middleware: request id, API keys, load shedding, metrics, access log, last 500.
+"""The gateway's one middleware: request id, API keys, load shedding, metrics, access log, last 500.
 
-Plain ASGI rather than BaseHTTPMiddleware, which costs a task and a stream per request.
+Plain ASGI, outermost but for Starlette's error guard. `POST /analysis/{usage}` is served here,
+straight to gateway.analysis, never through FastAPI's routing, dependency solving and exception
+layers: that path runs per request and should cost what it must. Every other path (probes,
+metrics, docs) goes on to the FastAPI app.
+
+A refusal sent before the request body was read to its end keeps the connection when the unread
+rest is small and declared (the server discards it; closing with unread data would reset the
+connection and the client could lose the answer). Otherwise it says `Connection: close`, and the
+rest of the body is read and dropped for a bounded time and size after the answer was sent
+(a lingering close, as nginx does), so that a client still sending sees its answer, not a reset.
 """
 
 from __future__ import annotations
@@ -10,110 +19,122 @@ import re
 import time
 import uuid
 from collections.abc import Collection
+from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway import auth, errors, logs
+from gateway.analysis import Analysis
 from gateway.metrics import Metrics
 
 logger = logging.getLogger(__name__)
 
-ANALYSIS_PREFIX = "/analysis/"
-# Probes and scrapes every few seconds: their access lines are DEBUG, not INFO.
-QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
-_SANE_ID = re.compile(rb"[A-Za-z0-9._-]{1,64}")
+LINGER_BYTES = 64 * 1024 * 1024
+LINGER_S = 5.0
+REQUEST_ID_PATTERN = "[A-Za-z0-9._-]{1,64}"  # a client's X-Request-ID kept as is
+_SANE_ID = re.compile(REQUEST_ID_PATTERN.encode())
 
 
-def request_id_from(scope: Scope) -> str:
-    """The client's X-Request-ID when sane (<= 64 of [A-Za-z0-9._-]), else a fresh uuid4 hex."""
-    for name, value in scope["headers"]:
-        if name == b"x-request-id":
-            if _SANE_ID.fullmatch(value):
-                return value.decode("ascii")
-            break
-    return uuid.uuid4().hex
+class Head:
+    """The request headers the middleware needs, read in one pass."""
+
+    __slots__ = ("content_type", "declared", "request_id")
+
+    def __init__(self, scope: Scope) -> None:
+        self.declared: int | None = 0  # Content-Length; None for a chunked body
+        self.content_type = ""
+        given = b""
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                self.declared = int(value) if value.strip().isdigit() else None
+            elif name == b"transfer-encoding":
+                self.declared = None
+            elif name == b"content-type":
+                self.content_type = value.decode("latin-1")
+            elif name == b"x-request-id":
+                given = value
+        # The client's id when sane (<= 64 of [A-Za-z0-9._-]), else a fresh one.
+        self.request_id = given.decode() if _SANE_ID.fullmatch(given) else uuid.uuid4().hex
 
 
-def declared_body(scope: Scope) -> int | None:
-    """The Content-Length of the request (0 without a body), or None for a chunked body."""
-    length = 0
-    for name, value in scope["headers"]:
-        if name == b"transfer-encoding":
-            return None
-        if name == b"content-length":
-            length = int(value) if value.strip().isdigit() else None
-    return length
+class Exchange:
+    """One request's receive and send: counts the body, tags the answer, closes when it must."""
 
+    __slots__ = (
+        "bytes_in",
+        "complete",
+        "discardable",
+        "receive_from",
+        "request_id",
+        "send_to",
+        "status",
+    )
 
-class _CountedReceive:
-    """A receive that counts body bytes and notes when the body has been read to its end."""
-
-    __slots__ = ("bytes_in", "complete", "receive")
-
-    def __init__(self, receive: Receive, complete: bool) -> None:
-        self.receive = receive
+    def __init__(self, receive: Receive, send: Send, head: Head, max_body_bytes: int) -> None:
+        self.receive_from, self.send_to = receive, send
+        self.request_id = head.request_id
         self.bytes_in = 0
-        self.complete = complete
+        self.complete = head.declared == 0  # the body has been read to its end
+        self.discardable = head.declared is not None and head.declared <= max_body_bytes
+        self.status: int | None = None
 
-    async def __call__(self) -> Message:
-        message = await self.receive()
+    async def receive(self) -> Message:
+        message = await self.receive_from()
         if message["type"] == "http.request":
             self.bytes_in += len(message.get("body", b""))
             self.complete = self.complete or not message.get("more_body", False)
-        elif message["type"] == "http.disconnect":
+        else:  # http.disconnect
             self.complete = True
         return message
 
-
-class _TaggedSend:
-    """A send that adds X-Request-ID to the response start and remembers the status.
-
-    A response that starts before the request body was read to its end (a refusal) closes the
-    connection when the rest of the body is unbounded (chunked, over the limit) or slow to come:
-    otherwise the server would go on reading, and discarding, whatever the client still streams.
-    A small declared body is left for the server to discard, keeping the connection: closing
-    with unread data would reset it, and the client could lose the answer (a 503) to the reset.
-    """
-
-    __slots__ = ("discardable", "header", "receive", "send", "state", "status")
-
-    def __init__(
-        self, send: Send, request_id: str, receive: _CountedReceive, state: dict, discardable: bool
-    ) -> None:
-        self.send = send
-        self.receive = receive
-        self.state = state
-        self.discardable = discardable
-        self.header = (b"x-request-id", request_id.encode("ascii"))
-        self.status: int | None = None
-
-    async def __call__(self, message: Message) -> None:
+    async def send(self, message: Message) -> None:
         if message["type"] == "http.response.start":
             self.status = message["status"]
-            headers = [*message.get("headers", ()), self.header]
-            slow = self.state.get("error_code") == "body_timeout"
-            if not self.receive.complete and (slow or not self.discardable):
-                headers.append((b"connection", b"close"))
-            message["headers"] = headers
-        await self.send(message)
+            message["headers"] = [
+                *message.get("headers", ()),
+                (b"x-request-id", self.request_id.encode()),
+            ]
+        await self.send_to(message)
+
+    async def answer(self, status: int, body: bytes, headers: dict[str, str], slow: bool) -> None:
+        """Send a complete JSON response; linger over an unread body that must not stay."""
+        raw = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
+        raw += [(k.lower().encode(), v.encode()) for k, v in headers.items()]
+        close = not self.complete and (slow or not self.discardable)
+        linger = close and not slow  # a client too slow to send its body is not waited for
+        if close:
+            raw.append((b"connection", b"close"))
+        await self.send({"type": "http.response.start", "status": status, "headers": raw})
+        await self.send({"type": "http.response.body", "body": body, "more_body": linger})
+        if linger:
+            await self._linger()
+            await self.send({"type": "http.response.body", "body": b""})
+
+    async def _linger(self) -> None:
+        deadline = time.monotonic() + LINGER_S
+        start = self.bytes_in
+        while not self.complete and self.bytes_in - start < LINGER_BYTES:
+            if time.monotonic() > deadline:
+                return
+            await self.receive()
 
 
-class RequestContextMiddleware:
-    """Tag, authorise, count, time and log every request; cap analysis requests in flight."""
+class GatewayMiddleware:
+    """Tag, authorise, count, time and log every request; serve and cap analysis requests."""
 
     def __init__(
         self,
         app: ASGIApp,
         *,
+        analysis: Analysis,
         metrics: Metrics,
-        usages: frozenset[str],
         max_in_flight: int,
         max_body_bytes: int,
         api_keys: Collection[str] = (),
     ) -> None:
         self.app = app
+        self.analysis = analysis
         self.metrics = metrics
-        self.usages = usages
         self.max_in_flight = max_in_flight
         self.max_body_bytes = max_body_bytes
         self.api_keys = tuple(key.encode() for key in api_keys)
@@ -124,109 +145,79 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         began = time.perf_counter()
-        request_id = request_id_from(scope)
-        state = scope.setdefault("state", {})
-        state["request_id"] = request_id
-        token = logs.request_id_var.set(request_id)
-        body = declared_body(scope)
-        counted = _CountedReceive(receive, complete=body == 0)
-        discardable = body is not None and body <= self.max_body_bytes
-        tagged = _TaggedSend(send, request_id, counted, state, discardable)
+        head = Head(scope)
+        state: dict[str, Any] = scope.setdefault("state", {})
+        state["request_id"] = head.request_id
+        token = logs.request_id_var.set(head.request_id)
+        exchange = Exchange(receive, send, head, self.max_body_bytes)
         path: str = scope["path"]
-        usage = self.usage_label(path)
+        usage = self.analysis.usage_label(path)
+        error: errors.GatewayError | None = None
         try:
-            if (
-                self.api_keys
-                and auth.protects(path)
-                and not auth.authorized(scope["headers"], self.api_keys)
-            ):
+            protected = self.api_keys and auth.protects(path)
+            if protected and not auth.authorized(scope["headers"], self.api_keys):
                 # Before anything else: an unknown client learns nothing, not even the usages.
-                await self._refuse(errors.Unauthorized(), scope, counted, tagged)
-            elif usage is not None:
-                await self._analysis(scope, counted, tagged)
+                raise errors.Unauthorized()
+            if usage is None:
+                await self._app(scope, exchange)
+            elif scope["method"] != "POST":
+                raise errors.MethodNotAllowed(allow="POST")
             else:
-                await self._run(scope, counted, tagged)
+                await self._analyse(path, head, exchange)
+        except errors.GatewayError as e:
+            error = e
+        except Exception:
+            logger.exception("unhandled error in %s %s", scope["method"], path)
+            if exchange.status is not None:
+                raise  # too late for an error body
+            error = errors.GatewayError()
+        try:
+            if error is not None and exchange.status is None:
+                state["error_code"] = error.code
+                slow = isinstance(error, errors.BodyTimeout)
+                body = error.body(head.request_id)
+                await exchange.answer(error.status_code, body, error.response_headers(), slow)
         finally:
-            latency_s = time.perf_counter() - began
-            status = tagged.status or 500
-            if usage is not None:
-                self.metrics.requests.labels(usage, str(status)).inc()
-                self.metrics.request_seconds.labels(usage).observe(latency_s)
-                self.metrics.body_bytes.labels(usage).observe(counted.bytes_in)
-            error_code = state.get("error_code")
-            if error_code:
-                self.metrics.rejections.labels(error_code).inc()
-            self._log_access(scope, usage, status, latency_s, counted.bytes_in, error_code)
+            self._account(scope, usage, exchange, state.get("error_code"), began)
             logs.request_id_var.reset(token)
 
-    def usage_label(self, path: str) -> str | None:
-        """The usage label of an analysis path (None for other paths)."""
-        if not path.startswith(ANALYSIS_PREFIX):
-            return None
-        usage = path[len(ANALYSIS_PREFIX) :]
-        # Only configured usages become label values: clients must not grow the label set.
-        return usage if usage in self.usages else "unknown"
+    async def _app(self, scope: Scope, exchange: Exchange) -> None:
+        await self.app(scope, exchange.receive, exchange.send)
 
-    async def _analysis(self, scope: Scope, receive: _CountedReceive, send: _TaggedSend) -> None:
+    async def _analyse(self, path: str, head: Head, exchange: Exchange) -> None:
         self.in_flight += 1
         self.metrics.in_flight.inc()
         try:
             if self.in_flight > self.max_in_flight:
                 # Shed before reading the body: memory stays bounded by max_in_flight bodies.
-                await self._refuse(errors.Overloaded(), scope, receive, send)
-            else:
-                await self._run(scope, receive, send)
+                raise errors.Overloaded()
+            body = await self.analysis(
+                path, head.content_type, head.declared, exchange.receive, head.request_id
+            )
+            await exchange.answer(200, body, {}, slow=False)
         finally:
             self.in_flight -= 1
             self.metrics.in_flight.dec()
 
-    async def _run(self, scope: Scope, receive: _CountedReceive, send: _TaggedSend) -> None:
-        try:
-            await self.app(scope, receive, send)
-        except Exception:
-            logger.exception("unhandled error in %s %s", scope["method"], scope["path"])
-            if send.status is not None:
-                raise  # too late for an error body
-            await self._refuse(errors.GatewayError(), scope, receive, send)
-
-    @staticmethod
-    async def _refuse(
-        exc: errors.GatewayError, scope: Scope, receive: _CountedReceive, send: _TaggedSend
-    ) -> None:
-        scope["state"]["error_code"] = exc.code
-        await errors.render(exc, scope["state"]["request_id"])(scope, receive, send)
-
-    @staticmethod
-    def _log_access(
+    def _account(
+        self,
         scope: Scope,
         usage: str | None,
-        status: int,
-        latency_s: float,
-        bytes_in: int,
+        exchange: Exchange,
         error_code: str | None,
+        began: float,
     ) -> None:
-        path = scope["path"]
-        level = logging.DEBUG if path in QUIET_PATHS and status < 400 else logging.INFO
-        if not logs.access_logger.isEnabledFor(level):
-            return
-        path = path[:200]  # the client chose it: keep the line bounded
-        latency_ms = round(latency_s * 1000, 1)
-        logs.access_logger.log(
-            level,
-            "%s %s %d %.1f ms %d B%s",
-            scope["method"],
-            path,
-            status,
-            latency_ms,
-            bytes_in,
-            f" {error_code}" if error_code else "",
-            extra={
-                "method": scope["method"],
-                "path": path,
-                "usage": usage,
-                "status": status,
-                "latency_ms": latency_ms,
-                "bytes_in": bytes_in,
-                "error_code": error_code,
-            },
-        )
+        latency_s = time.perf_counter() - began
+        status = exchange.status or 500
+        if usage is not None:
+            self.metrics.requests.labels(usage, str(status)).inc()
+            self.metrics.request_seconds.labels(usage).observe(latency_s)
+            self.metrics.body_bytes.labels(usage).observe(exchange.bytes_in)
+        if error_code:
+            self.metrics.rejections.labels(error_code).inc()
+        path = scope["path"][:200]  # the client chose it: keep the line bounded
+        level = logs.access_level(path, status)
+        if logs.access_logger.isEnabledFor(level):
+            logs.access(
+                level, scope["method"], path, usage, status, latency_s, exchange, error_code
+            )

@@ -1,99 +1,100 @@
-"""Request body -> validated JPEG/PNG bytes, cheaply: no pixel is decoded in the web process.
+"""Request body -> image bytes, cheaply: the body, its JSON and base64. No pixel is decoded here.
 
 Accepted bodies: `application/json` `{"base64": "<b64>"}` (a `data:image/...;base64,` prefix is
 allowed) or a raw `image/jpeg` / `image/png` body. Checks, in order, each failing with the error
-named (see gateway.errors for the HTTP statuses):
+named (gateway.errors has the HTTP statuses):
 
 1. media type: other than the three above -> `unsupported_media_type`;
 2. size: Content-Length or the bytes read so far over max_body_bytes -> `payload_too_large`
    (the body is never read past the limit); body not received within request_timeout_s ->
    `body_timeout`;
 3. JSON: malformed or not an object -> `invalid_json`, no "base64" -> `missing_field`, not a
-   string -> `invalid_field`; strict base64 (junk characters, wrong padding) -> `invalid_base64`;
-4. image: empty -> `empty_image`; JPEG or PNG magic bytes required, other image formats ->
-   `unsupported_image_format`, anything else -> `not_an_image`; header read with Pillow (no
-   decode): unreadable -> `corrupt_image`, more than MAX_PIXELS -> `image_too_large`.
+   string -> `invalid_field`; strict base64 (junk characters, wrong padding) -> `invalid_base64`.
+
+What the bytes must be as an image (format, header, pixels) is imaging.py's to say.
 """
 
 from __future__ import annotations
 
 import asyncio
-import io
-import warnings
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 
 import orjson
 import pybase64
-from PIL import Image
-from starlette.requests import ClientDisconnect, Request
+from starlette.types import Message
 
 from gateway import errors
 
 JSON = "application/json"
 RAW_TYPES = frozenset({"image/jpeg", "image/png"})
-# Same limit as the Triton preprocess model (model_repository/.../imaging.py MAX_PIXELS): a header
-# claiming more is a decompression bomb, rejected here before it costs a gRPC round trip.
-MAX_PIXELS = 50_000_000
+MEDIA_TYPES = (JSON, *sorted(RAW_TYPES))
+DATA_URL_PATTERN = r"^(data:image/[A-Za-z0-9.+-]+;base64,)?[A-Za-z0-9+/]+={0,2}$"
 
-JPEG_MAGIC = b"\xff\xd8\xff"
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-# Image formats we recognise but do not serve (415, not 400: the client sent an image).
-OTHER_MAGIC = (
-    (b"GIF87a", "GIF"),
-    (b"GIF89a", "GIF"),
-    (b"II*\x00", "TIFF"),
-    (b"MM\x00*", "TIFF"),
-    (b"\xff\x0a", "JPEG XL"),
-    (b"\x00\x00\x00\x0cJXL \r\n\x87\n", "JPEG XL"),
-    (b"\x00\x00\x00\x0cjP  \r\n\x87\n", "JPEG 2000"),
-    (b"8BPS", "PSD"),
-    (b"\x00\x00\x01\x00", "ICO"),
-)
-HEIF_BRANDS = frozenset({b"heic", b"heix", b"hevc", b"heim", b"heis", b"mif1", b"msf1", b"avif"})
-BMP_DIB_SIZES = frozenset({12, 40, 52, 56, 64, 108, 124})
+Receive = Callable[[], Awaitable[Message]]
 
 
-def media_type(request: Request) -> str:
-    """The Content-Type without parameters, lower-case."""
-    return request.headers.get("content-type", "").partition(";")[0].strip().lower()
+def media_type(content_type: str) -> str:
+    """A Content-Type without parameters, lower-case."""
+    return content_type.partition(";")[0].strip().lower()
 
 
-async def read_image(request: Request, max_body_bytes: int, timeout_s: float) -> bytes:
-    """Read, decode and check the request's image; raise a GatewayError if it is unusable."""
-    kind = media_type(request)
+def check_media_type(content_type: str) -> str:
+    kind = media_type(content_type)
     if kind != JSON and kind not in RAW_TYPES:
         raise errors.UnsupportedMediaType(f"unsupported content type {kind or '(none)'!r}")
-    body = await read_body(request, max_body_bytes, timeout_s)
-    data = decode_json_image(body) if kind == JSON else body
-    check_image(data)
-    return data
+    return kind
 
 
-async def read_body(request: Request, max_body_bytes: int, timeout_s: float) -> bytes:
-    """The body, read while counting, never past max_body_bytes."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > max_body_bytes:
-        raise errors.PayloadTooLarge(f"the body exceeds {max_body_bytes} bytes")
-    try:
-        # A slow client must not hold the request (and its buffer) forever.
-        return await asyncio.wait_for(_read_limited(request, max_body_bytes), timeout_s)
-    except asyncio.TimeoutError as e:
-        raise errors.BodyTimeout() from e
-    except ClientDisconnect as e:
-        raise errors.ClientDisconnected() from e
+if sys.version_info >= (3, 11):
+    _deadline = asyncio.timeout
+else:  # pragma: no cover - Python 3.10
+
+    @asynccontextmanager
+    async def _deadline(delay_s: float) -> AsyncIterator[None]:
+        task = asyncio.current_task()
+        assert task is not None
+        handle = asyncio.get_running_loop().call_later(delay_s, task.cancel)
+        try:
+            yield
+        except asyncio.CancelledError as e:
+            raise TimeoutError from e
+        finally:
+            handle.cancel()
 
 
-async def _read_limited(request: Request, max_body_bytes: int) -> bytes:
+async def read_body(receive: Receive, declared: int | None, limit: int, timeout_s: float) -> bytes:
+    """The body, read while counting, never past `limit`, within `timeout_s`."""
+    if declared is not None and declared > limit:
+        raise errors.PayloadTooLarge(f"the body exceeds {limit} bytes")
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > max_body_bytes:
-            raise errors.PayloadTooLarge(f"the body exceeds {max_body_bytes} bytes")
-        if chunk:
-            chunks.append(chunk)
+    try:
+        # A slow client must not hold the request (and its buffer) forever.
+        async with _deadline(timeout_s):
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    raise errors.ClientDisconnected()
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                if size > limit:
+                    raise errors.PayloadTooLarge(f"the body exceeds {limit} bytes")
+                if chunk:
+                    chunks.append(chunk)
+                if not message.get("more_body", False):
+                    break
+    except TimeoutError as e:
+        raise errors.BodyTimeout() from e
     # One chunk is the common case: hand it on without a copy. Always bytes, never bytearray:
     # tritonclient serialises anything else through str().
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def image_bytes(kind: str, body: bytes) -> bytes:
+    """The image a body of media type `kind` carries: the body itself, or its base64 field."""
+    return decode_json_image(body) if kind == JSON else body
 
 
 def decode_json_image(body: bytes) -> bytes:
@@ -118,52 +119,3 @@ def decode_json_image(body: bytes) -> bytes:
         return pybase64.b64decode(text, validate=True)
     except ValueError as e:  # binascii.Error, and non-ASCII str
         raise errors.InvalidBase64() from e
-
-
-def check_image(data: bytes) -> None:
-    """Accept JPEG/PNG whose header is readable and within MAX_PIXELS; raise otherwise."""
-    if not data:
-        raise errors.EmptyImage()
-    kind = sniff(data)
-    try:
-        # Image.open reads the header only. Our own pixel limit is lower than Pillow's, so its
-        # DecompressionBombWarning is noise here (and an error under strict warning filters).
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data), formats=[kind]) as img:
-                width, height = img.size
-    except Image.DecompressionBombError as e:
-        raise errors.ImageTooLarge(f"the image exceeds {MAX_PIXELS} pixels") from e
-    except Exception as e:  # any parser failure on client data is the client's corrupt image
-        raise errors.CorruptImage(f"unreadable {kind} header") from e
-    if width <= 0 or height <= 0:
-        raise errors.CorruptImage(f"the {kind} header claims an empty size")
-    if width * height > MAX_PIXELS:
-        raise errors.ImageTooLarge(f"{width}x{height} pixels exceeds the {MAX_PIXELS} pixel limit")
-
-
-def sniff(data: bytes) -> str:
-    """Return "JPEG" or "PNG" (Pillow format names) from the magic bytes, or raise."""
-    if data.startswith(JPEG_MAGIC):
-        return "JPEG"
-    if data.startswith(PNG_MAGIC):
-        return "PNG"
-    other = other_format(data)
-    if other:
-        raise errors.UnsupportedImageFormat(f"{other} images are not supported: send JPEG or PNG")
-    raise errors.NotAnImage("the data is neither a JPEG nor a PNG image")
-
-
-def other_format(data: bytes) -> str | None:
-    """Name a recognised but unsupported image format, or None."""
-    for magic, name in OTHER_MAGIC:
-        if data.startswith(magic):
-            return name
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "WebP"
-    if data[4:8] == b"ftyp" and data[8:12] in HEIF_BRANDS:
-        return "HEIF/AVIF"
-    # "BM" alone would catch text too: also require a known DIB header size.
-    if data[:2] == b"BM" and int.from_bytes(data[14:18], "little") in BMP_DIB_SIZES:
-        return "BMP"
-    return None

@@ -17,15 +17,13 @@ from pathlib import Path
 from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2
 
-MODEL = "health_code_classifier"
+from gateway.repository import DEFAULT_FAMILY, ModelFamily, versions
+
+MODEL = ModelFamily(DEFAULT_FAMILY).classifier
 
 
 class PublishError(RuntimeError):
     """The model cannot be published."""
-
-
-def versions(model_dir: Path) -> list[int]:
-    return sorted(int(p.name) for p in model_dir.iterdir() if p.is_dir() and p.name.isdigit())
 
 
 def check_onnx(onnx: Path, config_text: str) -> None:

@@ -7,19 +7,31 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import orjson
-from pydantic import Field, PositiveFloat, PositiveInt, field_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    NonNegativeFloat,
+    PositiveFloat,
+    PositiveInt,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from gateway.repository import DEFAULT_FAMILY, PROJECT_REPOSITORY
+
+Port = Annotated[int, Field(ge=1, le=65535)]
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HEALTHCODE_", frozen=True)
 
-    # Gateway
+    # --- The gateway
     host: str = "127.0.0.1"
-    port: int = Field(8080, ge=1, le=65535)
-    triton_url: str = Field("127.0.0.1:8001", description="Triton gRPC address, host:port")
+    port: Port = 8080
+    # Triton's gRPC target: "host:port", or several replicas as "dns:///service:8001" or
+    # "ipv4:10.0.0.1:8001,10.0.0.2:8001" (balanced round robin). Unset: the embedded server(s)
+    # that `healthcode serve` starts on 127.0.0.1.
+    triton_url: str | None = None
     max_body_bytes: PositiveInt = 16 * 1024 * 1024
     request_timeout_s: PositiveFloat = 10.0
     # Analysis requests one gateway process handles at once; more get 503 overloaded before
@@ -30,22 +42,41 @@ class Settings(BaseSettings):
     # classifier: one hop fewer, steadier latency on CPU-only machines) or "triton" (raw bytes go
     # to the ensemble; its preprocess step decodes: use it where Triton decodes on a GPU).
     decode: Literal["gateway", "triton"] = "gateway"
+    decode_threads: PositiveInt | None = Field(None, description="default: one per CPU core")
     # SIGTERM: in-flight requests get this long to finish before the processes are stopped.
     drain_timeout_s: PositiveFloat = 20.0
-    # usage (URL path segment) -> Triton model name
-    usages: dict[str, str] = {"health-code": "health_code"}
+    # usage (URL path segment) -> the Triton ensemble serving it (its preprocess and classifier
+    # models are `<ensemble>_preprocess` and `<ensemble>_classifier`).
+    usages: dict[str, str] = {"health-code": DEFAULT_FAMILY}
+    # Answer a colour only when its probability reaches this; below it the answer is "invalid"
+    # (show the code again) and `decided_by` says "threshold". Unset: the classifier's own value,
+    # `min_colour_probability` in its config.pbtxt, chosen on the calibration split at training.
+    min_colour_probability: float | None = Field(None, ge=0.0, le=1.0)
     # Keys accepted on /analysis/* and /metrics (X-API-Key or Authorization: Bearer); empty:
     # no key needed. From the environment: comma-separated, or a JSON list. Never logged.
     api_keys: Annotated[frozenset[str], NoDecode] = Field(frozenset(), repr=False)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     # "json": one JSON object per line (for log shippers); "text": for people.
     log_format: Literal["text", "json"] = "text"
+    # With several gateway worker processes, prometheus-client's own variable: where the workers
+    # keep their samples so that /metrics can add them up.
+    prometheus_multiproc_dir: Path | None = Field(
+        None, validation_alias=AliasChoices("PROMETHEUS_MULTIPROC_DIR", "prometheus_multiproc_dir")
+    )
 
-    # Embedded Triton (launcher)
-    model_repository: Path = REPO_ROOT / "model_repository"
-    triton_http_port: int = Field(8000, ge=1, le=65535)
-    triton_grpc_port: int = Field(8001, ge=1, le=65535)
-    triton_metrics_port: int = Field(8002, ge=1, le=65535)
+    # --- Calls to Triton
+    # Pauses between attempts when Triton or the model is unavailable (never for overload):
+    # ~0.75 s in all rides over a Triton restart's reconnect or a model reload, within the deadline.
+    retry_delays_s: tuple[NonNegativeFloat, ...] = (0.05, 0.1, 0.2, 0.4)
+    probe_timeout_s: PositiveFloat = 1.0  # readiness probes and the repository index
+    version_poll_s: PositiveFloat = 1.0  # how often the served model versions are re-read
+
+    # --- The embedded Triton (`healthcode serve`)
+    # The repository Triton serves; the gateway reads imaging.py and labels.txt from it.
+    model_repository: Path = PROJECT_REPOSITORY
+    triton_http_port: Port = 8000
+    triton_grpc_port: Port = 8001
+    triton_metrics_port: Port = 8002
     repository_poll_s: PositiveInt = 5
     triton_start_timeout_s: PositiveFloat = 120.0
     triton_log_verbose: int = Field(0, ge=0)
@@ -64,6 +95,11 @@ class Settings(BaseSettings):
     @classmethod
     def _upper(cls, value: Any) -> Any:
         return value.upper() if isinstance(value, str) else value
+
+    @property
+    def triton_target(self) -> str:
+        """The gRPC target the gateway calls: triton_url, else the embedded server."""
+        return self.triton_url or f"127.0.0.1:{self.triton_grpc_port}"
 
 
 @lru_cache

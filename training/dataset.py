@@ -69,7 +69,7 @@ def _sample(task: Task) -> tuple[np.ndarray, int, str]:
 
 def _fingerprint() -> str:
     digest = hashlib.sha256()
-    for path in (*(Path(__file__).parent / name for name in _SOURCES), IMAGING_PATH):
+    for path in (*(Path(__file__).parent / name for name in _SOURCES), Path(IMAGING_PATH)):
         digest.update(path.read_bytes())
     digest.update(repr((font_files(), cjk_font_file())).encode())  # text depends on the fonts
     return digest.hexdigest()[:12]

@@ -2,26 +2,10 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
+from gateway.repository import project_imaging
 
-_REPO = Path(__file__).resolve().parents[1]
-IMAGING_PATH = _REPO / "model_repository" / "health_code_preprocess" / "1" / "imaging.py"
-
-
-def _load():
-    name = "healthcode_imaging"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, IMAGING_PATH)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-imaging = _load()
+imaging = project_imaging()
+IMAGING_PATH = imaging.__file__
 INPUT_SIZE: int = imaging.INPUT_SIZE
 ImageError = imaging.ImageError
 image_to_tensor = imaging.image_to_tensor

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from PIL import Image
 
+from gateway.repository import project_labels
 from training import photo as capture
 from training.colours import RGB, UI_COLORS, status_color
 from training.fonts import NEUTRAL_WORDS, STATUS_WORDS
@@ -29,7 +30,7 @@ from training.negatives import payment, trip
 from training.scenes import document, random_colour, scene
 from training.screens import Screen, sample_theme
 
-LABELS = ("green", "yellow", "red", "invalid")
+LABELS = project_labels()  # the classifier's labels.txt: its score order
 PHONE_SIZES = (
     (720, 1280), (750, 1334), (720, 1600), (828, 1792), (1080, 1920), (1080, 2340), (1080, 2400),
     (1170, 2532), (1242, 2688), (1284, 2778), (1440, 2560), (1440, 3200),

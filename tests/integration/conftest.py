@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.integration.service import Service, run_service
+from tests.support.service import Service, run_service
 
 
 @pytest.fixture(scope="session")

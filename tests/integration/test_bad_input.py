@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import re
 import select
 import socket
 import threading
@@ -18,8 +19,8 @@ import pytest
 import tritonclient.grpc as grpcclient
 from tritonclient.utils import InferenceServerException
 
-from tests.images import encode, jpeg_claiming, png_claiming
-from tests.integration.service import Service
+from tests.support.images import encode, jpeg_claiming, png_claiming
+from tests.support.service import Service, wait_for
 from training.render import render
 
 URL = "/analysis/health-code"
@@ -271,6 +272,12 @@ def slow_request(service: Service, trickle_s: float | None) -> tuple[int | None,
     raise AssertionError("the gateway neither answered nor closed a slow client's connection")
 
 
+def in_flight(client: httpx.Client) -> float:
+    text = client.get("/metrics").text
+    found = re.search(r"^healthcode_requests_in_flight (\S+)$", text, re.MULTILINE)
+    return float(found.group(1)) if found else 0.0
+
+
 def test_slow_clients_get_408_in_time_while_others_are_served(service, client, good_jpeg):
     results: dict[str, tuple[int | None, float]] = {}
     threads = [
@@ -279,7 +286,8 @@ def test_slow_clients_get_408_in_time_while_others_are_served(service, client, g
     ]
     for thread in threads:
         thread.start()
-    time.sleep(1.0)  # both are now holding a request open
+    # both are now holding a request open, as the gateway's own gauge says
+    assert wait_for(lambda: in_flight(client) == 2, 5)
     served = client.post(URL, json=b64(good_jpeg), timeout=5)
     assert served.status_code == 200, served.text
     assert all(thread.is_alive() for thread in threads)  # ... and still are

@@ -9,7 +9,7 @@ from pathlib import Path
 import orjson
 
 from clients.client import HealthCodeClient, SyncHealthCodeClient
-from tests.integration.service import Service
+from tests.support.service import Service
 from training.render import render
 
 
@@ -35,7 +35,7 @@ def test_bench_sends_200_requests_at_concurrency_8_without_failures(
 ) -> None:
     path = tmp_path / "green.jpg"
     path.write_bytes(render("green", seed=1, width=720, height=1600, quality=90))
-    cmd = [sys.executable, "-m", "gateway.cli", "bench", str(path), "--url", service.base_url,
+    cmd = [sys.executable, "-m", "clients.cli", "bench", str(path), "--url", service.base_url,
            "-n", "200", "-c", "8", "--duration", "60", "--json", "--no-progress"]  # fmt: skip
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=90)
     assert done.returncode == 0, done.stderr

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 from pathlib import Path
 
 import httpx
 
-from tests.integration.service import BackgroundLoad, pids_using, run_service, wait_for
+from tests.support.service import BackgroundLoad, pids_using, run_service, wait_for
 from training.render import render
 
 RECOVERY_TIMEOUT_S = 90
@@ -20,16 +19,11 @@ def parent_of(pid: int) -> int:
     return int(stat[stat.rindex(")") + 2 :].split()[1])
 
 
-def children(pid: int) -> list[int]:
-    return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-
-
 def test_killing_triton_gives_clean_503s_until_the_launcher_restarts_it(tmp_path):
     image = render("yellow", seed=90_020, fmt="jpeg")
     with run_service(tmp_path) as service:
         repo = service.model_repository
         [triton] = pids_using(repo, "tritonserver")
-        [gateway] = set(children(service.process.pid)) - {triton}
 
         def ready() -> int:
             try:
@@ -38,7 +32,7 @@ def test_killing_triton_gives_clean_503s_until_the_launcher_restarts_it(tmp_path
                 return 0
 
         with BackgroundLoad(service.base_url, image) as load:
-            time.sleep(1)
+            assert wait_for(lambda: len(load.answers) >= 5, 30)
             os.kill(triton, signal.SIGKILL)
             assert wait_for(lambda: ready() == 503, 10), "readyz stayed ready with Triton dead"
             assert wait_for(lambda: ready() == 200, RECOVERY_TIMEOUT_S), service.log_tail()
@@ -61,4 +55,5 @@ def test_killing_triton_gives_clean_503s_until_the_launcher_restarts_it(tmp_path
             "model_unavailable",
         }
         assert answers[-1].status_code == 200 and answers[-1].body["status"] == "yellow"
-        assert gateway in children(service.process.pid), "the gateway must not be restarted"
+        # The gateway (the serve process itself) rode it out: it was never restarted.
+        assert service.process.poll() is None

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.integration.service import Service
+from tests.support.service import Service
 from training.render import LABELS, render
 
 URL = "/analysis/health-code"

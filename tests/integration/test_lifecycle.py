@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import time
 from pathlib import Path
 
 import httpx
 import tritonclient.grpc as grpcclient
 
 from gateway.publish import MODEL, publish
-from tests.integration.service import Answer, BackgroundLoad, pids_using, run_service, wait_for
+from gateway.repository import versions
+from tests.support.service import Answer, BackgroundLoad, pids_using, run_service, wait_for
 from training.render import render
 
 UPDATE_TIMEOUT_S = 60
@@ -37,23 +37,27 @@ def test_model_updates_under_load_lose_no_request_even_when_a_version_is_broken(
     image = render("red", seed=90_010, fmt="jpeg")
     with run_service(tmp_path) as service, BackgroundLoad(service.base_url, image) as load:
         model_dir = service.model_repository / MODEL
-        good = model_dir / "1" / "model.onnx"
+        first = str(versions(model_dir)[-1])  # the version the repository ships
+        good = model_dir / first / "model.onnx"
         broken = tmp_path / "broken.onnx"
         broken.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
 
-        assert publish(broken, service.model_repository, check=False) == 2
-        assert wait_for(lambda: classifier_states(service).get("2", ("",))[0] == "UNAVAILABLE", 60)
-        assert classifier_states(service)["2"][1], "Triton should say why version 2 failed"
-        time.sleep(2)  # requests keep flowing after the failed load
-        assert set(versions_served(load.answers)) == {"1"}
+        broken_version = publish(broken, service.model_repository, check=False)
+        state = lambda: classifier_states(service).get(str(broken_version), ("",))  # noqa: E731
+        assert wait_for(lambda: state()[0] == "UNAVAILABLE", 60)
+        assert state()[1], "Triton should say why the broken version failed"
+        after_failure = len(load.answers)
+        assert wait_for(lambda: len(load.answers) >= after_failure + 20, 30)
+        assert set(versions_served(load.answers)) == {first}
 
-        assert publish(good, service.model_repository) == 3
-        assert wait_for(lambda: versions_served(load.answers)[-3:] == ["3"] * 3, UPDATE_TIMEOUT_S)
+        good_version = str(publish(good, service.model_repository))
+        served = lambda: versions_served(load.answers)[-3:]  # noqa: E731
+        assert wait_for(lambda: served() == [good_version] * 3, UPDATE_TIMEOUT_S)
         answers = load.stop()
 
     assert [a.body for a in answers if a.status_code != 200] == []
     assert all(a.body["status"] == "red" for a in answers)
-    assert set(versions_served(answers)) == {"1", "3"}
+    assert set(versions_served(answers)) == {first, good_version}
 
 
 def test_sigterm_drains_in_flight_requests_then_leaves_no_process_or_shared_memory(tmp_path):
@@ -83,6 +87,5 @@ def test_sigterm_drains_in_flight_requests_then_leaves_no_process_or_shared_memo
         assert service.stop() == 0, service.log_tail()
     assert in_flight > 20, "SIGTERM should arrive while most requests are in flight"
     assert [getattr(r, "status_code", r) for r in responses] == [200] * 48
-    time.sleep(0.5)
-    assert pids_using(service.model_repository) == []
+    assert wait_for(lambda: pids_using(service.model_repository) == [], 5)
     assert list(Path("/dev/shm").glob(f"healthcode_{pid}_*")) == []

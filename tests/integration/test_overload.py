@@ -6,7 +6,7 @@ import asyncio
 
 import httpx
 
-from tests.integration.service import run_service
+from tests.support.service import run_service
 from training.render import render
 
 CLIENTS = 200

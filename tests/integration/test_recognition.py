@@ -13,8 +13,8 @@ import pytest
 import tritonclient.grpc as grpcclient
 from PIL import Image
 
-from tests.images import jpeg_with_orientation
-from tests.integration.service import run_service
+from tests.support.images import jpeg_with_orientation
+from tests.support.service import run_service
 from training.preprocessing import image_to_tensor
 from training.render import LABELS, render
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import random
 
 import httpx
 import pytest
@@ -50,7 +49,7 @@ def make_client(script: Script, sleeps: list[float], **kwargs: object) -> Health
         sleeps.append(s)
 
     return HealthCodeClient(
-        "http://test", transport=httpx.MockTransport(script), sleep=sleep, seed=1, **kwargs
+        "http://test", transport=httpx.MockTransport(script), sleep=sleep, **kwargs
     )
 
 
@@ -58,7 +57,7 @@ async def test_analyze_sends_raw_jpeg_and_returns_a_typed_result() -> None:
     script, sleeps = Script(httpx.Response(200, json=OK_BODY)), []
     async with make_client(script, sleeps) as client:
         result = await client.analyze(JPEG)
-    assert result == Analysis("green", 0.99, OK_BODY["scores"], "1", "abc")
+    assert result == Analysis("green", 0.99, OK_BODY["scores"], "1", "abc", "model")
     (request,) = script.requests
     assert request.url.path == "/analysis/health-code"
     assert request.headers["content-type"] == "image/jpeg"
@@ -129,8 +128,14 @@ def test_retry_after_reads_seconds_and_http_dates() -> None:
     assert parse_retry_after(None) is None and parse_retry_after("soon") is None
     date = "Wed, 21 Oct 2015 07:28:05 GMT"
     assert parse_retry_after(date, now_s=1445412480.0) == pytest.approx(5.0)
-    rng = random.Random(0)
-    assert RetryPolicy(retry_after_max_s=10).delay_s(0, 3600, rng) < 10.1
+
+
+async def test_a_retry_after_longer_than_the_policy_allows_is_capped() -> None:
+    busy = httpx.Response(503, json=OVERLOADED, headers={"Retry-After": "3600"})
+    script, sleeps = Script(busy, httpx.Response(200, json=OK_BODY)), []
+    async with make_client(script, sleeps, retry=RetryPolicy(retry_after_max_s=10)) as client:
+        await client.analyze(JPEG)
+    assert 10.0 <= sleeps[0] < 10.6
 
 
 async def test_bounded_map_keeps_order_caps_concurrency_and_reports_failures() -> None:
@@ -152,11 +157,25 @@ async def test_bounded_map_keeps_order_caps_concurrency_and_reports_failures() -
     assert peak == 4
 
 
-def test_the_sync_client_wraps_analyze_and_analyze_many() -> None:
-    def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, json=OK_BODY)
-
-    with SyncHealthCodeClient("http://test", transport=httpx.MockTransport(handler)) as client:
+def test_the_sync_client_answers_and_retries_like_the_async_one() -> None:
+    busy = httpx.Response(503, json=OVERLOADED, headers={"Retry-After": "1"})
+    script, sleeps = Script(busy, *[httpx.Response(200, json=OK_BODY)] * 6), []
+    transport = httpx.MockTransport(script)
+    with SyncHealthCodeClient("http://test", transport=transport, sleep=sleeps.append) as client:
         assert client.analyze(JPEG).status == "green"
         results = client.analyze_many([JPEG] * 5, concurrency=2)
     assert [r.status for r in results] == ["green"] * 5  # type: ignore[union-attr]
+    assert len(script.requests) == 7 and len(sleeps) == 1 and 1.0 <= sleeps[0] < 1.5
+
+
+def test_the_sync_client_reports_each_failed_image_in_place() -> None:
+    bad = {"error": {"code": "not_an_image", "message": "no"}, "request_id": "x"}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        ok = request.content == JPEG
+        return httpx.Response(200, json=OK_BODY) if ok else httpx.Response(400, json=bad)
+
+    with SyncHealthCodeClient("http://test", transport=httpx.MockTransport(handler)) as client:
+        results = client.analyze_many([JPEG, b"text", JPEG], concurrency=3)
+    assert isinstance(results[1], HealthCodeError) and results[1].code == "not_an_image"
+    assert [r.status for r in (results[0], results[2])] == ["green", "green"]  # type: ignore[union-attr]

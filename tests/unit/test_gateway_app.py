@@ -3,95 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-import base64
-import contextlib
 import re
 from collections.abc import AsyncIterator
-from types import SimpleNamespace
-from typing import Any
 
 import httpx
-import numpy as np
 import pytest
-from tritonclient.grpc import InferResult, service_pb2
 from tritonclient.utils import InferenceServerException
 
-from gateway import inference
-from gateway.app import create_app
+from gateway.repository import project_imaging
 from gateway.settings import Settings
-from tests.images import encode, jpeg_claiming, png_claiming
-from training.preprocessing import INPUT_SIZE, image_to_tensor
+from tests.support.fake_triton import MAX_BODY_BYTES, URL, FakeTriton, as_json, error_code, gateway
+from tests.support.images import encode, jpeg_claiming, png_claiming
 
-URL = "/analysis/health-code"
-MAX_BODY_BYTES = 200_000
 HEX_ID = re.compile(r"[0-9a-f]{32}")
-
-
-class FakeTriton:
-    """Stands in for tritonclient.grpc.aio.InferenceServerClient."""
-
-    def __init__(self) -> None:
-        self.scores: Any = [[0.05, 0.9, 0.03, 0.02]]
-        self.errors: list[Exception] = []  # raised by the next infer calls, in order
-        self.calls: list[SimpleNamespace] = []
-        self.gate: asyncio.Event | None = None  # when set, infer waits for it
-        self.entered = asyncio.Event()
-        self.server_ready: bool | Exception = True
-        self.models_ready = {"health_code": True}
-        self.index = [
-            ("health_code", "1", "READY"),
-            ("health_code_preprocess", "1", "READY"),
-            ("health_code_classifier", "1", "READY"),
-        ]
-        self.closed = False
-        self.triton: inference.Triton | None = None  # the app's wrapper around this fake
-
-    async def infer(self, model_name, inputs, request_id="", client_timeout=None, **kwargs):
-        self.calls.append(SimpleNamespace(model=model_name, inputs=inputs, timeout=client_timeout))
-        self.entered.set()
-        if self.gate is not None:
-            await self.gate.wait()
-        if self.errors:
-            raise self.errors.pop(0)
-        scores = np.asarray(self.scores, dtype=np.float32)
-        response = service_pb2.ModelInferResponse(model_name=model_name, model_version="1")
-        output = response.outputs.add(name="SCORES", datatype="FP32")
-        output.shape.extend(scores.shape)
-        response.raw_output_contents.append(scores.tobytes())
-        return InferResult(response)
-
-    async def is_server_ready(self, client_timeout=None):
-        if isinstance(self.server_ready, Exception):
-            raise self.server_ready
-        return self.server_ready
-
-    async def is_model_ready(self, model_name, client_timeout=None):
-        return self.models_ready.get(model_name, False)
-
-    async def get_model_repository_index(self, client_timeout=None):
-        entries = [
-            service_pb2.RepositoryIndexResponse.ModelIndex(name=n, version=v, state=s)
-            for n, v, s in self.index
-        ]
-        return service_pb2.RepositoryIndexResponse(models=entries)
-
-    async def close(self):
-        self.closed = True
-
-
-@contextlib.asynccontextmanager
-async def gateway(**overrides: Any) -> AsyncIterator[tuple[httpx.AsyncClient, FakeTriton]]:
-    """A running app (lifespan included) with a fake Triton, and an HTTP client for it."""
-    fake = FakeTriton()
-    settings = Settings(**{"max_body_bytes": MAX_BODY_BYTES, **overrides})
-    app = create_app(settings, client_factory=lambda _: fake)
-    transport = httpx.ASGITransport(app=app)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=transport, base_url="http://gateway") as http,
-    ):
-        fake.triton = app.state.triton
-        yield http, fake
 
 
 @pytest.fixture
@@ -108,17 +32,6 @@ def http(gw):
 @pytest.fixture
 def fake(gw):
     return gw[1]
-
-
-def as_json(image: bytes, prefix: str = "") -> dict[str, str]:
-    return {"base64": prefix + base64.b64encode(image).decode()}
-
-
-def error_code(response: httpx.Response) -> str:
-    body = response.json()
-    assert set(body) == {"error", "request_id"}, body
-    assert body["request_id"] == response.headers["x-request-id"]
-    return body["error"]["code"]
 
 
 def unavailable(message: str = "failed to connect to all addresses") -> InferenceServerException:
@@ -143,6 +56,7 @@ async def test_a_json_body_is_answered_with_status_confidence_scores_and_version
             "invalid": pytest.approx(0.02),
         },
         "model_version": "1",
+        "decided_by": "model",
         "request_id": response.headers["x-request-id"],
     }
     assert HEX_ID.fullmatch(body["request_id"])
@@ -162,9 +76,10 @@ async def test_decoded_by_the_gateway_the_image_reaches_the_classifier_as_its_te
     (call,) = fake.calls
     (tensor,) = call.inputs
     assert call.model == "health_code_classifier"
-    shape = [1, 3, INPUT_SIZE, INPUT_SIZE]
+    pixels = project_imaging().image_to_tensor(image)
+    shape = [1, *pixels.shape]
     assert (tensor.name(), list(tensor.shape()), tensor.datatype()) == ("PIXELS", shape, "UINT8")
-    assert tensor._get_content() == image_to_tensor(image).tobytes()
+    assert tensor._get_content() == pixels.tobytes()
     assert 0 < call.timeout <= Settings().request_timeout_s
 
 
@@ -192,17 +107,42 @@ async def test_model_version_is_the_classifier_version_not_the_ensemble_version(
         ("health_code_classifier", "1", "UNAVAILABLE"),
         ("health_code_classifier", "2", "READY"),
     ]
-    await fake.triton.refresh_versions()
+    await fake.triton.refresh()
     response = await http.post(URL, json=as_json(encode("JPEG")))
     assert response.json()["model_version"] == "2"
 
 
-async def test_model_version_is_the_models_own_when_it_has_no_classifier():
-    async with gateway(usages={"plain": "plain_model"}, decode="triton") as (http, fake):
-        fake.index = [("plain_model", "3", "READY"), ("plain_model", "4", "LOADING")]
-        await fake.triton.refresh_versions()
-        response = await http.post("/analysis/plain", json=as_json(encode("JPEG")))
-        assert response.json()["model_version"] == "3"
+async def test_model_version_is_what_triton_reported_until_the_index_names_one(gw):
+    http, fake = gw
+    fake.index = []
+    await fake.triton.refresh()
+    response = await http.post(URL, json=as_json(encode("JPEG")))
+    assert response.json()["model_version"] == "1"  # from the infer response itself
+
+
+async def test_the_classifiers_own_threshold_turns_an_unsure_colour_into_invalid(gw):
+    http, fake = gw
+    fake.scores = [[0.6, 0.3, 0.05, 0.05]]
+    fake.parameters = {"health_code_classifier": {"min_colour_probability": "0.8"}}
+    fake.index = [("health_code_classifier", "2", "READY")]
+    await fake.triton.refresh()
+    body = (await http.post(URL, json=as_json(encode("JPEG")))).json()
+    assert (body["status"], body["decided_by"], body["model_version"]) == (
+        "invalid",
+        "threshold",
+        "2",
+    )
+    assert body["scores"]["green"] == pytest.approx(0.6)
+
+
+async def test_the_threshold_setting_overrides_the_classifiers_own():
+    async with gateway(min_colour_probability=0.5) as (http, fake):
+        fake.scores = [[0.6, 0.3, 0.05, 0.05]]
+        fake.parameters = {"health_code_classifier": {"min_colour_probability": "0.8"}}
+        fake.index = [("health_code_classifier", "2", "READY")]
+        await fake.triton.refresh()
+        body = (await http.post(URL, json=as_json(encode("JPEG")))).json()
+    assert (body["status"], body["decided_by"]) == ("green", "model")
 
 
 # --- refusals from the payload ------------------------------------------------------------------
@@ -277,19 +217,19 @@ async def test_a_body_over_the_limit_is_refused_from_its_content_length(http):
     assert error_code(response) == "payload_too_large"
 
 
-async def test_a_chunked_body_is_read_no_further_than_the_limit(http):
-    sent = 0
+async def test_a_chunked_body_over_the_limit_is_refused_and_the_rest_dropped_not_kept(http):
+    kept = []
 
     async def chunks():
-        nonlocal sent
         for _ in range(100):
-            sent += 10_000
             yield b"\xff" * 10_000
+        kept.append("all sent")  # the client could send it all: nothing was reset
 
     response = await http.post(URL, content=chunks(), headers={"content-type": "image/jpeg"})
     assert response.status_code == 413
     assert error_code(response) == "payload_too_large"
-    assert sent <= MAX_BODY_BYTES + 10_000
+    assert response.headers["connection"] == "close"
+    assert kept == ["all sent"]
 
 
 async def test_a_body_that_arrives_too_slowly_is_refused_with_body_timeout():
@@ -371,31 +311,28 @@ async def test_routing_errors_use_the_error_shape(http, method, path, status, co
          502, "inference_failed"),
     ],
 )  # fmt: skip
-async def test_triton_errors_map_to_statuses_and_codes(gw, monkeypatch, error, status, code):
-    http, fake = gw
-    monkeypatch.setattr(inference, "RETRY_DELAYS_S", ())
-    fake.errors = [error]
-    response = await http.post(URL, json=as_json(encode("JPEG")))
+async def test_triton_errors_map_to_statuses_and_codes(error, status, code):
+    async with gateway(retry_delays_s=()) as (http, fake):
+        fake.errors = [error]
+        response = await http.post(URL, json=as_json(encode("JPEG")))
     assert response.status_code == status
     assert error_code(response) == code
     assert ("retry-after" in response.headers) == (status == 503)
     assert "/opt/secret" not in response.text
 
 
-async def test_unavailable_triton_is_retried_until_it_answers(gw, monkeypatch):
-    http, fake = gw
-    monkeypatch.setattr(inference, "RETRY_DELAYS_S", (0.001, 0.001, 0.001))
-    fake.errors = [unavailable(), unavailable("Request for unknown model: 'health_code'")]
-    response = await http.post(URL, json=as_json(encode("JPEG")))
+async def test_unavailable_triton_is_retried_until_it_answers():
+    async with gateway(retry_delays_s=(0.001, 0.001, 0.001)) as (http, fake):
+        fake.errors = [unavailable(), unavailable("Request for unknown model: 'health_code'")]
+        response = await http.post(URL, json=as_json(encode("JPEG")))
     assert response.status_code == 200, response.text
     assert len(fake.calls) == 3
 
 
-async def test_unavailable_triton_is_a_503_with_retry_after_once_retries_run_out(gw, monkeypatch):
-    http, fake = gw
-    monkeypatch.setattr(inference, "RETRY_DELAYS_S", (0.001, 0.001))
-    fake.errors = [unavailable()] * 3
-    response = await http.post(URL, json=as_json(encode("JPEG")))
+async def test_unavailable_triton_is_a_503_with_retry_after_once_retries_run_out():
+    async with gateway(retry_delays_s=(0.001, 0.001)) as (http, fake):
+        fake.errors = [unavailable()] * 3
+        response = await http.post(URL, json=as_json(encode("JPEG")))
     assert response.status_code == 503
     assert response.headers["retry-after"] == "1"
     assert len(fake.calls) == 3
@@ -475,9 +412,9 @@ async def test_readyz_is_200_when_triton_and_every_model_are_ready(http):
 @pytest.mark.parametrize(
     ("server_ready", "models_ready", "not_ready"),
     [
-        (True, {"health_code": False}, ["health_code"]),
-        (False, {"health_code": True}, ["triton"]),
-        (unavailable(), {}, ["triton", "health_code"]),
+        (True, {"health_code_classifier": False}, ["health_code_classifier"]),
+        (False, {"health_code_classifier": True}, ["triton"]),
+        (unavailable(), {}, ["triton", "health_code_classifier"]),
     ],
 )
 async def test_readyz_is_503_naming_what_is_not_ready(gw, server_ready, models_ready, not_ready):

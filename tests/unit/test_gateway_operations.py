@@ -13,7 +13,8 @@ from tritonclient.utils import InferenceServerException
 
 from gateway import auth, logs
 from gateway.settings import Settings
-from tests.unit.test_gateway_app import URL, as_json, encode, error_code, gateway
+from tests.support.fake_triton import URL, as_json, error_code, gateway
+from tests.support.images import encode
 
 KEYS = frozenset({"k-one-1234567890", "k-two-0987654321"})
 

@@ -16,7 +16,7 @@ from google.protobuf import text_format
 from PIL import Image
 from tritonclient.grpc import model_config_pb2
 
-from tests.images import jpeg_claiming, jpeg_with_orientation
+from tests.support.images import jpeg_claiming, jpeg_with_orientation
 
 REPOSITORY = Path(__file__).resolve().parents[2] / "model_repository"
 VERSION = REPOSITORY / "health_code_preprocess" / "1"

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.images import jpeg_with_orientation, png_claiming
+from tests.support.images import jpeg_with_orientation, png_claiming
 from training.preprocessing import INPUT_SIZE, ImageError, image_to_tensor, imaging
 
 CONFIG = (
@@ -48,8 +48,9 @@ def test_a_cmyk_jpeg_is_decoded_too():
 @pytest.mark.parametrize(
     ("data", "code"),
     [
-        (b"GIF89a" + b"\0" * 64, "not_an_image"),
-        (b"", "not_an_image"),
+        (b"GIF89a" + b"\0" * 64, "unsupported_image_format"),
+        (b"plain text", "not_an_image"),
+        (b"", "empty_image"),
         (b"\xff\xd8\xff\xe0" + b"\0" * 20, "corrupt_image"),
         (png_claiming(30_000, 30_000), "image_too_large"),
         (png_claiming(640, 480), "corrupt_image"),  # far too little pixel data

@@ -1,8 +1,10 @@
 """Image bytes -> model input tensor: the one preprocessing function, shared by Triton and training.
 
-It runs inside Triton's python-backend stub (embedded and NGC image alike) and in training, so it
-depends on numpy, Pillow and simplejpeg only. JPEGs are decoded with DCT scaling straight to about
-the model's resolution (never a full-size decode followed by a resize); PNGs have no such shortcut.
+It runs inside Triton's python-backend stub (embedded and NGC image alike), in the gateway (its
+header checks, and its decoding with HEALTHCODE_DECODE=gateway) and in training, so it depends on
+numpy, Pillow and simplejpeg only. It is the one home of what an image must be: formats, magic
+bytes and the pixel limit. JPEGs are decoded with DCT scaling straight to about the model's
+resolution (never a full-size decode followed by a resize); PNGs have no such shortcut.
 A JPEG's EXIF orientation is applied, so a photo taken sideways reaches the model upright, as a
 gallery app would show it.
 """
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import io
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 import simplejpeg
@@ -24,6 +27,21 @@ MAX_PIXELS = 50_000_000
 
 JPEG_MAGIC = b"\xff\xd8\xff"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+# Image formats recognised but not served: refused as unsupported_image_format (the client sent an
+# image, just not one we read), where anything else is not_an_image.
+OTHER_MAGIC = (
+    (b"GIF87a", "GIF"),
+    (b"GIF89a", "GIF"),
+    (b"II*\x00", "TIFF"),
+    (b"MM\x00*", "TIFF"),
+    (b"\xff\x0a", "JPEG XL"),
+    (b"\x00\x00\x00\x0cJXL \r\n\x87\n", "JPEG XL"),
+    (b"\x00\x00\x00\x0cjP  \r\n\x87\n", "JPEG 2000"),
+    (b"8BPS", "PSD"),
+    (b"\x00\x00\x01\x00", "ICO"),
+)
+HEIF_BRANDS = frozenset({b"heic", b"heix", b"hevc", b"heim", b"heis", b"mif1", b"msf1", b"avif"})
+BMP_DIB_SIZES = frozenset({12, 40, 52, 56, 64, 108, 124})
 
 # EXIF orientation -> the transpose that turns the stored pixels upright.
 _UPRIGHT = {
@@ -52,6 +70,33 @@ def sniff_format(data: bytes) -> str | None:
     if data.startswith(PNG_MAGIC):
         return "png"
     return None
+
+
+def other_format(data: bytes) -> str | None:
+    """Name a recognised but unsupported image format, or None."""
+    for magic, name in OTHER_MAGIC:
+        if data.startswith(magic):
+            return name
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "WebP"
+    if data[4:8] == b"ftyp" and data[8:12] in HEIF_BRANDS:
+        return "HEIF/AVIF"
+    # "BM" alone would catch text too: also require a known DIB header size.
+    if data[:2] == b"BM" and int.from_bytes(data[14:18], "little") in BMP_DIB_SIZES:
+        return "BMP"
+    return None
+
+
+def unusable(data: bytes) -> ImageError:
+    """The error for bytes that are neither JPEG nor PNG."""
+    if not data:
+        return ImageError("empty_image", "the image is empty")
+    other = other_format(data)
+    if other:
+        return ImageError(
+            "unsupported_image_format", f"{other} images are not supported: send JPEG or PNG"
+        )
+    return ImageError("not_an_image", "the data is neither a JPEG nor a PNG image")
 
 
 def exif_orientation(data: bytes) -> int:
@@ -118,7 +163,7 @@ def image_to_tensor(data: bytes, size: int = INPUT_SIZE) -> np.ndarray:
     """Decode a JPEG or PNG and letterbox it into a UINT8 CHW array of shape (3, size, size)."""
     fmt = sniff_format(data)
     if fmt is None:
-        raise ImageError("not_an_image", "the data is neither a JPEG nor a PNG image")
+        raise unusable(data)
     if fmt == "jpeg":
         img = _decode_jpeg(data, size)
         orientation = exif_orientation(data)
@@ -133,3 +178,38 @@ def image_to_tensor(data: bytes, size: int = INPUT_SIZE) -> np.ndarray:
     top, left = (size - target[1]) // 2, (size - target[0]) // 2
     canvas[top : top + target[1], left : left + target[0]] = np.asarray(img)
     return np.ascontiguousarray(canvas.transpose(2, 0, 1))
+
+
+@dataclass(frozen=True)
+class Header:
+    """What an image's header says, read without decoding a pixel."""
+
+    format: str  # "jpeg" or "png"
+    width: int
+    height: int
+    progressive: bool  # a progressive JPEG or an interlaced (Adam7) PNG
+    bit_depth: int  # bits per sample: 8 for JPEG, 1 to 16 for PNG
+
+
+def read_header(data: bytes) -> Header:
+    """The header of a JPEG or PNG; ImageError when it is unusable or claims too many pixels."""
+    fmt = sniff_format(data)
+    if fmt is None:
+        raise unusable(data)
+    try:
+        # Image.open reads the header only. Our pixel limit is lower than Pillow's, so its
+        # DecompressionBombWarning is noise here (and an error under strict warning filters).
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data), formats=[fmt.upper()]) as img:
+                width, height = img.size
+                info = img.info
+    except Image.DecompressionBombError as e:
+        raise ImageError("image_too_large", f"the image exceeds {MAX_PIXELS} pixels") from e
+    except Exception as e:  # any parser failure on client data is the client's corrupt image
+        raise ImageError("corrupt_image", f"unreadable {fmt.upper()} header") from e
+    _check_pixels(width, height)
+    if fmt == "jpeg":
+        return Header(fmt, width, height, bool(info.get("progressive")), 8)
+    # IHDR is the first chunk (Pillow checked it): bit depth at byte 24, interlace at byte 28.
+    return Header(fmt, width, height, data[28] == 1, data[24])

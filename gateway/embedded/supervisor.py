@@ -18,10 +18,9 @@ import tempfile
 import time
 from pathlib import Path
 
-import httpx
-
+from gateway.embedded import server
 from gateway.settings import Settings
-from gateway.triton import embedded
+from gateway.waiting import NotReady, wait_until_ok
 
 log = logging.getLogger("healthcode.triton")
 
@@ -46,16 +45,12 @@ class TritonSupervisor:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._proc: asyncio.subprocess.Process | None = None
-        self._stopping = False
+        self._stop = asyncio.Event()
         self._reaped_pid: int | None = None
         self._workdir = Path(tempfile.mkdtemp(prefix="healthcode-triton-"))
-        self._backends = embedded.compose_backends(self._workdir / "backends")
+        self._backends = server.compose_backends(self._workdir / "backends")
         self._shm_prefix = f"healthcode_{os.getpid()}_"
-        self._env = embedded.environment()
-
-    @property
-    def grpc_url(self) -> str:
-        return f"127.0.0.1:{self.settings.triton_grpc_port}"
+        self._env = server.environment()
 
     @property
     def http_url(self) -> str:
@@ -67,34 +62,32 @@ class TritonSupervisor:
         await self.wait_ready(self.settings.triton_start_timeout_s)
 
     async def _spawn(self) -> None:
-        cmd = embedded.command(self.settings, self._backends, self._shm_prefix)
+        cmd = server.command(self.settings, self._backends, self._shm_prefix)
         log.info("starting tritonserver: %s", " ".join(cmd))
         self._proc = await asyncio.create_subprocess_exec(
             *cmd, env=self._env, preexec_fn=_die_with_parent
         )
 
     async def wait_ready(self, timeout_s: float) -> None:
-        deadline = time.monotonic() + timeout_s
+        """Until every ensemble the usages call is ready (and with it its composing models)."""
         models = sorted(set(self.settings.usages.values()))
-        async with httpx.AsyncClient(base_url=self.http_url, timeout=2.0) as http:
-            while True:
-                if self._proc is None or self._proc.returncode is not None:
-                    raise TritonStartError("tritonserver exited while starting (see its log above)")
-                with contextlib.suppress(httpx.HTTPError):
-                    codes = [(await http.get(f"/v2/models/{m}/ready")).status_code for m in models]
-                    if all(code == 200 for code in codes):
-                        return
-                if time.monotonic() > deadline:
-                    raise TritonStartError(f"models {models} not ready after {timeout_s:.0f} s")
-                await asyncio.sleep(0.25)
+        urls = [f"{self.http_url}/v2/models/{m}/ready" for m in models]
+        try:
+            await wait_until_ok(urls, timeout_s, alive=self._running)
+        except NotReady as e:
+            raise TritonStartError(f"tritonserver: {e} (see its log above)") from e
+
+    def _running(self) -> bool:
+        return self._proc is not None and self._proc.returncode is None
 
     async def watch(self) -> None:
         """Restart tritonserver whenever it exits, until stop() is called."""
         backoff_s = 1.0
-        while not self._stopping:
+        while not self._stop.is_set():
             started = time.monotonic()
+            assert self._proc is not None, "start() comes first"
             returncode = await self._proc.wait()
-            if self._stopping:
+            if self._stop.is_set():
                 return
             self._reap()
             if time.monotonic() - started > HEALTHY_RUN_S:
@@ -102,7 +95,7 @@ class TritonSupervisor:
             log.error("tritonserver exited with %s; restarting in %.0f s", returncode, backoff_s)
             await asyncio.sleep(backoff_s)
             backoff_s = min(backoff_s * 2, BACKOFF_MAX_S)
-            if self._stopping:
+            if self._stop.is_set():
                 return
             try:
                 await self._spawn()
@@ -113,7 +106,7 @@ class TritonSupervisor:
 
     async def stop(self) -> None:
         """SIGTERM tritonserver (it drains in-flight requests), then SIGKILL its whole group."""
-        self._stopping = True
+        self._stop.set()
         proc = self._proc
         if proc is not None and proc.returncode is None:
             proc.send_signal(signal.SIGTERM)

@@ -4,7 +4,8 @@ Closed loop (`concurrency` workers, each sends its next request when the last on
 ab -c) or open loop (`rate` requests/s on a fixed schedule; latency counts from each request's
 intended send time, so a stalled server cannot hide behind a stalled client: no coordinated
 omission). Either way at most `concurrency` connections exist, each reused, and requests are
-handed out by a counter, never as a list of tasks; latencies go into a fixed-size histogram.
+handed out by a counter, never as a list of tasks; latencies go into an HDR histogram (fixed size,
+three significant digits).
 """
 
 from __future__ import annotations
@@ -19,10 +20,33 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from clients.histogram import Histogram
-from clients.rawhttp import Connection, Target, error_kind
+from hdrh.histogram import HdrHistogram
+
+from clients.loadtest.rawhttp import Connection, Target, error_kind
 
 CHECKPOINTS = tuple(10**k for k in range(3, 10))  # RSS noted at 1k, 10k, 100k, 1M, …
+LATENCY_MAX_US = 3_600_000_000  # an hour: anything longer is recorded as an hour
+PERCENTILES = (50, 90, 99, 99.9)
+
+
+def latency_histogram() -> HdrHistogram:
+    """Microseconds from 1 us to an hour, three significant digits."""
+    return HdrHistogram(1, LATENCY_MAX_US, 3)
+
+
+def record_s(histogram: HdrHistogram, seconds: float) -> None:
+    histogram.record_value(min(max(1, round(seconds * 1e6)), LATENCY_MAX_US))
+
+
+def summary_ms(histogram: HdrHistogram) -> dict[str, float]:
+    """Percentiles, min, mean and max in milliseconds (zeros when nothing was recorded)."""
+    if not histogram.get_total_count():
+        return {**{f"p{p:g}": 0.0 for p in PERCENTILES}, "min": 0.0, "mean": 0.0, "max": 0.0}
+    out = {f"p{p:g}": round(histogram.get_value_at_percentile(p) / 1e3, 3) for p in PERCENTILES}
+    out["min"] = round(histogram.get_min_value() / 1e3, 3)
+    out["mean"] = round(histogram.get_mean_value() / 1e3, 3)
+    out["max"] = round(histogram.get_max_value() / 1e3, 3)
+    return out
 
 
 @dataclass(frozen=True)
@@ -43,12 +67,13 @@ class LoadConfig:
 
 @dataclass
 class LoadStats:
-    latency: Histogram = field(default_factory=Histogram)
+    latency: HdrHistogram = field(default_factory=latency_histogram)
     complete: int = 0  # answered, whatever the status
     ok: int = 0  # 2xx
-    statuses: collections.Counter = field(default_factory=collections.Counter)  # non-2xx
+    statuses: collections.Counter[int] = field(default_factory=collections.Counter)  # non-2xx
     retry_after_503: int = 0  # 503 answers that carried Retry-After
-    errors: collections.Counter = field(default_factory=collections.Counter)  # no answer, by kind
+    # failures with no answer, by kind
+    errors: collections.Counter[str] = field(default_factory=collections.Counter)
     bytes_sent: int = 0
     bytes_received: int = 0
     late_starts: int = 0  # open loop: sent after its intended time because all slots were busy
@@ -159,7 +184,7 @@ class LoadGenerator:
                 except Exception as e:  # every failure is counted, by kind
                     stats.errors[error_kind(e)] += 1
                 else:
-                    stats.latency.record(now() - begin)
+                    record_s(stats.latency, now() - begin)
                     stats.complete += 1
                     stats.bytes_sent += len(data)
                     stats.bytes_received += response.size

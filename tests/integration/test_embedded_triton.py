@@ -6,12 +6,12 @@ import os
 import sys
 import sysconfig
 
+from gateway.embedded import server
 from gateway.settings import Settings
-from gateway.triton import embedded
 
 
 def test_the_backend_folder_holds_the_python_backend_this_pythons_stub_and_onnxruntime(tmp_path):
-    backends = embedded.compose_backends(tmp_path / "backends")
+    backends = server.compose_backends(tmp_path / "backends")
     python = backends / "python"
     # Triton refuses a backend library that resolves outside the folder: it must be a real file.
     assert (python / "libtriton_python.so").is_file()
@@ -24,7 +24,7 @@ def test_the_backend_folder_holds_the_python_backend_this_pythons_stub_and_onnxr
 
 def test_every_triton_port_binds_to_loopback_and_models_are_polled(tmp_path):
     settings = Settings(triton_http_port=18000, triton_grpc_port=18001, triton_metrics_port=18002)
-    cmd = embedded.command(settings, tmp_path, "healthcode_1_")
+    cmd = server.command(settings, tmp_path, "healthcode_1_")
     assert os.access(cmd[0], os.X_OK)
     for flag in ("--http-address", "--grpc-address", "--metrics-address"):
         assert f"{flag}=127.0.0.1" in cmd
@@ -34,7 +34,7 @@ def test_every_triton_port_binds_to_loopback_and_models_are_polled(tmp_path):
 
 
 def test_the_stub_environment_sees_this_virtualenv():
-    env = embedded.environment()
+    env = server.environment()
     assert sysconfig.get_paths()["purelib"] in env["PYTHONPATH"].split(os.pathsep)
     assert env["PATH"].startswith(os.path.dirname(sys.executable))
     assert "nvidia_pytriton.libs" in env["LD_LIBRARY_PATH"]

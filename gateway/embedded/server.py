@@ -1,4 +1,4 @@
-"""Find the nvidia-pytriton wheel's tritonserver, compose its backend folder, build its command."""
+"""The nvidia-pytriton wheel's tritonserver: its backend folder, command line and environment."""
 
 from __future__ import annotations
 
@@ -21,13 +21,13 @@ class EmbeddedTritonError(RuntimeError):
 def wheel_root() -> Path:
     """The wheel's `tritonserver` folder (bin/, backends/python, python_backend_stubs/)."""
     try:
-        import pytriton
+        from pytriton.utils import distribution
     except ImportError as e:
         raise EmbeddedTritonError(
             "the embedded Triton comes from the nvidia-pytriton wheel (Linux x86_64 only); "
             "install the project with `make install`"
         ) from e
-    root = Path(pytriton.__file__).resolve().parent / "tritonserver"
+    root: Path = distribution.get_root_module_path() / "tritonserver"
     if not (root / "bin" / "tritonserver").is_file():
         raise EmbeddedTritonError(f"no tritonserver binary under {root}")
     return root
@@ -39,9 +39,11 @@ def compose_backends(dest: Path) -> Path:
     Triton refuses a backend library whose real path lies outside the backend folder, so the
     backend files are copied; the stub stays a link (its RPATH is relative to its real place).
     """
+    from pytriton.utils import distribution
+
     root = wheel_root()
     version = f"{sys.version_info.major}.{sys.version_info.minor}"
-    stub = root / "python_backend_stubs" / version / "triton_python_backend_stub"
+    stub = distribution.get_stub_path(version)
     if not stub.is_file():
         raise EmbeddedTritonError(f"the wheel has no python-backend stub for Python {version}")
     python = dest / "python"
@@ -83,18 +85,19 @@ def command(settings: Settings, backend_dir: Path, shm_prefix: str) -> list[str]
 
 def environment() -> dict[str, str]:
     """The stub processes must see this virtualenv's packages and this Python's libpython."""
+    from pytriton.utils import distribution
+
     env = dict(os.environ)
     paths = sysconfig.get_paths()
     site = [paths["purelib"], paths["platlib"]]
-    env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys([*site, env.get("PYTHONPATH", "")])).strip(
-        os.pathsep
+    env["PYTHONPATH"] = os.pathsep.join(
+        dict.fromkeys(p for p in [*site, env.get("PYTHONPATH", "")] if p)
     )
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     # Poll mode reloads a model whose folder changes: no __pycache__ may appear in version folders.
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     # The wheel's libraries (needed by the copied backend library) and this Python's libpython.
-    libdirs = [str(wheel_root().parent.parent / "nvidia_pytriton.libs")]
-    libdirs.append(sysconfig.get_config_var("LIBDIR") or "")
+    libdirs = [str(distribution.get_libs_path()), sysconfig.get_config_var("LIBDIR") or ""]
     libdirs.append(env.get("LD_LIBRARY_PATH", ""))
     env["LD_LIBRARY_PATH"] = os.pathsep.join(p for p in libdirs if p)
     return env

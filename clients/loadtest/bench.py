@@ -10,39 +10,32 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import orjson
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from clients.echo import run_fast
-from clients.loadgen import LoadConfig, LoadGenerator, LoadStats, peak_rss_mb
-from clients.rawhttp import Target, build_request
+from clients.loadtest.echo import run_fast
+from clients.loadtest.loadgen import LoadConfig, LoadGenerator, LoadStats, peak_rss_mb, summary_ms
+from clients.loadtest.rawhttp import Target, build_request
+from clients.media import IMAGE_SUFFIXES, content_type
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png"}
-# --mix: (width, height, JPEG quality) of phone screenshots, small to large
-MIX_SIZES = ((720, 1600, 80), (1080, 2340, 90), (1080, 2400, 95), (1440, 3200, 95))
 MAX_FOLDER_FILES = 1000  # payloads stay in memory: bound them
 
 
-def load_payloads(paths: list[Path], mix: int = 0) -> list[tuple[str, bytes]]:
-    """Images from files and folders (JPEG/PNG), plus `mix` generated screenshots."""
+def load_payloads(paths: list[Path]) -> list[tuple[str, bytes]]:
+    """Images from files and folders (JPEG/PNG; at most MAX_FOLDER_FILES a folder)."""
     found: list[tuple[str, bytes]] = []
     for path in paths:
-        files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)[
-            :MAX_FOLDER_FILES
-        ] if path.is_dir() else [path]  # fmt: skip
+        if path.is_dir():
+            images = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+            files = images[:MAX_FOLDER_FILES]
+        else:
+            files = [path]
         found += [(str(p), p.read_bytes()) for p in files]
-    if mix:
-        from training.render import render  # only here: the renderer is a dev dependency
-
-        for i in range(mix):
-            w, h, q = MIX_SIZES[i % len(MIX_SIZES)]
-            label = ("green", "yellow", "red", "invalid")[i % 4]
-            found.append((f"mix-{w}x{h}-q{q}-{label}", render(label, i, width=w, height=h,
-                                                               quality=q, fmt="jpeg")))  # fmt: skip
     if not found:
-        raise ValueError("no payloads: give image files, a folder of them, or --mix N")
+        raise ValueError("no payloads: give image files or a folder of them")
     return found
 
 
@@ -52,15 +45,14 @@ def build_requests(url: str, payloads: list[tuple[str, bytes]], body: str) -> li
     out = []
     for _, data in payloads:
         if body == "json":
-            out.append(build_request(target, b'{"base64": "%s"}' % base64.b64encode(data),
-                                     "application/json"))  # fmt: skip
+            json_body = b'{"base64": "%s"}' % base64.b64encode(data)
+            out.append(build_request(target, json_body, "application/json"))
         else:
-            ctype = "image/png" if data.startswith(b"\x89PNG") else "image/jpeg"
-            out.append(build_request(target, data, ctype))
+            out.append(build_request(target, data, content_type(data)))
     return out
 
 
-def summary(config: LoadConfig, stats: LoadStats, payloads: int) -> dict:
+def summary(config: LoadConfig, stats: LoadStats, payloads: int) -> dict[str, Any]:
     """Everything the run measured, as plain data (what --json prints)."""
     elapsed = max(stats.elapsed_s, 1e-9)
     mode = "open" if config.rate is not None else "closed"
@@ -83,14 +75,14 @@ def summary(config: LoadConfig, stats: LoadStats, payloads: int) -> dict:
         "ok_per_s": round(stats.ok / elapsed, 2),
         "received_kb_per_s": round(stats.bytes_received / 1024 / elapsed, 2),
         "sent_kb_per_s": round(stats.bytes_sent / 1024 / elapsed, 2),
-        "latency_ms": stats.latency.summary_ms(),
+        "latency_ms": summary_ms(stats.latency),
         "latency_from": "intended send time" if mode == "open" else "send time",
         "client_rss_mb": {str(k): v for k, v in sorted(stats.rss_mb.items())},
         "client_peak_rss_mb": round(peak_rss_mb(), 1),
     }
 
 
-def format_summary(s: dict) -> str:
+def format_summary(s: dict[str, Any]) -> str:
     """The summary in ab's spirit, for people."""
     errors = ", ".join(f"{k} {v}" for k, v in sorted(s["errors"].items())) or "none"
     statuses = ", ".join(f"{k}: {v}" for k, v in s["statuses"].items()) or "none"
@@ -125,7 +117,7 @@ def format_summary(s: dict) -> str:
 def echo_server() -> Iterator[str]:
     """A local echo server in a child process (so its memory is not the client's)."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "clients.echo"], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-m", "clients.loadtest.echo"], stdout=subprocess.PIPE, text=True
     )
     try:
         line = proc.stdout.readline() if proc.stdout else ""
@@ -155,8 +147,8 @@ async def run_load(config: LoadConfig, requests: list[bytes], progress: bool) ->
     def update(stats: LoadStats) -> None:
         elapsed = max(1e-9, asyncio.get_running_loop().time() - started)
         bad = stats.failed + sum(stats.statuses.values())
-        bar.update(task, completed=stats.done, rate=f"{stats.complete / elapsed:,.0f} req/s",
-                   bad=f"{bad:,} failed/non-2xx")  # fmt: skip
+        rate = f"{stats.complete / elapsed:,.0f} req/s"
+        bar.update(task, completed=stats.done, rate=rate, bad=f"{bad:,} failed/non-2xx")
 
     started = asyncio.get_running_loop().time()
     with bar:
@@ -165,13 +157,18 @@ async def run_load(config: LoadConfig, requests: list[bytes], progress: bool) ->
 
 def run_bench(args: argparse.Namespace) -> int:
     """Entry point of `healthcode bench`; exit status 1 when any request failed."""
-    payloads = load_payloads(args.payloads, args.mix)
+    payloads = load_payloads(args.payloads)
     with contextlib.ExitStack() as stack:
         base = stack.enter_context(echo_server()) if args.echo else args.url
         url = f"{base.rstrip('/')}/analysis/{args.usage}"
-        config = LoadConfig(url=url, requests=args.requests, duration_s=args.duration,
-                            concurrency=args.concurrency, rate=args.rate,
-                            timeout_s=args.timeout)  # fmt: skip
+        config = LoadConfig(
+            url=url,
+            requests=args.requests,
+            duration_s=args.duration,
+            concurrency=args.concurrency,
+            rate=args.rate,
+            timeout_s=args.timeout,
+        )
         requests = build_requests(url, payloads, args.body)
         stats = run_fast(run_load(config, requests, args.progress and sys.stderr.isatty()))
     result = summary(config, stats, len(payloads))
@@ -180,19 +177,28 @@ def run_bench(args: argparse.Namespace) -> int:
 
 
 def add_arguments(p: argparse.ArgumentParser, default_url: str) -> None:
-    p.add_argument("payloads", nargs="*", type=Path, help="image files or folders of them")
-    p.add_argument("--mix", type=int, default=0, help="add N generated screenshots of mixed sizes")
+    p.add_argument("payloads", nargs="+", type=Path, help="image files or folders of them")
     p.add_argument("--url", default=default_url)
     p.add_argument("--usage", default="health-code")
     p.add_argument("-n", "--requests", type=int, default=1000, help="at most this many")
     p.add_argument("-t", "--duration", type=float, help="and for at most this many seconds")
-    p.add_argument("-c", "--concurrency", type=int, default=8,
-                   help="closed loop: clients; open loop: cap on requests in flight")  # fmt: skip
+    p.add_argument(
+        "-c",
+        "--concurrency",
+        type=int,
+        default=8,
+        help="closed loop: clients; open loop: cap on requests in flight",
+    )
     p.add_argument("--rate", type=float, help="open loop: requests per second")
     p.add_argument("--timeout", type=float, default=30.0, help="per request, seconds")
-    p.add_argument("--body", choices=("raw", "json"), default="json",
-                   help='json: the seed\'s {"base64": ...}; raw: the image bytes')  # fmt: skip
-    p.add_argument("--echo", action="store_true",
-                   help="dry run: target a local echo server instead of --url")  # fmt: skip
+    p.add_argument(
+        "--body",
+        choices=("raw", "json"),
+        default="json",
+        help='json: the seed\'s {"base64": ...}; raw: the image bytes',
+    )
+    p.add_argument(
+        "--echo", action="store_true", help="dry run: target a local echo server instead of --url"
+    )
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--no-progress", dest="progress", action="store_false")

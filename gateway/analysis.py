@@ -1,0 +1,89 @@
+"""POST /analysis/{usage}: one image in, its classification out. The request path, top to bottom.
+
+Called by gateway.middleware (which has already authorised, counted and admitted the request) with
+the request's scope and receive; returns the JSON body of the 200 answer or raises a GatewayError.
+
+    usage -> ModelRoute -> media type -> body (size, time) -> image bytes (JSON/base64 or raw)
+          -> imaging.py's header checks -> Triton (decoded here or there) -> scores -> answer
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+import orjson
+
+from gateway import errors, payload
+from gateway.classification import classify
+from gateway.routing import SCORES_OUTPUT, ModelRoute
+from gateway.settings import Settings
+from gateway.triton_client import TritonClient
+
+logger = logging.getLogger(__name__)
+
+ANALYSIS_PREFIX = "/analysis/"
+UNKNOWN_USAGE = "unknown"  # the metrics label of every usage that is not configured
+
+
+class Analysis:
+    """The analysis endpoint over the app's routes and Triton connection."""
+
+    def __init__(
+        self, routes: Mapping[str, ModelRoute], triton: TritonClient, settings: Settings
+    ) -> None:
+        self.routes = routes
+        self.triton = triton
+        self.max_body_bytes = settings.max_body_bytes
+        self.timeout_s = settings.request_timeout_s
+        self.min_colour_probability = settings.min_colour_probability
+
+    def usage_label(self, path: str) -> str | None:
+        """The usage label of an analysis path for metrics and logs (None for other paths)."""
+        if not path.startswith(ANALYSIS_PREFIX):
+            return None
+        usage = path[len(ANALYSIS_PREFIX) :]
+        # Only configured usages become label values: clients must not grow the label set.
+        return usage if usage in self.routes else UNKNOWN_USAGE
+
+    async def __call__(
+        self,
+        path: str,
+        content_type: str,
+        declared: int | None,
+        receive: payload.Receive,
+        request_id: str,
+    ) -> bytes:
+        usage = path[len(ANALYSIS_PREFIX) :]
+        route = self.routes.get(usage)
+        if route is None:
+            raise errors.UnknownUsage(f"unknown usage {usage[:64]!r}; known: {sorted(self.routes)}")
+        kind = payload.check_media_type(content_type)
+        body = await payload.read_body(receive, declared, self.max_body_bytes, self.timeout_s)
+        image = payload.image_bytes(kind, body)
+        route.header(image)
+        result = await self.triton.infer(route.model, await route.inputs(image), request_id)
+        scores = result.as_numpy(SCORES_OUTPUT)
+        if scores is None or scores.shape != (1, len(route.labels)):
+            shape = None if scores is None else scores.shape
+            logger.error("model %s answered %s with shape %s", route.model, SCORES_OUTPUT, shape)
+            raise errors.InferenceFailed()
+        served = await self.triton.served(route.version_model)
+        threshold = self.min_colour_probability
+        answer = classify(
+            scores[0],
+            route.labels,
+            served.version or result.get_response().model_version,
+            served.min_colour_probability if threshold is None else threshold,
+        )
+        return orjson.dumps(
+            {
+                "usage": usage,
+                "status": answer.status,
+                "confidence": answer.confidence,
+                "scores": answer.scores,
+                "model_version": answer.model_version,
+                "decided_by": answer.decided_by,
+                "request_id": request_id,
+            }
+        )

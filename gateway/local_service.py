@@ -1,0 +1,108 @@
+"""`healthcode serve` as a child process on free loopback ports: for tests, benchmarks and tools."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from gateway.repository import PROJECT_REPOSITORY
+from gateway.waiting import wait_until_ok
+
+START_TIMEOUT_S = 180.0
+STOP_TIMEOUT_S = 90.0
+PORTS = ("PORT", "TRITON_HTTP_PORT", "TRITON_GRPC_PORT", "TRITON_METRICS_PORT")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@dataclass
+class LocalService:
+    base_url: str  # the gateway, http://127.0.0.1:port
+    triton_grpc_url: str  # 127.0.0.1:port
+    triton_http_url: str
+    triton_metrics_url: str  # Triton's Prometheus endpoint
+    model_repository: Path
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def log_tail(self, chars: int = 4000) -> str:
+        return self.log.read_text(errors="replace")[-chars:]
+
+    def stop(self) -> int:
+        """SIGTERM (the gateway drains, then Triton stops); the exit status."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout=STOP_TIMEOUT_S)
+
+
+@contextlib.contextmanager
+def run_local_service(
+    root: Path, *, own_repository: bool = True, log: Path | None = None, **settings: str
+) -> Iterator[LocalService]:
+    """`healthcode serve` on free ports until the block ends; ready (/readyz 200) when yielded.
+
+    `own_repository`: serve a private copy of the project's model repository under `root` (tests
+    publish into it). Keyword arguments are more settings: `max_in_flight="8"` sets
+    HEALTHCODE_MAX_IN_FLIGHT. The service's output goes to `log` (default root/serve.log).
+    """
+    repository = PROJECT_REPOSITORY
+    if own_repository:
+        repository = root / "model_repository"
+        shutil.copytree(PROJECT_REPOSITORY, repository)
+    ports = {name: free_port() for name in PORTS}
+    env = {
+        **os.environ,
+        **{f"HEALTHCODE_{k}": str(v) for k, v in ports.items()},
+        "HEALTHCODE_MODEL_REPOSITORY": str(repository),
+        "HEALTHCODE_REPOSITORY_POLL_S": "1",
+        **{f"HEALTHCODE_{k.upper()}": v for k, v in settings.items()},
+    }
+    env.pop("HEALTHCODE_TRITON_URL", None)
+    log = log or root / "serve.log"
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gateway", "serve"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=root,
+            start_new_session=True,  # our signals, not the terminal's, decide when it stops
+        )
+    service = LocalService(
+        base_url=f"http://127.0.0.1:{ports['PORT']}",
+        triton_grpc_url=f"127.0.0.1:{ports['TRITON_GRPC_PORT']}",
+        triton_http_url=f"http://127.0.0.1:{ports['TRITON_HTTP_PORT']}",
+        triton_metrics_url=f"http://127.0.0.1:{ports['TRITON_METRICS_PORT']}/metrics",
+        model_repository=repository,
+        process=process,
+        log=log,
+    )
+    try:
+        ready = wait_until_ok(
+            [f"{service.base_url}/readyz"], START_TIMEOUT_S, lambda: process.poll() is None
+        )
+        try:
+            asyncio.run(ready)
+        except Exception as e:
+            raise RuntimeError(f"{e}\n{service.log_tail()}") from e
+        yield service
+    finally:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            service.stop()
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()

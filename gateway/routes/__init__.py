@@ -1,1 +1,0 @@
-"""One router per resource: analysis, and the operational endpoints."""

@@ -1,0 +1,19 @@
+"""What the app's endpoints share: its settings, routes, Triton connection and metrics."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from gateway.metrics import Metrics
+from gateway.routing import ModelRoute
+from gateway.settings import Settings
+from gateway.triton_client import TritonClient
+
+
+@dataclass(frozen=True)
+class GatewayState:
+    settings: Settings
+    routes: Mapping[str, ModelRoute]
+    triton: TritonClient
+    metrics: Metrics

@@ -1,1 +1,0 @@
-"""Embedded Triton: the tritonserver from the nvidia-pytriton wheel, composed and supervised."""

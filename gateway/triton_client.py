@@ -1,0 +1,222 @@
+"""The gateway's connection to Triton: one async gRPC client, deadlines, retries, served versions.
+
+Triton errors become gateway errors in `to_gateway_error`, the one mapping. Requests that never
+reached a model (Triton restarting, a model reloading) are retried within the request's deadline.
+The retry loop is written out rather than taken from stamina/tenacity: it runs on every request,
+and their per-call machinery (a retrying object, a context per attempt) costs more than the call
+it wraps when nothing fails.
+
+Served versions: Triton's repository index, polled every `version_poll_s`, gives the highest READY
+version of every model; with it, the classifier's `min_colour_probability` parameter from its
+config, so a new classifier brings its own calibrated threshold.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from tritonclient.grpc import MAX_GRPC_MESSAGE_SIZE, InferInput, KeepAliveOptions
+from tritonclient.grpc.aio import InferenceServerClient
+from tritonclient.utils import InferenceServerException
+
+from gateway import errors
+from gateway.metrics import Metrics
+from gateway.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+THRESHOLD_PARAMETER = "min_colour_probability"
+# imaging.py's ImageError travels as "[code] message" inside Triton's error text: a python model
+# can only return Triton's own status codes, so the text is the one channel for ours.
+_IMAGE_ERROR = re.compile(r"\[([a-z_]+)\]\s*([^\n]*)")
+# Triton answers UNAVAILABLE both when it is down and when a model's queue is full: only the
+# text tells overload (never retried) from absence (retried).
+_QUEUE_REJECTIONS = ("exceeds maximum queue size", "request timeout expired")
+_MODEL_MISSING = ("unknown model", "is not found", "not ready", "no available version")
+_RETRYABLE = (errors.TritonUnavailable, errors.ModelUnavailable)
+
+
+def channel_args() -> list[tuple[str, Any]]:
+    """tritonclient's default channel options (passing any replaces them all) + fast reconnects."""
+    keepalive = KeepAliveOptions()
+    return [
+        ("grpc.max_send_message_length", MAX_GRPC_MESSAGE_SIZE),
+        ("grpc.max_receive_message_length", MAX_GRPC_MESSAGE_SIZE),
+        ("grpc.keepalive_time_ms", keepalive.keepalive_time_ms),
+        ("grpc.keepalive_timeout_ms", keepalive.keepalive_timeout_ms),
+        ("grpc.keepalive_permit_without_calls", keepalive.keepalive_permit_without_calls),
+        ("grpc.http2.max_pings_without_data", keepalive.http2_max_pings_without_data),
+        # gRPC's reconnect backoff grows to 120 s: after a Triton restart the gateway would
+        # answer 503 long after Triton is back. Cap it at 1 s.
+        ("grpc.initial_reconnect_backoff_ms", 100),
+        ("grpc.min_reconnect_backoff_ms", 100),
+        ("grpc.max_reconnect_backoff_ms", 1000),
+    ]
+
+
+def make_client(settings: Settings) -> InferenceServerClient:
+    """The one gRPC client of this event loop."""
+    return InferenceServerClient(url=settings.triton_target, channel_args=channel_args())
+
+
+def to_gateway_error(e: InferenceServerException) -> errors.GatewayError:
+    """Map a tritonclient error to the gateway error the client sees."""
+    status = e.status() or ""
+    message = e.message() or ""
+    for found in _IMAGE_ERROR.finditer(message):
+        # The preprocess model's per-request errors: "[corrupt_image] cannot decode JPEG: ..."
+        if found.group(1) in errors.image_error_codes():
+            return errors.from_image_error(found.group(1), found.group(2) or None)
+    lowered = message.lower()
+    if status.endswith("DEADLINE_EXCEEDED"):
+        return errors.DeadlineExceeded()
+    if status.endswith("RESOURCE_EXHAUSTED") or any(q in lowered for q in _QUEUE_REJECTIONS):
+        return errors.Overloaded()
+    if status.endswith("NOT_FOUND") or any(m in lowered for m in _MODEL_MISSING):
+        return errors.ModelUnavailable()
+    if status.endswith("UNAVAILABLE"):
+        return errors.TritonUnavailable()
+    return errors.InferenceFailed()
+
+
+@dataclass(frozen=True)
+class Served:
+    """What serves a model now: its highest READY version and its decision threshold."""
+
+    version: str
+    min_colour_probability: float | None = None
+
+
+class TritonClient:
+    """Inference with a deadline and retries, readiness, and the served model versions."""
+
+    def __init__(self, settings: Settings, metrics: Metrics) -> None:
+        self.client: Any = None  # made in the serving event loop: see open()
+        self._timeout_s = settings.request_timeout_s
+        self._retry_delays_s = settings.retry_delays_s
+        self._probe_timeout_s = settings.probe_timeout_s
+        self._metrics = metrics
+        self._served: dict[str, Served] = {}
+        self._index_read = False
+        self._index_lock = asyncio.Lock()
+
+    def open(self, client: Any) -> None:
+        """Use `client` (a tritonclient.grpc.aio client, made in the serving event loop)."""
+        self.client = client
+
+    async def close(self) -> None:
+        if self.client is not None:
+            await self.client.close()
+            self.client = None
+
+    async def infer(self, model: str, inputs: Sequence[InferInput], request_id: str) -> Any:
+        """Run `inputs` through `model` within the request deadline; retry what never ran."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._timeout_s
+        started = time.perf_counter()
+        attempt = 0
+        try:
+            while True:
+                try:
+                    return await self.client.infer(
+                        model,
+                        inputs,
+                        request_id=request_id,
+                        client_timeout=max(deadline - loop.time(), 0.001),
+                    )
+                except InferenceServerException as e:
+                    error = to_gateway_error(e)
+                    delays = self._retry_delays_s
+                    delay_s = delays[attempt] if attempt < len(delays) else None
+                    if (
+                        not isinstance(error, _RETRYABLE)
+                        or delay_s is None
+                        or loop.time() + delay_s >= deadline
+                    ):
+                        # Only the unexplained failure is logged loudly: the others are
+                        # counted in metrics and would flood the log during an outage.
+                        failed = isinstance(error, errors.InferenceFailed)
+                        logger.log(
+                            logging.WARNING if failed else logging.DEBUG,
+                            "infer %s failed: %s",
+                            model,
+                            e,
+                        )
+                        raise error from e
+                attempt += 1
+                await asyncio.sleep(delay_s)
+        finally:
+            self._metrics.triton_seconds.labels(model).observe(time.perf_counter() - started)
+
+    async def served(self, model: str) -> Served:
+        """The version (and threshold) serving `model` now; "" when Triton has not said yet."""
+        if not self._index_read:
+            await self._first_index()
+        return self._served.get(model) or Served("")
+
+    async def refresh(self) -> None:
+        """Re-read the highest READY version of every model, and a new version's threshold."""
+        index = await self.client.get_model_repository_index(client_timeout=self._probe_timeout_s)
+        ready: dict[str, int] = {}
+        for entry in index.models:
+            if entry.state == "READY" and entry.version.isdigit():
+                ready[entry.name] = max(ready.get(entry.name, 0), int(entry.version))
+        served = dict(self._served)  # a model with no READY version keeps its last one
+        for name, number in ready.items():
+            version = str(number)
+            if served.get(name, Served("")).version != version:
+                served[name] = Served(version, await self._threshold(name))
+        self._served = served
+        self._index_read = True
+
+    async def _threshold(self, model: str) -> float | None:
+        config = await self.client.get_model_config(model, client_timeout=self._probe_timeout_s)
+        parameter = config.config.parameters.get(THRESHOLD_PARAMETER)
+        return float(parameter.string_value) if parameter is not None else None
+
+    async def _first_index(self) -> None:
+        # Until the poller's first success, read the index inline once: no early answer is wrong.
+        async with self._index_lock:
+            if self._index_read:
+                return
+            try:
+                await self.refresh()
+            except InferenceServerException as e:
+                logger.warning("cannot read the model repository index: %s", e)
+
+    async def poll(self, interval_s: float) -> None:
+        """Refresh the served versions forever (a background task of the lifespan)."""
+        failing = False
+        while True:
+            try:
+                await self.refresh()
+            except Exception as e:  # keep polling whatever happens: Triton may be restarting
+                if not failing:
+                    logger.warning("cannot read the model repository index: %s", e)
+                failing = True
+            else:
+                failing = False
+            await asyncio.sleep(interval_s)
+
+    async def readiness(self, models: Iterable[str]) -> tuple[bool, dict[str, bool]]:
+        """Whether the server is ready, and each model."""
+        names = list(models)
+        timeout_s = self._probe_timeout_s
+        server, *ready = await asyncio.gather(
+            _probe(self.client.is_server_ready(client_timeout=timeout_s)),
+            *(_probe(self.client.is_model_ready(n, client_timeout=timeout_s)) for n in names),
+        )
+        return server, dict(zip(names, ready, strict=True))
+
+
+async def _probe(call: Any) -> bool:
+    try:
+        return bool(await call)
+    except Exception:  # any failure to answer means "not ready"
+        return False
