@@ -14,6 +14,7 @@ import kubernetes_validate
 import yaml
 from kubernetes_validate.utils import SchemaNotFoundError
 
+from gateway.settings import Settings
 from tests.deploy.kustomize import render
 
 REPO = Path(__file__).resolve().parents[2]
@@ -30,6 +31,8 @@ CRD_SCHEMAS = {
     ("monitoring.coreos.com/v1", "ServiceMonitor"): "servicemonitor-monitoring-v1.json",
 }
 SCHEMAS = Path(__file__).parent / "schemas"
+ENV_PREFIX = "HEALTHCODE_"
+GATEWAY_DOCKERFILE = (REPO / "deploy" / "gateway.Dockerfile").read_text()
 
 
 @functools.cache
@@ -122,3 +125,37 @@ def quantity_bytes(text: str | int) -> int:
     if unit in units:
         return number * units[unit]
     return number * docker[unit.lower().removesuffix("b") or "b"]
+
+
+def gateway_container(objects) -> dict:
+    return container(one(objects, "Deployment", "gateway"))
+
+
+def triton_container(objects) -> dict:
+    return container(one(objects, "Deployment", "triton"))
+
+
+def dockerfile_env(name: str) -> str | None:
+    match = re.search(rf"\b{name}=(\S+)", GATEWAY_DOCKERFILE)
+    return match[1] if match else None
+
+
+def settings_in(objects, monkeypatch) -> Settings:
+    """The Settings a gateway pod starts with: its literal env, secrets as placeholders."""
+    env = {}
+    for entry in gateway_container(objects)["env"]:
+        value = entry.get("value", "placeholder-from-a-secret")
+        env[entry["name"]] = re.sub(r"\$\(([A-Z0-9_]+)\)", lambda m: env[m[1]], value)
+    for name in list(Settings.model_fields):
+        monkeypatch.delenv(ENV_PREFIX + name.upper(), raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    for name in ("HOST", "PORT"):  # the image's own defaults, where the manifest sets none
+        if ENV_PREFIX + name not in env and (value := dockerfile_env(ENV_PREFIX + name)):
+            monkeypatch.setenv(ENV_PREFIX + name, value)
+    return Settings()
+
+
+def config_values(field: str, texts: list[str]) -> list[int]:
+    """Every integer value of `field` in the model config texts."""
+    return [int(v) for text in texts for v in re.findall(rf"\b{field}:\s*(\d+)", text)]

@@ -1,7 +1,7 @@
-"""deploy/k8s agrees with the rest of the project: settings, routes, ports, images, metrics, models.
+"""deploy/k8s agrees with the rest of the project: settings, routes, ports, images, grace periods.
 
 Each fact is read from its home (the Settings class, the app's routes, the Dockerfiles, the
-compose file, the metrics registry, the model configs), never from a copy kept here.
+compose file, the model configs), never from a copy kept here. Autoscaling: test_k8s_autoscaling.
 """
 
 from __future__ import annotations
@@ -15,26 +15,26 @@ import yaml
 from starlette.routing import Match
 
 from gateway.app import create_app
-from gateway.metrics import Metrics
 from gateway.settings import Settings
 from tests.deploy.manifests import (
+    ENV_PREFIX,
+    GATEWAY_DOCKERFILE,
     K8S,
     REPO,
-    adapter_rules,
-    adapter_series,
+    config_values,
     container,
     env_values,
     flags,
-    of_kind,
+    gateway_container,
     one,
     pod_spec,
     quantity_bytes,
     rendered,
+    settings_in,
+    triton_container,
 )
 
-ENV_PREFIX = "HEALTHCODE_"
 COMPOSE = yaml.safe_load((REPO / "docker-compose.yml").read_text())
-GATEWAY_DOCKERFILE = (REPO / "deploy" / "gateway.Dockerfile").read_text()
 MODEL_CONFIGS = sorted((REPO / "model_repository").glob("*/config*/*.pbtxt")) + sorted(
     (REPO / "model_repository").glob("*/config.pbtxt")
 )
@@ -45,35 +45,6 @@ GATEWAY_BASE_MEMORY_BYTES = 512 * 2**20
 @pytest.fixture(params=["gpu", "cpu"])
 def objects(request) -> tuple[dict, ...]:
     return rendered(request.param)
-
-
-def gateway_container(objects) -> dict:
-    return container(one(objects, "Deployment", "gateway"))
-
-
-def triton_container(objects) -> dict:
-    return container(one(objects, "Deployment", "triton"))
-
-
-def dockerfile_env(name: str) -> str | None:
-    match = re.search(rf"\b{name}=(\S+)", GATEWAY_DOCKERFILE)
-    return match[1] if match else None
-
-
-def settings_in(objects, monkeypatch) -> Settings:
-    """The Settings a gateway pod starts with: its literal env, secrets as placeholders."""
-    env = {}
-    for entry in gateway_container(objects)["env"]:
-        value = entry.get("value", "placeholder-from-a-secret")
-        env[entry["name"]] = re.sub(r"\$\(([A-Z0-9_]+)\)", lambda m: env[m[1]], value)
-    for name in list(Settings.model_fields):
-        monkeypatch.delenv(ENV_PREFIX + name.upper(), raising=False)
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    for name in ("HOST", "PORT"):  # the image's own defaults, where the manifest sets none
-        if ENV_PREFIX + name not in env and (value := dockerfile_env(ENV_PREFIX + name)):
-            monkeypatch.setenv(ENV_PREFIX + name, value)
-    return Settings()
 
 
 def test_every_healthcode_variable_is_a_setting_or_read_by_the_image(objects):
@@ -217,75 +188,6 @@ def test_gateway_memory_holds_every_body_it_admits(objects, monkeypatch):
     limit = quantity_bytes(gateway_container(objects)["resources"]["limits"]["memory"])
     admitted = workers * settings.max_in_flight * settings.max_body_bytes
     assert limit >= admitted + GATEWAY_BASE_MEMORY_BYTES
-
-
-def exposed_names(metrics: Metrics) -> set[str]:
-    """Series names the gateway's /metrics shows (counters gain _total, histograms _bucket ...)."""
-    suffixes = {"counter": ("_total",), "gauge": ("",), "histogram": ("_bucket", "_sum", "_count")}
-    return {f.name + s for f in metrics.registry.collect() for s in suffixes[f.type]}
-
-
-def hpa_metric(objects, name: str, metric_type: str = "Pods") -> dict:
-    hpa = one(objects, "HorizontalPodAutoscaler", name)
-    (metric,) = [m for m in hpa["spec"]["metrics"] if m["type"] == metric_type]
-    return metric[metric_type.lower()]
-
-
-def test_each_custom_metric_of_the_autoscalers_has_an_adapter_rule(objects):
-    produced = {rule["name"]["as"] for rule in adapter_rules()}
-    for hpa in of_kind(objects, "HorizontalPodAutoscaler"):
-        for metric in hpa["spec"]["metrics"]:
-            if metric["type"] == "Pods":
-                assert metric["pods"]["metric"]["name"] in produced
-
-
-def test_adapter_rules_read_series_the_gateway_or_triton_exports():
-    gateway = exposed_names(Metrics())
-    assert "healthcode_requests_in_flight" in gateway
-    for rule in adapter_rules():
-        series = adapter_series(rule)
-        assert series, rule
-        for name in series:
-            # Triton's names are checked against a running Triton: tests/integration/
-            # test_triton_metric_names.py.
-            assert name in gateway or name.startswith("nv_"), name
-
-
-def config_values(field: str, texts: list[str]) -> list[int]:
-    """Every integer value of `field` in the model config texts."""
-    return [int(v) for text in texts for v in re.findall(rf"\b{field}:\s*(\d+)", text)]
-
-
-def model_configs(config_name: str | None) -> list[str]:
-    """The config of every model as Triton picks it with --model-config-name=config_name."""
-    texts = []
-    for default in sorted((REPO / "model_repository").glob("*/config.pbtxt")):
-        named = default.parent / "configs" / f"{config_name}.pbtxt"
-        texts.append((named if config_name and named.is_file() else default).read_text())
-    return texts
-
-
-@pytest.mark.parametrize("overlay", ["gpu", "cpu"])
-def test_tritons_queue_target_lies_between_batching_delay_and_queue_timeout(overlay):
-    objects = rendered(overlay)
-    target_us = float(hpa_metric(objects, "triton")["target"]["averageValue"])
-    configs = model_configs(flags(triton_container(objects)["args"]).get("model-config-name"))
-    delays_us = config_values("max_queue_delay_microseconds", configs)
-    timeouts_us = config_values("default_timeout_microseconds", configs)
-    assert delays_us and timeouts_us
-    # An unsaturated pod queues a request about as long as its steps wait to form batches;
-    # ten times that is queueing for capacity, not batching.
-    assert target_us >= 10 * sum(delays_us)
-    # Scale out long before requests time out in a queue (REJECT: they would fail).
-    assert target_us <= min(timeouts_us) / 100
-
-
-def test_gateway_scales_out_well_before_it_sheds_load(objects, monkeypatch):
-    settings = settings_in(objects, monkeypatch)
-    in_flight = float(hpa_metric(objects, "gateway")["target"]["averageValue"])
-    assert in_flight <= settings.max_in_flight / 2
-    cpu = hpa_metric(objects, "gateway", "Resource")
-    assert cpu["name"] == "cpu" and cpu["target"]["averageUtilization"] <= 80
 
 
 def test_the_readme_names_every_secret_the_manifests_need():
