@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: install install-dev serve test lint train evaluate bench perf clean soak
+.PHONY: install install-dev serve test lint train evaluate bench perf clean soak k8s-check
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,11 @@ serve: install  ## embedded Triton + gateway on 127.0.0.1:8080
 
 test: install-dev lint  ## lint, then the whole suite: unit tests, then real Triton + gateway
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Offline: renders every deploy/k8s overlay (pure Python; compared with kubectl where installed)
+# and validates it against pinned Kubernetes schemas. `make test` runs the same tests.
+k8s-check: install-dev  ## render + validate the Kubernetes manifests, no cluster needed
+	$(BIN)/python -m pytest tests/deploy $(PYTEST_ARGS)
 
 lint: install-dev  ## ruff (lint and format) and mypy (strict on gateway/ and clients/)
 	$(BIN)/ruff check .
