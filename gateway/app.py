@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from gateway import errors, logs
+from gateway.docs import install_docs
 from gateway.inference import Triton, make_client
 from gateway.metrics import Metrics
 from gateway.middleware import RequestContextMiddleware
@@ -56,6 +57,8 @@ def create_app(
         summary="Health-code screenshot classification in front of Triton Inference Server.",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,  # install_docs serves them, without a CDN
     )
     app.state.settings = settings
     app.state.decoder = decoder
@@ -71,4 +74,5 @@ def create_app(
     )
     app.include_router(analysis.router)
     app.include_router(health.router)
+    install_docs(app, settings)
     return app
