@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: install install-dev serve test lint train evaluate bench perf clean soak
+.PHONY: install install-dev serve test lint train evaluate bench perf clean soak chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,8 +25,15 @@ install-dev: $(VENV)/.dev
 serve: install  ## embedded Triton + gateway on 127.0.0.1:8080
 	$(BIN)/healthcode serve
 
-test: install-dev  ## the whole suite: unit tests, then real Triton + gateway
+test: install-dev chromium  ## the whole suite: unit tests, then real Triton + gateway
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Debian's Chromium for the browser tests (tests/integration/test_browser.py). Where apt-get or
+# root is missing they are skipped, except in CI, where they fail.
+chromium:
+	@command -v chromium >/dev/null || ! command -v apt-get >/dev/null || \
+		apt-get install -y -q chromium || { apt-get update -q && apt-get install -y -q chromium; } || \
+		sudo -n apt-get install -y -q chromium || true
 
 lint: install-dev
 	$(BIN)/ruff check .
