@@ -228,8 +228,9 @@ def otlp_exporter(endpoint: str) -> Any:
 def triton_args(endpoint: str | None, rate: int = 1) -> list[str]:
     """tritonserver flags that make Triton export its own spans to the same collector.
 
-    Triton joins a trace when the request's gRPC metadata has `traceparent` (grpc_headers());
-    `rate` is Triton's own sampling for requests without one (1: every request).
+    Triton joins a trace when the request's gRPC metadata has `traceparent` (grpc_headers()).
+    It samples by its own `rate` (1: every request), whatever the parent's sampled flag says
+    (Triton 2.51 traced a `-00` parent too): with a sampling gateway, sample in the collector.
     """
     if not endpoint:
         return []
