@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: install install-dev serve test lint train evaluate bench perf clean soak k8s-check
+.PHONY: install install-dev serve test lint train evaluate bench perf clean soak k8s-check chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,8 +26,15 @@ install-dev: $(VENV)/.dev
 serve: install  ## embedded Triton + gateway on 127.0.0.1:8080
 	$(BIN)/healthcode serve
 
-test: install-dev lint  ## lint, then the whole suite: unit tests, then real Triton + gateway
+test: install-dev chromium lint  ## lint, then the whole suite: unit tests, then real Triton + gateway
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Debian's Chromium for the browser tests (tests/integration/test_browser.py). Where apt-get or
+# root is missing they are skipped, except in CI, where they fail.
+chromium:
+	@command -v chromium >/dev/null || ! command -v apt-get >/dev/null || \
+		apt-get install -y -q chromium || { apt-get update -q && apt-get install -y -q chromium; } || \
+		sudo -n apt-get install -y -q chromium || true
 
 # Offline: renders every deploy/k8s overlay (pure Python; compared with kubectl where installed)
 # and validates it against pinned Kubernetes schemas. `make test` runs the same tests.

@@ -18,6 +18,7 @@ from gateway import errors, payload
 from gateway.classification import classify
 from gateway.routing import SCORES_OUTPUT, ModelRoute
 from gateway.settings import Settings
+from gateway.tracing import Tracer
 from gateway.triton_client import TritonClient
 
 logger = logging.getLogger(__name__)
@@ -30,10 +31,15 @@ class Analysis:
     """The analysis endpoint over the app's routes and Triton connection."""
 
     def __init__(
-        self, routes: Mapping[str, ModelRoute], triton: TritonClient, settings: Settings
+        self,
+        routes: Mapping[str, ModelRoute],
+        triton: TritonClient,
+        settings: Settings,
+        tracer: Tracer,
     ) -> None:
         self.routes = routes
         self.triton = triton
+        self.tracer = tracer
         self.max_body_bytes = settings.max_body_bytes
         self.timeout_s = settings.request_timeout_s
         self.min_colour_probability = settings.min_colour_probability
@@ -59,10 +65,13 @@ class Analysis:
         if route is None:
             raise errors.UnknownUsage(f"unknown usage {usage[:64]!r}; known: {sorted(self.routes)}")
         kind = payload.check_media_type(content_type)
-        body = await payload.read_body(receive, declared, self.max_body_bytes, self.timeout_s)
-        image = payload.image_bytes(kind, body)
-        route.header(image)
-        result = await self.triton.infer(route.model, await route.inputs(image), request_id)
+        with self.tracer.span("parse"):
+            body = await payload.read_body(receive, declared, self.max_body_bytes, self.timeout_s)
+            image = payload.image_bytes(kind, body)
+            route.header(image)
+        with self.tracer.span("decode" if route.decoder else "encode"):
+            inputs = await route.inputs(image)
+        result = await self.triton.infer(route.model, inputs, request_id)
         scores = result.as_numpy(SCORES_OUTPUT)
         if scores is None or scores.shape != (1, len(route.labels)):
             shape = None if scores is None else scores.shape
@@ -76,6 +85,7 @@ class Analysis:
             served.version or result.get_response().model_version,
             served.min_colour_probability if threshold is None else threshold,
         )
+        self.tracer.annotate(status=answer.status, model_version=answer.model_version)
         return orjson.dumps(
             {
                 "usage": usage,

@@ -14,12 +14,14 @@ from starlette.responses import Response
 
 from gateway import errors, logs, openapi, operations
 from gateway.analysis import Analysis
+from gateway.docs import install_docs
 from gateway.metrics import Metrics
 from gateway.middleware import GatewayMiddleware
 from gateway.repository import ModelFamily, load_imaging
 from gateway.routing import make_routes
 from gateway.settings import Settings, get_settings
 from gateway.state import GatewayState
+from gateway.tracing import Tracer
 from gateway.triton_client import TritonClient, make_client
 
 ClientFactory = Callable[[Settings], Any]
@@ -39,7 +41,8 @@ def create_app(
         for family in set(settings.usages.values())
     }
     routes = make_routes(settings, imaging)
-    triton = TritonClient(settings, metrics)
+    tracer = Tracer.from_settings(settings)
+    triton = TritonClient(settings, metrics, tracer)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -53,16 +56,17 @@ def create_app(
             with contextlib.suppress(asyncio.CancelledError):
                 await poller
             await triton.close()
-            for decoder in {
-                id(r.decoder): r.decoder for r in routes.values() if r.decoder
-            }.values():
+            for decoder in {r.decoder for r in routes.values() if r.decoder}:
                 decoder.close()
+            tracer.shutdown()
 
     app = FastAPI(
         title="healthcode gateway",
         summary="Health-code screenshot classification in front of Triton Inference Server.",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,  # install_docs serves them, without a CDN
     )
     app.state.gateway = GatewayState(settings, routes, triton, metrics)
     _install_error_handlers(app)
@@ -71,12 +75,14 @@ def create_app(
     openapi.install(app, settings, labels)
     app.add_middleware(
         GatewayMiddleware,
-        analysis=Analysis(routes, triton, settings),
+        analysis=Analysis(routes, triton, settings, tracer),
         metrics=metrics,
+        tracer=tracer,
         max_in_flight=settings.max_in_flight,
         max_body_bytes=settings.max_body_bytes,
         api_keys=settings.api_keys,
     )
+    install_docs(app, settings)
     return app
 
 

@@ -59,6 +59,22 @@ class Metrics:
             ["reason"],
             registry=self.registry,
         )
+        self.serving_version = Gauge(
+            "healthcode_model_serving_version",
+            "The version of each model that answers: its highest READY version in Triton.",
+            ["model"],
+            registry=self.registry,
+            multiprocess_mode="livemax",
+        )
+        self.version_failed = Gauge(
+            "healthcode_model_version_failed",
+            "1 for a version newer than the serving one that Triton lists UNAVAILABLE for a "
+            "reason other than being unloaded: a load that failed (the previous one serves on).",
+            ["model", "version"],
+            registry=self.registry,
+            multiprocess_mode="livemax",
+        )
+        self._failed: set[tuple[str, str]] = set()
         self.body_bytes = Histogram(
             "healthcode_request_body_bytes",
             "Bytes of analysis request bodies, as far as they were read.",
@@ -66,6 +82,16 @@ class Metrics:
             buckets=BODY_BUCKETS_BYTES,
             registry=self.registry,
         )
+
+    def model_versions(self, serving: dict[str, int], failed: set[tuple[str, str]]) -> None:
+        """Record what Triton serves and which newer versions failed to load."""
+        for model, version in serving.items():
+            self.serving_version.labels(model).set(version)
+        for key in self._failed - failed:  # fixed or removed: its series goes
+            self.version_failed.remove(*key)
+        for key in failed:
+            self.version_failed.labels(*key).set(1)
+        self._failed = failed
 
     def render(self, accept: str) -> tuple[bytes, str]:
         """The exposition in the format the scraper asks for (Accept), and its content type."""

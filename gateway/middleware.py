@@ -26,6 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from gateway import auth, errors, logs
 from gateway.analysis import Analysis
 from gateway.metrics import Metrics
+from gateway.tracing import Tracer
 
 logger = logging.getLogger(__name__)
 
@@ -130,9 +131,11 @@ class GatewayMiddleware:
         metrics: Metrics,
         max_in_flight: int,
         max_body_bytes: int,
+        tracer: Tracer,
         api_keys: Collection[str] = (),
     ) -> None:
         self.app = app
+        self.tracer = tracer
         self.analysis = analysis
         self.metrics = metrics
         self.max_in_flight = max_in_flight
@@ -152,7 +155,24 @@ class GatewayMiddleware:
         exchange = Exchange(receive, send, head, self.max_body_bytes)
         path: str = scope["path"]
         usage = self.analysis.usage_label(path)
-        error: errors.GatewayError | None = None
+        with self.tracer.request_span(scope, usage) as span:
+            try:
+                error = await self._serve(path, usage, scope, head, exchange)
+                if error is not None and exchange.status is None:
+                    state["error_code"] = error.code
+                    slow = isinstance(error, errors.BodyTimeout)
+                    body = error.body(head.request_id)
+                    await exchange.answer(error.status_code, body, error.response_headers(), slow)
+            finally:
+                error_code = state.get("error_code")
+                span.finish(exchange.status or 500, error_code)
+                self._account(scope, usage, exchange, error_code, began)
+                logs.request_id_var.reset(token)
+
+    async def _serve(
+        self, path: str, usage: str | None, scope: Scope, head: Head, exchange: Exchange
+    ) -> errors.GatewayError | None:
+        """Run the request; the error to answer with, if any."""
         try:
             protected = self.api_keys and auth.protects(path)
             if protected and not auth.authorized(scope["headers"], self.api_keys):
@@ -165,21 +185,13 @@ class GatewayMiddleware:
             else:
                 await self._analyse(path, head, exchange)
         except errors.GatewayError as e:
-            error = e
+            return e
         except Exception:
             logger.exception("unhandled error in %s %s", scope["method"], path)
             if exchange.status is not None:
                 raise  # too late for an error body
-            error = errors.GatewayError()
-        try:
-            if error is not None and exchange.status is None:
-                state["error_code"] = error.code
-                slow = isinstance(error, errors.BodyTimeout)
-                body = error.body(head.request_id)
-                await exchange.answer(error.status_code, body, error.response_headers(), slow)
-        finally:
-            self._account(scope, usage, exchange, state.get("error_code"), began)
-            logs.request_id_var.reset(token)
+            return errors.GatewayError()
+        return None
 
     async def _app(self, scope: Scope, exchange: Exchange) -> None:
         await self.app(scope, exchange.receive, exchange.send)

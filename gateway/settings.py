@@ -58,6 +58,10 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     # "json": one JSON object per line (for log shippers); "text": for people.
     log_format: Literal["text", "json"] = "text"
+    # OpenTelemetry: the OTLP/HTTP collector (http://collector:4318); unset: no tracing at all.
+    otlp_endpoint: str | None = None
+    # The page at / for people to try the service; off in the compose and Kubernetes configs.
+    try_page: bool = True
     # With several gateway worker processes, prometheus-client's own variable: where the workers
     # keep their samples so that /metrics can add them up.
     prometheus_multiproc_dir: Path | None = Field(

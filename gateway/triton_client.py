@@ -28,6 +28,7 @@ from tritonclient.utils import InferenceServerException
 from gateway import errors
 from gateway.metrics import Metrics
 from gateway.settings import Settings
+from gateway.tracing import Tracer
 
 logger = logging.getLogger(__name__)
 
@@ -96,8 +97,9 @@ class Served:
 class TritonClient:
     """Inference with a deadline and retries, readiness, and the served model versions."""
 
-    def __init__(self, settings: Settings, metrics: Metrics) -> None:
+    def __init__(self, settings: Settings, metrics: Metrics, tracer: Tracer) -> None:
         self.client: Any = None  # made in the serving event loop: see open()
+        self._tracer = tracer
         self._timeout_s = settings.request_timeout_s
         self._retry_delays_s = settings.retry_delays_s
         self._probe_timeout_s = settings.probe_timeout_s
@@ -124,12 +126,14 @@ class TritonClient:
         try:
             while True:
                 try:
-                    return await self.client.infer(
-                        model,
-                        inputs,
-                        request_id=request_id,
-                        client_timeout=max(deadline - loop.time(), 0.001),
-                    )
+                    with self._tracer.span("triton.infer", client=True, model=model):
+                        return await self.client.infer(
+                            model,
+                            inputs,
+                            request_id=request_id,
+                            client_timeout=max(deadline - loop.time(), 0.001),
+                            headers=self._tracer.grpc_headers(),
+                        )
                 except InferenceServerException as e:
                     error = to_gateway_error(e)
                     delays = self._retry_delays_s
@@ -164,9 +168,16 @@ class TritonClient:
         """Re-read the highest READY version of every model, and a new version's threshold."""
         index = await self.client.get_model_repository_index(client_timeout=self._probe_timeout_s)
         ready: dict[str, int] = {}
+        unavailable: set[tuple[str, str]] = set()
         for entry in index.models:
             if entry.state == "READY" and entry.version.isdigit():
                 ready[entry.name] = max(ready.get(entry.name, 0), int(entry.version))
+            elif entry.state == "UNAVAILABLE" and entry.reason != "unloaded":
+                unavailable.add((entry.name, entry.version))
+        # Only a failure newer than what serves matters: Triton keeps listing a failed version
+        # after its folder is gone, and after a newer version has loaded.
+        failed = {(n, v) for n, v in unavailable if not v.isdigit() or int(v) > ready.get(n, 0)}
+        self._metrics.model_versions(ready, failed)
         served = dict(self._served)  # a model with no READY version keeps its last one
         for name, number in ready.items():
             version = str(number)

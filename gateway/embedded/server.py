@@ -9,6 +9,7 @@ import sys
 import sysconfig
 from pathlib import Path
 
+from gateway import tracing
 from gateway.settings import Settings
 
 PROJECT_BACKENDS = Path(__file__).resolve().parent / "backends"
@@ -80,6 +81,8 @@ def command(settings: Settings, backend_dir: Path, shm_prefix: str) -> list[str]
         f"--backend-config=python,shm-region-prefix-name={shm_prefix}",
         f"--exit-timeout-secs={math.ceil(settings.drain_timeout_s)}",
         f"--log-verbose={settings.triton_log_verbose}",
+        # With tracing on, Triton exports its own spans, children of the gateway's call.
+        *tracing.triton_args(settings.otlp_endpoint),
     ]
 
 

@@ -143,6 +143,10 @@ def test_random_usage_paths_and_methods_are_answered_in_the_error_shape(http, us
     response = http.request(
         method, "/analysis/" + quote(usage, safe=""), content=as_json(IMAGES[0])
     )
+    if not response.request.url.path.startswith("/analysis/"):
+        # ".." took the client out of /analysis/ (httpx normalises the path): another route.
+        assert response.status_code < 500
+        return
     assert_contract(response)
 
 

@@ -1,35 +1,31 @@
-"""The Triton series the Kubernetes autoscaler's adapter rules read are ones Triton exports."""
+"""The Triton series the autoscaler, the dashboard and the alerts read are ones Triton exports."""
 
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import httpx
 
+from gateway.local_service import LocalService
 from tests.deploy.manifests import adapter_rules, adapter_series
-from tests.images import encode
+from tests.support.images import encode
+from tests.support.observability import TRITON_METRICS, used_metrics
 
 
-def triton_metrics_url(service) -> str:
-    """Triton's metrics endpoint of the running `healthcode serve` (port from its environment)."""
-    environ = Path(f"/proc/{service.process.pid}/environ").read_bytes().split(b"\0")
-    env = dict(item.decode().split("=", 1) for item in environ if b"=" in item)
-    return f"http://127.0.0.1:{env['HEALTHCODE_TRITON_METRICS_PORT']}/metrics"
-
-
-def test_triton_exports_every_series_the_adapter_rules_read(service, client):
+def test_triton_exports_every_series_the_adapter_rules_dashboard_and_alerts_read(
+    service: LocalService, client: httpx.Client
+) -> None:
     # Per-model counters are there once a model has served a request.
     answer = client.post(
         "/analysis/health-code", content=encode("JPEG"), headers={"content-type": "image/jpeg"}
     )
     assert answer.status_code == 200, answer.text
-    text = httpx.get(triton_metrics_url(service), timeout=10).text
-    exported = set(re.findall(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)[{ ]", text, re.M))
-    wanted = {name for rule in adapter_rules() for name in adapter_series(rule)}
-    triton = {name for name in wanted if name.startswith("nv_")}
-    assert triton, "the adapter rules read no Triton series"
-    assert triton <= exported, sorted(triton - exported)
-    # Both are counted per model, as the rule's arithmetic assumes.
-    for name in triton:
+    text = httpx.get(service.triton_metrics_url, timeout=10).text
+    exported = set(re.findall(r"^# TYPE (\S+) ", text, re.M))
+    adapter = {name for rule in adapter_rules() for name in adapter_series(rule)}
+    read = {n for n in adapter | used_metrics() if n.startswith("nv_")} | TRITON_METRICS
+    assert {n for n in adapter if n.startswith("nv_")}, "the adapter rules read no Triton series"
+    assert read <= exported, sorted(read - exported)
+    # Counted per model, as the autoscaler's arithmetic and the dashboard's grouping assume.
+    for name in read & {"nv_inference_count", "nv_inference_queue_duration_us"}:
         assert re.search(rf'^{name}\{{[^}}]*model="health_code_classifier"', text, re.M), name

@@ -14,6 +14,8 @@ from clients.media import content_type
 from gateway.local_service import LocalService, run_local_service
 
 Service = LocalService
+PROJECT = Path(__file__).resolve().parents[2]
+SEED_JPEG = PROJECT / "benchmarks" / "data" / "seed-1440x3200.jpg"
 
 
 def run_service(root: Path, **settings: str) -> contextlib.AbstractContextManager[LocalService]:
