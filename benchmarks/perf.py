@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         grpc_url = args.grpc_url
         if grpc_url is None:
             log = Path(tempfile.mkdtemp(prefix="hc-perf-")) / "serve.log"
-            grpc_url = stack.enter_context(systems.gateway_triton(log)).triton_grpc_url
+            grpc_url = stack.enter_context(systems.gateway_triton(log)).triton_grpc_url()
         rc = run(grpc_url, args.concurrency_range, out_csv, inputs)
     if rc == 0 and out_csv.exists():
         print(out_csv.read_text())

@@ -144,10 +144,10 @@ def main(argv: list[str] | None = None) -> int:
             url = f"{endpoints.base_url}/analysis/health-code"
             prepared = build_requests(url, [("seed", jpeg)], "json")
             load(url, prepared, requests=50, concurrency=8)  # warm-up
-            counts = systems.triton_counts(endpoints.triton_metrics_url)
+            counts = systems.triton_counts(endpoints.triton_metrics_url())
             measure(results, name, url, body, endpoints.process.pid)
             results["ab"][name]["triton_batch"] = systems.average_batch(
-                counts, systems.triton_counts(endpoints.triton_metrics_url)
+                counts, systems.triton_counts(endpoints.triton_metrics_url())
             )
             if name == GATEWAY or not quick:
                 results["sweep"][name] = sweep(url, prepared, gw_levels, seconds)

@@ -4,7 +4,8 @@ Called by gateway.middleware (which has already authorised, counted and admitted
 the request's scope and receive; returns the JSON body of the 200 answer or raises a GatewayError.
 
     usage -> ModelRoute -> media type -> body (size, time) -> image bytes (JSON/base64 or raw)
-          -> imaging.py's header checks -> Triton (decoded here or there) -> scores -> answer
+          -> imaging.py's header checks and cost -> decoded here (pool or costly lane) or in
+          Triton -> scores -> answer
 """
 
 from __future__ import annotations
@@ -68,14 +69,14 @@ class Analysis:
         with self.tracer.span("parse"):
             body = await payload.read_body(receive, declared, self.max_body_bytes, self.timeout_s)
             image = payload.image_bytes(kind, body)
-            route.header(image)
-        with self.tracer.span("decode" if route.decoder else "encode"):
-            inputs = await route.inputs(image)
-        result = await self.triton.infer(route.model, inputs, request_id)
+            header = route.header(image)
+        with self.tracer.span("decode"):
+            model, inputs = await route.request(image, header)
+        result = await self.triton.infer(model, inputs, request_id)
         scores = result.as_numpy(SCORES_OUTPUT)
         if scores is None or scores.shape != (1, len(route.labels)):
             shape = None if scores is None else scores.shape
-            logger.error("model %s answered %s with shape %s", route.model, SCORES_OUTPUT, shape)
+            logger.error("model %s answered %s with shape %s", model, SCORES_OUTPUT, shape)
             raise errors.InferenceFailed()
         served = await self.triton.served(route.version_model)
         threshold = self.min_colour_probability

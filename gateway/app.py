@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -13,6 +14,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from gateway import errors, logs, openapi, operations
+from gateway.admission import RateLimiter
 from gateway.analysis import Analysis
 from gateway.docs import install_docs
 from gateway.metrics import Metrics
@@ -48,16 +50,20 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # The gRPC client belongs to the serving event loop: made here, closed here.
         triton.open(client_factory(settings))
-        poller = asyncio.create_task(triton.poll(settings.version_poll_s), name="version-poller")
+        tasks = [asyncio.create_task(triton.poll(settings.version_poll_s), name="version-poller")]
+        if settings.triton_target.startswith("dns:"):
+            fresh = functools.partial(client_factory, settings)
+            reresolve = triton.reresolve(fresh, settings.triton_reresolve_s)
+            tasks.append(asyncio.create_task(reresolve, name="triton-reresolver"))
         try:
             yield
         finally:
-            poller.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await poller
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
             await triton.close()
-            for decoder in {r.decoder for r in routes.values() if r.decoder}:
-                decoder.close()
+            for route in routes.values():
+                route.close()
             tracer.shutdown()
 
     app = FastAPI(
@@ -81,6 +87,11 @@ def create_app(
         max_in_flight=settings.max_in_flight,
         max_body_bytes=settings.max_body_bytes,
         api_keys=settings.api_keys,
+        limiter=(
+            RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
+            if settings.rate_limit_per_s
+            else None
+        ),
     )
     install_docs(app, settings)
     return app

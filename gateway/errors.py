@@ -25,12 +25,14 @@ Hierarchy (HTTP status, `code`)::
     │   ├── MissingField                  missing_field       (no "base64")
     │   └── InvalidField                  invalid_field       ("base64" is not a string)
     ├── InvalidRequest                422 invalid_request     (a query parameter out of range)
+    ├── RateLimited                   429 rate_limited        (+ Retry-After; limits on)
     ├── ClientDisconnected            499 client_disconnected (only ever seen in metrics and logs)
     ├── InferenceFailed               502 inference_failed    (details only in the log)
     ├── ServiceUnavailable            503 + Retry-After
     │   ├── TritonUnavailable             triton_unavailable  (connection refused, restarting)
     │   ├── ModelUnavailable              model_unavailable   (model not loaded)
-    │   └── Overloaded                    overloaded          (queue full, too many in flight)
+    │   ├── Overloaded                    overloaded          (queue full, too many in flight)
+    │   └── CostlyImageBusy               costly_image_busy   (the lane for costly decodes is full)
     └── DeadlineExceeded              504 deadline_exceeded
 
 The Triton preprocess step and the gateway's own decoder report image problems with the same codes
@@ -216,6 +218,25 @@ class ModelUnavailable(ServiceUnavailable):
 class Overloaded(ServiceUnavailable):
     code = "overloaded"
     default_message = "the service is overloaded, retry later"
+
+
+class CostlyImageBusy(ServiceUnavailable):
+    code = "costly_image_busy"
+    default_message = "too many images that are costly to decode are in progress, retry later"
+
+
+class RateLimited(GatewayError):
+    status_code = 429
+    code = "rate_limited"
+    default_message = "too many requests from this client, retry later"
+    retry_after_s = RETRY_AFTER_S
+
+    def __init__(self, message: str | None = None, *, retry_after_s: int = RETRY_AFTER_S) -> None:
+        super().__init__(message)
+        self.wait_s = retry_after_s
+
+    def response_headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.wait_s)}
 
 
 class DeadlineExceeded(GatewayError):

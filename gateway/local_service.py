@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import random
 import shutil
 import signal
 import socket
@@ -29,15 +30,47 @@ def free_port() -> int:
         return port
 
 
+def _is_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def free_ports(replicas: int) -> tuple[dict[str, int], int]:
+    """Free ports for the gateway and `replicas` Triton replicas: the first's, and the stride."""
+    for _ in range(50):
+        ports = {name: free_port() for name in PORTS}
+        stride = random.randrange(1000, 8000, 10)
+        triton = [ports[name] for name in PORTS[1:]]
+        later = [p + stride * i for p in triton for i in range(1, replicas)]
+        if all(p <= 65535 and _is_free(p) for p in later):
+            return ports, stride
+    raise RuntimeError("no free ports for the replicas")
+
+
 @dataclass
 class LocalService:
     base_url: str  # the gateway, http://127.0.0.1:port
-    triton_grpc_url: str  # 127.0.0.1:port
-    triton_http_url: str
-    triton_metrics_url: str  # Triton's Prometheus endpoint
+    triton_ports: tuple[int, int, int]  # (http, grpc, metrics) of the first Triton replica
+    triton_port_stride: int  # replica i's ports are the first's + i * stride
     model_repository: Path
     process: subprocess.Popen[bytes]
     log: Path
+
+    def _port(self, kind: int, replica: int) -> int:
+        return self.triton_ports[kind] + replica * self.triton_port_stride
+
+    def triton_http_url(self, replica: int = 0) -> str:
+        return f"http://127.0.0.1:{self._port(0, replica)}"
+
+    def triton_grpc_url(self, replica: int = 0) -> str:
+        return f"127.0.0.1:{self._port(1, replica)}"
+
+    def triton_metrics_url(self, replica: int = 0) -> str:
+        return f"http://127.0.0.1:{self._port(2, replica)}/metrics"
 
     def log_tail(self, chars: int = 4000) -> str:
         return self.log.read_text(errors="replace")[-chars:]
@@ -63,10 +96,11 @@ def run_local_service(
     if own_repository:
         repository = root / "model_repository"
         shutil.copytree(PROJECT_REPOSITORY, repository)
-    ports = {name: free_port() for name in PORTS}
+    ports, stride = free_ports(int(settings.get("triton_replicas", "1")))
     env = {
         **os.environ,
         **{f"HEALTHCODE_{k}": str(v) for k, v in ports.items()},
+        "HEALTHCODE_TRITON_PORT_STRIDE": str(stride),
         "HEALTHCODE_MODEL_REPOSITORY": str(repository),
         "HEALTHCODE_REPOSITORY_POLL_S": "1",
         **{f"HEALTHCODE_{k.upper()}": v for k, v in settings.items()},
@@ -84,9 +118,12 @@ def run_local_service(
         )
     service = LocalService(
         base_url=f"http://127.0.0.1:{ports['PORT']}",
-        triton_grpc_url=f"127.0.0.1:{ports['TRITON_GRPC_PORT']}",
-        triton_http_url=f"http://127.0.0.1:{ports['TRITON_HTTP_PORT']}",
-        triton_metrics_url=f"http://127.0.0.1:{ports['TRITON_METRICS_PORT']}/metrics",
+        triton_ports=(
+            ports["TRITON_HTTP_PORT"],
+            ports["TRITON_GRPC_PORT"],
+            ports["TRITON_METRICS_PORT"],
+        ),
+        triton_port_stride=stride,
         model_repository=repository,
         process=process,
         log=log,

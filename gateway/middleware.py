@@ -24,6 +24,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway import auth, errors, logs
+from gateway.admission import RateLimiter
 from gateway.analysis import Analysis
 from gateway.metrics import Metrics
 from gateway.tracing import Tracer
@@ -133,9 +134,11 @@ class GatewayMiddleware:
         max_body_bytes: int,
         tracer: Tracer,
         api_keys: Collection[str] = (),
+        limiter: RateLimiter | None = None,
     ) -> None:
         self.app = app
         self.tracer = tracer
+        self.limiter = limiter
         self.analysis = analysis
         self.metrics = metrics
         self.max_in_flight = max_in_flight
@@ -183,6 +186,8 @@ class GatewayMiddleware:
             elif scope["method"] != "POST":
                 raise errors.MethodNotAllowed(allow="POST")
             else:
+                if self.limiter is not None:
+                    self.limiter.take(self._client(scope))
                 await self._analyse(path, head, exchange)
         except errors.GatewayError as e:
             return e
@@ -192,6 +197,14 @@ class GatewayMiddleware:
                 raise  # too late for an error body
             return errors.GatewayError()
         return None
+
+    def _client(self, scope: Scope) -> bytes:
+        """Whom a rate limit counts: the API key when keys are on, else the client's address."""
+        key = auth.presented_key(scope["headers"]) if self.api_keys else None
+        if key:
+            return b"key:" + key
+        client = scope.get("client")
+        return b"addr:" + (client[0] if client else "").encode()
 
     async def _app(self, scope: Scope, exchange: Exchange) -> None:
         await self.app(scope, exchange.receive, exchange.send)

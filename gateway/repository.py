@@ -60,7 +60,7 @@ def labels(family: ModelFamily, repository: Path = PROJECT_REPOSITORY) -> tuple[
 
 
 @cache
-def _import(path: Path) -> ModuleType:
+def import_file(path: Path) -> ModuleType:
     # One module object per file: training, the gateway and tests share it (and its constants).
     name = f"healthcode_imaging_{abs(hash(path))}"
     spec = importlib.util.spec_from_file_location(name, path)
@@ -81,7 +81,7 @@ def load_imaging(family: ModelFamily, repository: Path = PROJECT_REPOSITORY) -> 
         raise FileNotFoundError(
             f"{path} is missing: point HEALTHCODE_MODEL_REPOSITORY at the model repository"
         )
-    return _import(path.resolve())
+    return import_file(path.resolve())
 
 
 def project_imaging() -> ModuleType:

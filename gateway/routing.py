@@ -2,6 +2,7 @@
 
     decode=triton   IMAGE  BYTES [1, 1]      -> <family>             (the ensemble decodes)
     decode=gateway  PIXELS UINT8 [1, 3, H, W] -> <family>_classifier  (imaging.py ran here)
+    costly image    PIXELS UINT8 [1, 3, H, W] -> <family>_classifier  (the gateway's costly lane)
 
 Either way the answer is SCORES FP32 [1, n_labels] and the version reported is the classifier's
 (an ensemble's own version does not change when its classifier gets a new one). Readiness asks
@@ -12,11 +13,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from types import ModuleType
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 from tritonclient.grpc import InferInput
 
 from gateway import errors
+from gateway.admission import CostlyLane
 from gateway.decoder import Decoder
 from gateway.repository import ModelFamily, labels
 from gateway.settings import Settings
@@ -35,10 +39,10 @@ class ModelRoute:
     labels: tuple[str, ...]
     imaging: ModuleType  # the family's imaging.py: its header checks run here whoever decodes
     decoder: Decoder | None  # None: Triton decodes
-
-    @property
-    def model(self) -> str:
-        return self.family.classifier if self.decoder else self.family.ensemble
+    lane: CostlyLane  # where images that are costly to decode are decoded
+    costly_decode_ms: float
+    max_image_pixels: int
+    max_png_pixels: int
 
     @property
     def ready_models(self) -> tuple[str, ...]:
@@ -50,36 +54,55 @@ class ModelRoute:
     def version_model(self) -> str:
         return self.family.classifier
 
-    def header(self, image: bytes) -> object:
+    def header(self, image: bytes) -> Any:
         """imaging.py's Header of the image; its refusal (format, pixels) as a gateway error."""
         try:
-            return self.imaging.read_header(image)
+            return self.imaging.read_header(image, self.max_image_pixels, self.max_png_pixels)
         except self.imaging.ImageError as e:
             raise errors.from_image_error(e.code, str(e).removeprefix(f"[{e.code}] ")) from e
 
-    async def inputs(self, image: bytes) -> list[InferInput]:
-        """The request tensors for one image (decoded here when the gateway decodes)."""
-        if self.decoder is None:
-            tensor = InferInput(IMAGE_INPUT, [1, 1], "BYTES")
-            tensor.set_data_from_numpy(np.array([[image]], dtype=np.object_))
-            return [tensor]
-        pixels = await self.decoder.tensor(image)
-        tensor = InferInput(PIXELS_INPUT, [1, *pixels.shape], "UINT8")
-        tensor.set_data_from_numpy(pixels[np.newaxis])
-        return [tensor]
+    async def request(self, image: bytes, header: Any) -> tuple[str, list[InferInput]]:
+        """The model to call and its input tensors for one image, decoded where it should be."""
+        if header.decode_cost_ms() >= self.costly_decode_ms:
+            return self.family.classifier, _pixels(await self.lane.tensor(image))
+        if self.decoder is not None:
+            return self.family.classifier, _pixels(await self.decoder.tensor(image))
+        tensor = InferInput(IMAGE_INPUT, [1, 1], "BYTES")
+        tensor.set_data_from_numpy(np.array([[image]], dtype=np.object_))
+        return self.family.ensemble, [tensor]
+
+    def close(self) -> None:
+        """Stop the decode threads (shared ones may be closed twice: that is harmless)."""
+        self.lane.close()
+        if self.decoder is not None:
+            self.decoder.close()
+
+
+def _pixels(pixels: NDArray[np.uint8]) -> list[InferInput]:
+    tensor = InferInput(PIXELS_INPUT, [1, *pixels.shape], "UINT8")
+    tensor.set_data_from_numpy(pixels[np.newaxis])
+    return [tensor]
 
 
 def make_routes(settings: Settings, imaging: dict[str, ModuleType]) -> dict[str, ModelRoute]:
-    """One route per usage; the gateway decodes with each family's imaging.py when told to."""
+    """One route per usage; a family's decoders (pool and costly lane) serve all its usages."""
     routes = {}
-    decoders: dict[str, Decoder] = {}
+    made: dict[str, tuple[Decoder | None, CostlyLane]] = {}
     for usage, ensemble in settings.usages.items():
-        family = ModelFamily(ensemble)
-        decoder = None
-        if settings.decode == "gateway":
-            decoder = decoders.get(ensemble) or Decoder(imaging[ensemble], settings.decode_threads)
-            decoders[ensemble] = decoder
+        family, code = ModelFamily(ensemble), imaging[ensemble]
+        if ensemble not in made:
+            pool = Decoder(code, settings.decode_threads) if settings.decode == "gateway" else None
+            made[ensemble] = pool, CostlyLane(code, settings.costly_lane_size)
+        decoder, lane = made[ensemble]
         routes[usage] = ModelRoute(
-            usage, family, labels(family, settings.model_repository), imaging[ensemble], decoder
+            usage=usage,
+            family=family,
+            labels=labels(family, settings.model_repository),
+            imaging=code,
+            decoder=decoder,
+            lane=lane,
+            costly_decode_ms=settings.costly_decode_ms,
+            max_image_pixels=settings.max_image_pixels or code.MAX_PIXELS,
+            max_png_pixels=settings.max_png_pixels or code.MAX_PNG_PIXELS,
         )
     return routes

@@ -1,4 +1,4 @@
-"""`healthcode serve`: the embedded Triton (supervised) and the gateway, in this one process.
+"""`healthcode serve`: the embedded Triton replica(s), supervised, and the gateway in this process.
 
 The gateway runs on this process's event loop beside the supervisor, with the very Settings object
 the command built. SIGINT/SIGTERM stop the gateway first (it finishes in-flight requests, for at
@@ -56,17 +56,17 @@ async def serve(settings: Settings) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    triton = TritonSupervisor(settings)
-    watcher: asyncio.Task[None] | None = None
+    replicas = [TritonSupervisor(settings, i) for i in range(settings.triton_replicas)]
+    watchers: list[asyncio.Task[None]] = []
     try:
         with console.status("starting Triton and loading models…"):
-            started = asyncio.create_task(triton.start())
+            started = asyncio.create_task(_start(replicas))
             await _first(started, stop)
             if not started.done():
                 started.cancel()
                 return 0
             started.result()
-        watcher = asyncio.create_task(triton.watch())
+        watchers = [asyncio.create_task(replica.watch()) for replica in replicas]
         serving = asyncio.create_task(gateway.serve())
         while not gateway.started and not serving.done():
             await asyncio.sleep(0.05)
@@ -89,9 +89,14 @@ async def serve(settings: Settings) -> int:
         console.print(f"[red]healthcode failed:[/] {e}")
         return 1
     finally:
-        if watcher is not None:
+        for watcher in watchers:
             watcher.cancel()
-        await triton.stop()
+        await asyncio.gather(*(replica.stop() for replica in replicas))
+
+
+async def _start(replicas: list[TritonSupervisor]) -> None:
+    """Start every replica at once; until all have loaded the models."""
+    await asyncio.gather(*(replica.start() for replica in replicas))
 
 
 async def _first(task: asyncio.Task[None], stop: asyncio.Event) -> None:

@@ -14,6 +14,7 @@ from pydantic import (
     PositiveFloat,
     PositiveInt,
     field_validator,
+    model_validator,
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -29,9 +30,12 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: Port = 8080
     # Triton's gRPC target: "host:port", or several replicas as "dns:///service:8001" or
-    # "ipv4:10.0.0.1:8001,10.0.0.2:8001" (balanced round robin). Unset: the embedded server(s)
+    # "ipv4:10.0.0.1:8001,10.0.0.2:8001", balanced round robin. Unset: the embedded server(s)
     # that `healthcode serve` starts on 127.0.0.1.
     triton_url: str | None = None
+    # A long-lived channel keeps the replicas it first resolved: open a fresh one this often, so
+    # that new replicas behind a dns:/// name take traffic (only for dns:/// targets).
+    triton_reresolve_s: PositiveFloat = 30.0
     max_body_bytes: PositiveInt = 16 * 1024 * 1024
     request_timeout_s: PositiveFloat = 10.0
     # Analysis requests one gateway process handles at once; more get 503 overloaded before
@@ -43,6 +47,21 @@ class Settings(BaseSettings):
     # to the ensemble; its preprocess step decodes: use it where Triton decodes on a GPU).
     decode: Literal["gateway", "triton"] = "gateway"
     decode_threads: PositiveInt | None = Field(None, description="default: one per CPU core")
+    # Pixel limits refused with 413 image_too_large before a pixel is decoded; unset: imaging.py's
+    # MAX_PIXELS (50 Mpx: JPEGs decode DCT-scaled) and MAX_PNG_PIXELS (16 Mpx: no scaled decode).
+    # Triton's preprocess step holds imaging.py's own: raise those there too to raise these.
+    max_image_pixels: PositiveInt | None = None
+    max_png_pixels: PositiveInt | None = None
+    # An image whose decode the header puts at this many CPU-ms or more (imaging.py's cost model:
+    # big PNGs, progressive JPEGs) is decoded in the gateway's costly lane, one at a time, with at
+    # most costly_lane_size of them admitted; more get 503 costly_image_busy. A phone screenshot
+    # as PNG is ~30-55 ms, as JPEG ~5 ms.
+    costly_decode_ms: PositiveFloat = 60.0
+    costly_lane_size: PositiveInt = 2
+    # Per-client limits (API key, else client address): requests a second on average, in bursts
+    # of rate_limit_burst; beyond, 429 rate_limited + Retry-After. Unset: no limit.
+    rate_limit_per_s: PositiveFloat | None = None
+    rate_limit_burst: PositiveInt = 20
     # SIGTERM: in-flight requests get this long to finish before the processes are stopped.
     drain_timeout_s: PositiveFloat = 20.0
     # usage (URL path segment) -> the Triton ensemble serving it (its preprocess and classifier
@@ -81,6 +100,10 @@ class Settings(BaseSettings):
     triton_http_port: Port = 8000
     triton_grpc_port: Port = 8001
     triton_metrics_port: Port = 8002
+    # Embedded Triton processes, all serving the one repository; replica i listens on the three
+    # ports above plus i * triton_port_stride, and the gateway balances over them.
+    triton_replicas: PositiveInt = 1
+    triton_port_stride: PositiveInt = 10
     repository_poll_s: PositiveInt = 5
     triton_start_timeout_s: PositiveFloat = 120.0
     triton_log_verbose: int = Field(0, ge=0)
@@ -100,10 +123,27 @@ class Settings(BaseSettings):
     def _upper(cls, value: Any) -> Any:
         return value.upper() if isinstance(value, str) else value
 
+    @model_validator(mode="after")
+    def _replica_ports_exist(self) -> Settings:
+        highest = max(self.triton_ports(self.triton_replicas - 1))
+        if highest > 65535:
+            raise ValueError(f"replica ports run past 65535 ({highest}): lower the stride")
+        return self
+
+    def triton_ports(self, replica: int) -> tuple[int, int, int]:
+        """(http, grpc, metrics) ports of embedded replica `replica` (0 is the first)."""
+        offset = replica * self.triton_port_stride
+        ports = (self.triton_http_port, self.triton_grpc_port, self.triton_metrics_port)
+        http, grpc, metrics = (port + offset for port in ports)
+        return http, grpc, metrics
+
     @property
     def triton_target(self) -> str:
-        """The gRPC target the gateway calls: triton_url, else the embedded server."""
-        return self.triton_url or f"127.0.0.1:{self.triton_grpc_port}"
+        """The gRPC target the gateway calls: triton_url, else the embedded replica(s)."""
+        if self.triton_url:
+            return self.triton_url
+        grpc = [f"127.0.0.1:{self.triton_ports(i)[1]}" for i in range(self.triton_replicas)]
+        return grpc[0] if len(grpc) == 1 else "ipv4:" + ",".join(grpc)
 
 
 @lru_cache

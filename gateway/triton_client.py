@@ -17,7 +17,7 @@ import asyncio
 import logging
 import re
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,6 +58,9 @@ def channel_args() -> list[tuple[str, Any]]:
         ("grpc.initial_reconnect_backoff_ms", 100),
         ("grpc.min_reconnect_backoff_ms", 100),
         ("grpc.max_reconnect_backoff_ms", 1000),
+        # Several replicas behind one target (dns:///, ipv4:a,b): every call goes to the next
+        # ready one, and one that went away is skipped as soon as its connection fails.
+        ("grpc.lb_policy_name", "round_robin"),
     ]
 
 
@@ -116,6 +119,19 @@ class TritonClient:
         if self.client is not None:
             await self.client.close()
             self.client = None
+
+    async def reresolve(self, factory: Callable[[], Any], interval_s: float) -> None:
+        """Open a fresh channel every `interval_s` (a background task for dns:/// targets).
+
+        gRPC resolves a name when a channel connects and again only when a connection fails: a
+        long-lived channel never sees replicas added since. Calls in flight finish on the old
+        channel, which is closed once their deadline has passed.
+        """
+        while True:
+            await asyncio.sleep(interval_s)
+            old, self.client = self.client, factory()
+            await asyncio.sleep(self._timeout_s + 1)
+            await old.close()
 
     async def infer(self, model: str, inputs: Sequence[InferInput], request_id: str) -> Any:
         """Run `inputs` through `model` within the request deadline; retry what never ran."""

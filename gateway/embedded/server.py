@@ -59,8 +59,9 @@ def compose_backends(dest: Path) -> Path:
     return dest
 
 
-def command(settings: Settings, backend_dir: Path, shm_prefix: str) -> list[str]:
-    """The tritonserver command line; all ports on loopback (clients reach the gateway only)."""
+def command(settings: Settings, backend_dir: Path, shm_prefix: str, replica: int = 0) -> list[str]:
+    """The command line of replica `replica`; all ports on loopback (clients reach the gateway)."""
+    http_port, grpc_port, metrics_port = settings.triton_ports(replica)
     return [
         str(wheel_root() / "bin" / "tritonserver"),
         f"--model-repository={settings.model_repository.resolve()}",
@@ -71,11 +72,11 @@ def command(settings: Settings, backend_dir: Path, shm_prefix: str) -> list[str]
         "--exit-on-error=false",
         "--strict-readiness=false",
         "--http-address=127.0.0.1",
-        f"--http-port={settings.triton_http_port}",
+        f"--http-port={http_port}",
         "--grpc-address=127.0.0.1",
-        f"--grpc-port={settings.triton_grpc_port}",
+        f"--grpc-port={grpc_port}",
         "--metrics-address=127.0.0.1",
-        f"--metrics-port={settings.triton_metrics_port}",
+        f"--metrics-port={metrics_port}",
         "--allow-cpu-metrics=true",
         # Named regions let the supervisor remove exactly this instance's leftovers after a crash.
         f"--backend-config=python,shm-region-prefix-name={shm_prefix}",

@@ -42,19 +42,22 @@ def _die_with_parent() -> None:
 
 
 class TritonSupervisor:
-    def __init__(self, settings: Settings) -> None:
+    """One embedded tritonserver: replica `replica` of settings.triton_replicas."""
+
+    def __init__(self, settings: Settings, replica: int = 0) -> None:
         self.settings = settings
+        self.replica = replica
         self._proc: asyncio.subprocess.Process | None = None
         self._stop = asyncio.Event()
         self._reaped_pid: int | None = None
         self._workdir = Path(tempfile.mkdtemp(prefix="healthcode-triton-"))
         self._backends = server.compose_backends(self._workdir / "backends")
-        self._shm_prefix = f"healthcode_{os.getpid()}_"
+        self._shm_prefix = f"healthcode_{os.getpid()}_{replica}_"
         self._env = server.environment()
 
     @property
     def http_url(self) -> str:
-        return f"http://127.0.0.1:{self.settings.triton_http_port}"
+        return f"http://127.0.0.1:{self.settings.triton_ports(self.replica)[0]}"
 
     async def start(self) -> None:
         """Start tritonserver and wait until every model the gateway exposes is ready."""
@@ -62,7 +65,7 @@ class TritonSupervisor:
         await self.wait_ready(self.settings.triton_start_timeout_s)
 
     async def _spawn(self) -> None:
-        cmd = server.command(self.settings, self._backends, self._shm_prefix)
+        cmd = server.command(self.settings, self._backends, self._shm_prefix, self.replica)
         log.info("starting tritonserver: %s", " ".join(cmd))
         self._proc = await asyncio.create_subprocess_exec(
             *cmd, env=self._env, preexec_fn=_die_with_parent
@@ -92,7 +95,12 @@ class TritonSupervisor:
             self._reap()
             if time.monotonic() - started > HEALTHY_RUN_S:
                 backoff_s = 1.0
-            log.error("tritonserver exited with %s; restarting in %.0f s", returncode, backoff_s)
+            log.error(
+                "tritonserver %d exited with %s; restarting in %.0f s",
+                self.replica,
+                returncode,
+                backoff_s,
+            )
             await asyncio.sleep(backoff_s)
             backoff_s = min(backoff_s * 2, BACKOFF_MAX_S)
             if self._stop.is_set():
@@ -102,7 +110,7 @@ class TritonSupervisor:
             except OSError:  # the old, exited process stays: the loop backs off and tries again
                 log.exception("cannot start tritonserver")
                 continue
-            log.info("tritonserver restarted as pid %d", self._proc.pid)
+            log.info("tritonserver %d restarted as pid %d", self.replica, self._proc.pid)
 
     async def stop(self) -> None:
         """SIGTERM tritonserver (it drains in-flight requests), then SIGKILL its whole group."""

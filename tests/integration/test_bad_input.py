@@ -173,7 +173,7 @@ def test_a_small_file_claiming_30000x30000_is_refused_with_image_too_large(clien
 
 @pytest.mark.parametrize("image", [png_claiming(30_000, 30_000), jpeg_claiming(30_000, 30_000)])
 def test_triton_refuses_a_decompression_bomb_on_its_own(service, image):
-    with grpcclient.InferenceServerClient(service.triton_grpc_url) as triton:
+    with grpcclient.InferenceServerClient(service.triton_grpc_url()) as triton:
         tensor = grpcclient.InferInput("IMAGE", [1, 1], "BYTES")
         tensor.set_data_from_numpy(np.array([[image]], dtype=np.object_))
         with pytest.raises(InferenceServerException) as caught:

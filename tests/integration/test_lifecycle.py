@@ -23,7 +23,7 @@ def versions_served(answers: list[Answer]) -> list[str]:
 
 def classifier_states(service) -> dict[str, tuple[str, str]]:
     """Triton's own report: version -> (state, reason) for the classifier."""
-    with grpcclient.InferenceServerClient(service.triton_grpc_url) as triton:
+    with grpcclient.InferenceServerClient(service.triton_grpc_url()) as triton:
         index = triton.get_model_repository_index(as_json=True)["models"]
     return {
         m.get("version", ""): (m.get("state", ""), m.get("reason", ""))

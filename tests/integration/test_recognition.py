@@ -91,7 +91,7 @@ def test_a_truncated_jpeg_fails_alone_and_the_service_keeps_serving(client):
 
 def test_triton_preprocessing_gives_exactly_the_training_tensor(service):
     """No train/serve skew: Triton's preprocess model and training share one function."""
-    with grpcclient.InferenceServerClient(service.triton_grpc_url) as triton:
+    with grpcclient.InferenceServerClient(service.triton_grpc_url()) as triton:
         for label, fmt in CASES:
             image = render(label, seed=90_003, fmt=fmt)
             tensor = grpcclient.InferInput("IMAGE", [1, 1], "BYTES")
@@ -160,7 +160,7 @@ def test_a_photo_stored_sideways_reaches_the_model_upright(service, client):
     # What a phone camera held upright stores: the pixels turned, and EXIF orientation 6.
     upright = Image.open(io.BytesIO(render("yellow", seed=90_007, fmt="jpeg")))
     sideways = jpeg_with_orientation(upright.transpose(Image.Transpose.ROTATE_90), 6)
-    with grpcclient.InferenceServerClient(service.triton_grpc_url) as triton:
+    with grpcclient.InferenceServerClient(service.triton_grpc_url()) as triton:
         tensor = grpcclient.InferInput("IMAGE", [1, 1], "BYTES")
         tensor.set_data_from_numpy(np.array([[sideways]], dtype=np.object_))
         served = triton.infer("health_code_preprocess", [tensor]).as_numpy("PIXELS")[0]

@@ -20,7 +20,7 @@ def test_triton_exports_every_series_the_adapter_rules_dashboard_and_alerts_read
         "/analysis/health-code", content=encode("JPEG"), headers={"content-type": "image/jpeg"}
     )
     assert answer.status_code == 200, answer.text
-    text = httpx.get(service.triton_metrics_url, timeout=10).text
+    text = httpx.get(service.triton_metrics_url(), timeout=10).text
     exported = set(re.findall(r"^# TYPE (\S+) ", text, re.M))
     adapter = {name for rule in adapter_rules() for name in adapter_series(rule)}
     read = {n for n in adapter | used_metrics() if n.startswith("nv_")} | TRITON_METRICS

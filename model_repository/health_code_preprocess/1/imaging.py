@@ -23,7 +23,23 @@ INPUT_SIZE = 224
 # Letterbox fill: mid grey is neutral for light-mode and dark-mode screenshots alike.
 PAD_VALUE = 127
 # 50 Mpx is far above any phone screen or photo; a header claiming more is a decompression bomb.
+# JPEGs decode DCT-scaled, so their cost follows their bytes, not their pixels.
 MAX_PIXELS = 50_000_000
+# A PNG has no scaled decode: every pixel is inflated and resized, ~10 CPU-ms per Mpx. 16 Mpx is
+# above any phone or tablet screen (2960x1848 and 2064x2752 are the largest, ~5.7 Mpx) and leaves
+# room for scrolling screenshots (1440x11000).
+MAX_PNG_PIXELS = 16_000_000
+# What decoding costs, CPU-ms per Mpx of the header's size, by kind (image_to_tensor on one core
+# of the 2-core dev box, 2026-12-01; benchmarks/NOTES.md): DCT-scaled baseline JPEG 1.0,
+# progressive JPEG 4.9 (every coefficient kept in memory, several passes), CMYK/YCCK JPEG (Pillow,
+# still DCT-scaled) 1.7, PNG 12 (16-bit alike), interlaced PNG 16 (Adam7's seven passes).
+DECODE_MS_PER_MPX = {
+    "jpeg": 1.0,
+    "jpeg/progressive": 4.9,
+    "jpeg/cmyk": 1.7,
+    "png": 12.0,
+    "png/progressive": 16.0,
+}
 
 JPEG_MAGIC = b"\xff\xd8\xff"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -109,12 +125,12 @@ def exif_orientation(data: bytes) -> int:
         return 1
 
 
-def _check_pixels(width: int, height: int) -> None:
+def _check_pixels(width: int, height: int, limit: int = MAX_PIXELS) -> None:
     if width <= 0 or height <= 0:
         raise ImageError("corrupt_image", f"image claims an empty size {width}x{height}")
-    if width * height > MAX_PIXELS:
+    if width * height > limit:
         raise ImageError(
-            "image_too_large", f"{width}x{height} pixels exceeds the {MAX_PIXELS} pixel limit"
+            "image_too_large", f"{width}x{height} pixels exceeds the {limit} pixel limit"
         )
 
 
@@ -148,7 +164,7 @@ def _decode_with_pillow(data: bytes, size: int) -> Image.Image:
             # Pillow's own bomb check warns past 89 Mpx: far past our limit, so refuse it too.
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as img:
-                _check_pixels(*img.size)
+                _check_pixels(*img.size, MAX_PNG_PIXELS if img.format == "PNG" else MAX_PIXELS)
                 img.draft("RGB", _scaled_size(*img.size, size))  # DCT scaling for JPEG only
                 return img.convert("RGB")
     except ImageError:
@@ -189,9 +205,21 @@ class Header:
     height: int
     progressive: bool  # a progressive JPEG or an interlaced (Adam7) PNG
     bit_depth: int  # bits per sample: 8 for JPEG, 1 to 16 for PNG
+    mode: str  # Pillow's: "RGB", "L", "CMYK", "RGBA", "P", "I;16", ...
+
+    def decode_cost_ms(self) -> float:
+        """The estimated CPU-ms image_to_tensor spends on this image (DECODE_MS_PER_MPX)."""
+        kind = self.format
+        if self.progressive:
+            kind += "/progressive"
+        elif self.format == "jpeg" and self.mode == "CMYK":
+            kind += "/cmyk"
+        return DECODE_MS_PER_MPX[kind] * self.width * self.height / 1e6
 
 
-def read_header(data: bytes) -> Header:
+def read_header(
+    data: bytes, max_pixels: int = MAX_PIXELS, max_png_pixels: int = MAX_PNG_PIXELS
+) -> Header:
     """The header of a JPEG or PNG; ImageError when it is unusable or claims too many pixels."""
     fmt = sniff_format(data)
     if fmt is None:
@@ -203,13 +231,13 @@ def read_header(data: bytes) -> Header:
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data), formats=[fmt.upper()]) as img:
                 width, height = img.size
-                info = img.info
+                info, mode = img.info, img.mode
     except Image.DecompressionBombError as e:
         raise ImageError("image_too_large", f"the image exceeds {MAX_PIXELS} pixels") from e
     except Exception as e:  # any parser failure on client data is the client's corrupt image
         raise ImageError("corrupt_image", f"unreadable {fmt.upper()} header") from e
-    _check_pixels(width, height)
+    _check_pixels(width, height, max_png_pixels if fmt == "png" else max_pixels)
     if fmt == "jpeg":
-        return Header(fmt, width, height, bool(info.get("progressive")), 8)
+        return Header(fmt, width, height, bool(info.get("progressive")), 8, mode)
     # IHDR is the first chunk (Pillow checked it): bit depth at byte 24, interlace at byte 28.
-    return Header(fmt, width, height, data[28] == 1, data[24])
+    return Header(fmt, width, height, data[28] == 1, data[24], mode)
