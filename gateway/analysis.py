@@ -4,7 +4,8 @@ Called by gateway.middleware (which has already authorised, counted and admitted
 the request's scope and receive; returns the JSON body of the 200 answer or raises a GatewayError.
 
     usage -> ModelRoute -> media type -> body (size, time) -> image bytes (JSON/base64 or raw)
-          -> imaging.py's header checks and cost -> decoded here (pool or costly lane) or in
+          -> imaging.py's header checks and cost -> decoded here (pool or costly lane), its
+          tensor coalesced with its neighbours' into one call (coalescing.py), or decoded in
           Triton -> scores -> answer
 """
 
@@ -13,11 +14,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
+import numpy as np
 import orjson
+from numpy.typing import NDArray
 
 from gateway import errors, payload
 from gateway.classification import classify
-from gateway.routing import SCORES_OUTPUT, ModelRoute
+from gateway.coalescing import Coalescer
+from gateway.routing import ModelRoute, image_inputs, pixels_inputs
 from gateway.settings import Settings
 from gateway.tracing import Tracer
 from gateway.triton_client import TritonClient
@@ -41,9 +45,17 @@ class Analysis:
         self.routes = routes
         self.triton = triton
         self.tracer = tracer
+        self.coalescer = (
+            Coalescer(self._batch, settings.coalesce_max_batch)
+            if settings.coalesce_max_batch > 1
+            else None
+        )
         self.max_body_bytes = settings.max_body_bytes
         self.timeout_s = settings.request_timeout_s
         self.min_colour_probability = settings.min_colour_probability
+
+    async def _batch(self, model: str, batch: NDArray[np.uint8]) -> tuple[NDArray[np.float32], str]:
+        return await self.triton.scores(model, pixels_inputs(batch), len(batch))
 
     def usage_label(self, path: str) -> str | None:
         """The usage label of an analysis path for metrics and logs (None for other paths)."""
@@ -71,19 +83,28 @@ class Analysis:
             image = payload.image_bytes(kind, body)
             header = route.header(image)
         with self.tracer.span("decode"):
-            model, inputs = await route.request(image, header)
-        result = await self.triton.infer(model, inputs, request_id)
-        scores = result.as_numpy(SCORES_OUTPUT)
-        if scores is None or scores.shape != (1, len(route.labels)):
-            shape = None if scores is None else scores.shape
-            logger.error("model %s answered %s with shape %s", model, SCORES_OUTPUT, shape)
+            pixels = await route.decode(image, header)
+        if pixels is None:
+            scores, reported = await self.triton.scores(
+                route.family.ensemble, image_inputs(image), 1, request_id
+            )
+            row = scores[0]
+        elif self.coalescer is None:
+            scores, reported = await self.triton.scores(
+                route.family.classifier, pixels_inputs(pixels[np.newaxis]), 1, request_id
+            )
+            row = scores[0]
+        else:
+            row, reported = await self.coalescer.scores(route.family.classifier, pixels)
+        if len(row) != len(route.labels):
+            logger.error("%s answered %d scores for %d labels", usage, len(row), len(route.labels))
             raise errors.InferenceFailed()
         served = await self.triton.served(route.version_model)
         threshold = self.min_colour_probability
         answer = classify(
-            scores[0],
+            row,
             route.labels,
-            served.version or result.get_response().model_version,
+            served.version or reported,
             served.min_colour_probability if threshold is None else threshold,
         )
         self.tracer.annotate(status=answer.status, model_version=answer.model_version)

@@ -27,7 +27,6 @@ from gateway.settings import Settings
 
 IMAGE_INPUT = "IMAGE"
 PIXELS_INPUT = "PIXELS"
-SCORES_OUTPUT = "SCORES"
 
 
 @dataclass(frozen=True)
@@ -61,15 +60,14 @@ class ModelRoute:
         except self.imaging.ImageError as e:
             raise errors.from_image_error(e.code, str(e).removeprefix(f"[{e.code}] ")) from e
 
-    async def request(self, image: bytes, header: Any) -> tuple[str, list[InferInput]]:
-        """The model to call and its input tensors for one image, decoded where it should be."""
+    async def decode(self, image: bytes, header: Any) -> NDArray[np.uint8] | None:
+        """The image's tensor when the gateway decodes it (costly lane, or its pool); None when
+        the ensemble in Triton decodes it."""
         if header.decode_cost_ms() >= self.costly_decode_ms:
-            return self.family.classifier, _pixels(await self.lane.tensor(image))
+            return await self.lane.tensor(image)
         if self.decoder is not None:
-            return self.family.classifier, _pixels(await self.decoder.tensor(image))
-        tensor = InferInput(IMAGE_INPUT, [1, 1], "BYTES")
-        tensor.set_data_from_numpy(np.array([[image]], dtype=np.object_))
-        return self.family.ensemble, [tensor]
+            return await self.decoder.tensor(image)
+        return None
 
     def close(self) -> None:
         """Stop the decode threads (shared ones may be closed twice: that is harmless)."""
@@ -78,9 +76,17 @@ class ModelRoute:
             self.decoder.close()
 
 
-def _pixels(pixels: NDArray[np.uint8]) -> list[InferInput]:
-    tensor = InferInput(PIXELS_INPUT, [1, *pixels.shape], "UINT8")
-    tensor.set_data_from_numpy(pixels[np.newaxis])
+def image_inputs(image: bytes) -> list[InferInput]:
+    """The ensemble's input: one image's encoded bytes."""
+    tensor = InferInput(IMAGE_INPUT, [1, 1], "BYTES")
+    tensor.set_data_from_numpy(np.array([[image]], dtype=np.object_))
+    return [tensor]
+
+
+def pixels_inputs(batch: NDArray[np.uint8]) -> list[InferInput]:
+    """The classifier's input: a batch of decoded tensors, [N, 3, H, W]."""
+    tensor = InferInput(PIXELS_INPUT, list(batch.shape), "UINT8")
+    tensor.set_data_from_numpy(batch)
     return [tensor]
 
 

@@ -21,6 +21,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+from numpy.typing import NDArray
 from tritonclient.grpc import MAX_GRPC_MESSAGE_SIZE, InferInput, KeepAliveOptions
 from tritonclient.grpc.aio import InferenceServerClient
 from tritonclient.utils import InferenceServerException
@@ -33,6 +35,7 @@ from gateway.tracing import Tracer
 logger = logging.getLogger(__name__)
 
 THRESHOLD_PARAMETER = "min_colour_probability"
+SCORES_OUTPUT = "SCORES"  # what every model a usage calls answers: FP32 [N, n_labels]
 # imaging.py's ImageError travels as "[code] message" inside Triton's error text: a python model
 # can only return Triton's own status codes, so the text is the one channel for ours.
 _IMAGE_ERROR = re.compile(r"\[([a-z_]+)\]\s*([^\n]*)")
@@ -173,6 +176,18 @@ class TritonClient:
                 await asyncio.sleep(delay_s)
         finally:
             self._metrics.triton_seconds.labels(model).observe(time.perf_counter() - started)
+
+    async def scores(
+        self, model: str, inputs: Sequence[InferInput], rows: int, request_id: str = ""
+    ) -> tuple[NDArray[np.float32], str]:
+        """SCORES [rows, n] of one call, and the version Triton says answered."""
+        result = await self.infer(model, inputs, request_id)
+        scores = result.as_numpy(SCORES_OUTPUT)
+        if scores is None or scores.ndim != 2 or scores.shape[0] != rows:
+            shape = None if scores is None else scores.shape
+            logger.error("model %s answered %s with shape %s", model, SCORES_OUTPUT, shape)
+            raise errors.InferenceFailed()
+        return scores, result.get_response().model_version
 
     async def served(self, model: str) -> Served:
         """The version (and threshold) serving `model` now; "" when Triton has not said yet."""
