@@ -57,6 +57,9 @@ evaluate: install-dev  ## test split, held-out layout, factor families, calibrat
 
 BENCH_ARGS ?=
 bench: install-dev  ## old service vs gateway+Triton side by side; BENCH_ARGS=--quick for < 3 min
+	@command -v ab >/dev/null || ! command -v apt-get >/dev/null || \
+		apt-get install -y -q apache2-utils || { apt-get update -q && apt-get install -y -q apache2-utils; } || \
+		sudo -n apt-get install -y -q apache2-utils
 	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
 
 SOAK_ARGS ?=

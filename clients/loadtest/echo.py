@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import sys
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
@@ -66,10 +65,8 @@ def run_fast(coro: Coroutine[Any, Any, T]) -> T:
         import uvloop
     except ImportError:
         return asyncio.run(coro)
-    if sys.version_info < (3, 11):
-        return asyncio.run(coro)  # pragma: no cover
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        return runner.run(coro)
+    result: T = uvloop.run(coro)
+    return result
 
 
 async def _main(args: argparse.Namespace) -> None:

@@ -239,6 +239,21 @@ def test_a_chunked_body_over_the_limit_is_refused_without_reading_it_all(raw):
     assert b"connection: close" in response.lower()
 
 
+def test_a_client_that_sends_a_40_mb_body_before_reading_still_gets_its_413(raw):
+    """The gateway answers at once, then reads and drops the rest (a lingering close): closing
+    with the upload still arriving would reset the connection and lose the answer."""
+    size = 40 * 1024 * 1024
+    raw.sendall(request_head("Content-Type: image/jpeg", f"Content-Length: {size}"))
+    block = b"\xff" * (1024 * 1024)
+    raw.settimeout(30)
+    for _ in range(size // len(block)):  # all of it, as a client that reads no answer first
+        raw.sendall(block)
+    status, response = read_response(raw, timeout_s=10)
+    assert status == 413
+    assert error_code_of(response) == "payload_too_large"
+    assert b"connection: close" in response.lower()
+
+
 # -- slow clients ----------------------------------------------------------------------------------
 
 
