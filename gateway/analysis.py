@@ -21,7 +21,7 @@ from numpy.typing import NDArray
 from gateway import errors, payload
 from gateway.classification import classify
 from gateway.coalescing import Coalescer
-from gateway.routing import ModelRoute, image_inputs, pixels_inputs
+from gateway.routing import Usage, image_inputs, pixels_inputs
 from gateway.settings import Settings
 from gateway.tracing import Tracer
 from gateway.triton_client import TritonClient
@@ -37,12 +37,12 @@ class Analysis:
 
     def __init__(
         self,
-        routes: Mapping[str, ModelRoute],
+        usages: Mapping[str, Usage],
         triton: TritonClient,
         settings: Settings,
         tracer: Tracer,
     ) -> None:
-        self.routes = routes
+        self.usages = usages
         self.triton = triton
         self.tracer = tracer
         self.coalescer = (
@@ -63,7 +63,7 @@ class Analysis:
             return None
         usage = path[len(ANALYSIS_PREFIX) :]
         # Only configured usages become label values: clients must not grow the label set.
-        return usage if usage in self.routes else UNKNOWN_USAGE
+        return usage if usage in self.usages else UNKNOWN_USAGE
 
     async def __call__(
         self,
@@ -74,9 +74,9 @@ class Analysis:
         request_id: str,
     ) -> bytes:
         usage = path[len(ANALYSIS_PREFIX) :]
-        route = self.routes.get(usage)
-        if route is None:
-            raise errors.UnknownUsage(f"unknown usage {usage[:64]!r}; known: {sorted(self.routes)}")
+        if usage not in self.usages:
+            raise errors.UnknownUsage(f"unknown usage {usage[:64]!r}; known: {sorted(self.usages)}")
+        route = self.usages[usage].route(self.triton.ready_models)
         kind = payload.check_media_type(content_type)
         with self.tracer.span("parse"):
             body = await payload.read_body(receive, declared, self.max_body_bytes, self.timeout_s)

@@ -19,8 +19,7 @@ from gateway.analysis import Analysis
 from gateway.docs import install_docs
 from gateway.metrics import Metrics
 from gateway.middleware import GatewayMiddleware
-from gateway.repository import ModelFamily, load_imaging
-from gateway.routing import make_routes
+from gateway.routing import make_usages
 from gateway.settings import Settings, get_settings
 from gateway.state import GatewayState
 from gateway.tracing import Tracer
@@ -37,12 +36,8 @@ def create_app(
     # Here rather than in a CLI: `uvicorn --factory` (Docker) and `healthcode serve` both get it.
     logs.configure(settings.log_level, settings.log_format)
     metrics = Metrics(settings.prometheus_multiproc_dir)
-    # Loaded here, not in the lifespan: a repository without imaging.py fails start-up loudly.
-    imaging = {
-        family: load_imaging(ModelFamily(family), settings.model_repository)
-        for family in set(settings.usages.values())
-    }
-    routes = make_routes(settings, imaging)
+    # Made here, not in the lifespan: a repository without imaging.py fails start-up loudly.
+    usages, routes = make_usages(settings)
     tracer = Tracer.from_settings(settings)
     triton = TritonClient(settings, metrics, tracer)
 
@@ -62,8 +57,7 @@ def create_app(
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await triton.close()
-            for route in routes.values():
-                route.close()
+            routes.close()
             tracer.shutdown()
 
     app = FastAPI(
@@ -74,14 +68,14 @@ def create_app(
         docs_url=None,
         redoc_url=None,  # install_docs serves them, without a CDN
     )
-    app.state.gateway = GatewayState(settings, routes, triton, metrics)
+    app.state.gateway = GatewayState(settings, usages, triton, metrics)
     _install_error_handlers(app)
     app.include_router(operations.router)
-    labels = tuple(dict.fromkeys(label for r in routes.values() for label in r.labels))
+    labels = tuple(dict.fromkeys(label for r in routes.made() for label in r.labels))
     openapi.install(app, settings, labels)
     app.add_middleware(
         GatewayMiddleware,
-        analysis=Analysis(routes, triton, settings, tracer),
+        analysis=Analysis(usages, triton, settings, tracer),
         metrics=metrics,
         tracer=tracer,
         max_in_flight=settings.max_in_flight,

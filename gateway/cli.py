@@ -30,6 +30,17 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p_pub.add_argument("--version", type=int, help="default: the highest version + 1")
     p_pub.add_argument("--no-check", action="store_true", help="skip the onnxruntime check")
     p_pub.set_defaults(run=_publish)
+    p_fam = sub.add_parser(
+        "publish-family",
+        help="add a whole model family (preprocess, classifier, ensemble) under a new name",
+    )
+    p_fam.add_argument("source", type=Path, help="the model repository holding the family")
+    p_fam.add_argument(
+        "--as", dest="name", required=True, help="its name here, e.g. health_code_v3"
+    )
+    p_fam.add_argument("--family", default="health_code", help="its name in the source")
+    p_fam.add_argument("--model-repository", type=Path, help="(HEALTHCODE_MODEL_REPOSITORY)")
+    p_fam.set_defaults(run=_publish_family)
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -54,5 +65,21 @@ def _publish(args: argparse.Namespace) -> int:
         return 1
     console.print(
         f"published {args.onnx} as version {version}; Triton picks it up at its next poll"
+    )
+    return 0
+
+
+def _publish_family(args: argparse.Namespace) -> int:
+    from gateway.publish import PublishError, publish_family
+
+    repository = args.model_repository or Settings().model_repository
+    try:
+        publish_family(args.source, args.family, repository, args.name)
+    except (PublishError, OSError) as e:
+        console.print(f"[red]not published:[/] {e}")
+        return 1
+    console.print(
+        f"published {args.family} of {args.source} as {args.name}; usages that list it first "
+        "move to it once Triton has loaded it"
     )
     return 0

@@ -41,8 +41,9 @@ async def healthz() -> Response:
     },
 )
 async def readyz(state: StateDep) -> Response:
-    """Readiness: Triton is ready and so is every model the configured usages call."""
-    models = sorted({m for route in state.routes.values() for m in route.ready_models})
+    """Readiness: Triton is ready and so is every model the usages call now."""
+    routes = [usage.route(state.triton.ready_models) for usage in state.usages.values()]
+    models = sorted({m for route in routes for m in route.ready_models})
     server_ready, model_ready = await state.triton.readiness(models)
     not_ready = ([] if server_ready else ["triton"]) + [
         m for m, ok in model_ready.items() if not ok

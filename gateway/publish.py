@@ -1,10 +1,14 @@
-"""`healthcode publish model.onnx`: add a classifier version to the model repository atomically.
+"""Adding to the model repository Triton polls, atomically: it must never see a half-copied folder.
 
-Triton polls the repository, so it must never see a half-copied version folder: the file is
-copied into a hidden staging folder inside the model's folder (same filesystem), flushed to disk,
-and the folder is renamed to the next version number in one step. Before that, the model is
-checked with onnxruntime against the config's input and output, so a model that cannot load
-is refused here rather than reported by Triton later.
+- `healthcode publish model.onnx`: a new classifier version with the same input. The file is
+  copied into a hidden staging folder inside the model's folder (same filesystem), flushed to
+  disk, and the folder is renamed to the next version number in one step. Before that, the model
+  is checked with onnxruntime against the config's input and output, so a model that cannot load
+  is refused here rather than reported by Triton later.
+- `healthcode publish-family SOURCE --as NAME`: a whole model family (preprocess, classifier,
+  ensemble) under a new name, for a model whose input changes: the composing models first, the
+  ensemble last, each staged beside the repository and renamed into it in one step, with the
+  names in their configs rewritten. A usage that prefers NAME moves to it once Triton has it all.
 """
 
 from __future__ import annotations
@@ -68,3 +72,52 @@ def publish(onnx: Path, repository: Path, *, version: int | None = None, check: 
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return version
+
+
+def publish_family(source: Path, family: str, repository: Path, name: str) -> None:
+    """Copy `family` from the repository `source` into `repository` as the family `name`."""
+    old, new = ModelFamily(family), ModelFamily(name)
+    renames = {
+        old.preprocess: new.preprocess,
+        old.classifier: new.classifier,
+        old.ensemble: new.ensemble,
+    }
+    for model in renames:
+        if not (source / model / "config.pbtxt").is_file():
+            raise PublishError(f"{source / model} is not a Triton model folder (no config.pbtxt)")
+        if (repository / renames[model]).exists():
+            raise PublishError(f"{repository / renames[model]} exists already")
+    for model, renamed in renames.items():  # the ensemble last: it needs the other two loaded
+        # Staged beside the repository, not in it: Triton would try to load a folder in it.
+        staging = Path(tempfile.mkdtemp(prefix=f".{renamed}-", dir=repository.parent))
+        try:
+            shutil.copytree(
+                source / model,
+                staging,
+                dirs_exist_ok=True,
+                ignore=shutil.ignore_patterns("__pycache__", ".*"),
+            )
+            for config in (staging / "config.pbtxt", *staging.glob("configs/*.pbtxt")):
+                config.write_text(_renamed(config.read_text(), renames))
+            _flush(staging)
+            staging.chmod(0o755)
+            os.rename(staging, repository / renamed)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+
+
+def _renamed(config_text: str, renames: dict[str, str]) -> str:
+    """A config with its own name and its ensemble steps' model names renamed."""
+    config = text_format.Parse(config_text, model_config_pb2.ModelConfig())
+    config.name = renames.get(config.name, config.name)
+    for step in config.ensemble_scheduling.step:
+        step.model_name = renames.get(step.model_name, step.model_name)
+    return str(text_format.MessageToString(config))
+
+
+def _flush(folder: Path) -> None:
+    for path in folder.rglob("*"):
+        if path.is_file():
+            with open(path, "rb+") as f:
+                os.fsync(f.fileno())

@@ -1,4 +1,4 @@
-"""Which Triton model a usage calls: chosen once at start-up from settings.decode.
+"""Which Triton model a usage calls: its model family, and within it the model, by decode place.
 
     decode=triton   IMAGE  BYTES [1, 1]      -> <family>             (the ensemble decodes)
     decode=gateway  PIXELS UINT8 [1, 3, H, W] -> <family>_classifier  (imaging.py ran here)
@@ -6,7 +6,13 @@
 
 Either way the answer is SCORES FP32 [1, n_labels] and the version reported is the classifier's
 (an ensemble's own version does not change when its classifier gets a new one). Readiness asks
-for exactly the models the route calls.
+for exactly the models a route calls.
+
+A usage lists its families in preference order (HEALTHCODE_USAGES); each request goes to the
+first whose models Triton has READY. That is how a model with a new input (a preprocessing and a
+classifier that must change together) arrives with no request lost: publish it as a new family
+that the usage prefers; the gateway moves over once Triton has loaded all of it, and the old
+family can then be removed (README "Update the model").
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from tritonclient.grpc import InferInput
 from gateway import errors
 from gateway.admission import CostlyLane
 from gateway.decoder import Decoder
-from gateway.repository import ModelFamily, labels
+from gateway.repository import ModelFamily, labels, load_imaging
 from gateway.settings import Settings
 
 IMAGE_INPUT = "IMAGE"
@@ -31,9 +37,8 @@ PIXELS_INPUT = "PIXELS"
 
 @dataclass(frozen=True)
 class ModelRoute:
-    """What one usage calls in Triton, how its readiness is judged and whose version answers."""
+    """What a family's requests call in Triton, how readiness is judged, whose version answers."""
 
-    usage: str
     family: ModelFamily
     labels: tuple[str, ...]
     imaging: ModuleType  # the family's imaging.py: its header checks run here whoever decodes
@@ -70,7 +75,7 @@ class ModelRoute:
         return None
 
     def close(self) -> None:
-        """Stop the decode threads (shared ones may be closed twice: that is harmless)."""
+        """Stop the decode threads and the costly lane's process."""
         self.lane.close()
         if self.decoder is not None:
             self.decoder.close()
@@ -90,25 +95,81 @@ def pixels_inputs(batch: NDArray[np.uint8]) -> list[InferInput]:
     return [tensor]
 
 
-def make_routes(settings: Settings, imaging: dict[str, ModuleType]) -> dict[str, ModelRoute]:
-    """One route per usage; a family's decoders (pool and costly lane) serve all its usages."""
-    routes = {}
-    made: dict[str, tuple[Decoder | None, CostlyLane]] = {}
-    for usage, ensemble in settings.usages.items():
-        family, code = ModelFamily(ensemble), imaging[ensemble]
-        if ensemble not in made:
-            pool = Decoder(code, settings.decode_threads) if settings.decode == "gateway" else None
-            made[ensemble] = pool, CostlyLane(code, settings.costly_lane_size)
-        decoder, lane = made[ensemble]
-        routes[usage] = ModelRoute(
-            usage=usage,
+class Usage:
+    """A usage's families in preference order; each request takes the first Triton serves."""
+
+    def __init__(self, name: str, families: list[ModelFamily], routes: RouteMaker) -> None:
+        self.name = name
+        self.families = families
+        self._routes = routes
+        if not any(routes.make(family) for family in families):
+            raise FileNotFoundError(
+                f"usage {name!r}: none of {[f.ensemble for f in families]} is in "
+                f"{routes.settings.model_repository}"
+            )
+
+    def route(self, ready: frozenset[str] | None) -> ModelRoute:
+        """The route of the first family whose models are all in `ready` (None: not known yet)."""
+        fallback = None
+        for family in self.families:
+            route = self._routes.get(family)
+            if route is None and ready is not None and family.classifier in ready:
+                route = self._routes.make(family)  # published since start-up: load it now
+            if route is None:
+                continue
+            if ready is None or ready.issuperset(route.ready_models):
+                return route
+            fallback = fallback or route
+        assert fallback is not None, "__init__ checked that one family is here"
+        return fallback  # none ready: its calls fail (and are retried) as they would
+
+
+class RouteMaker:
+    """Builds each family's route once, from the gateway's copy of the model repository."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._routes: dict[str, ModelRoute] = {}
+
+    def get(self, family: ModelFamily) -> ModelRoute | None:
+        return self._routes.get(family.ensemble)
+
+    def make(self, family: ModelFamily) -> ModelRoute | None:
+        """The family's route; None while its imaging.py or labels.txt is not in the repository."""
+        if family.ensemble in self._routes:
+            return self._routes[family.ensemble]
+        settings = self.settings
+        try:
+            code = load_imaging(family, settings.model_repository)
+            names = labels(family, settings.model_repository)
+        except FileNotFoundError:
+            return None
+        decoder = Decoder(code, settings.decode_threads) if settings.decode == "gateway" else None
+        route = self._routes[family.ensemble] = ModelRoute(
             family=family,
-            labels=labels(family, settings.model_repository),
+            labels=names,
             imaging=code,
             decoder=decoder,
-            lane=lane,
+            lane=CostlyLane(code, settings.costly_lane_size),
             costly_decode_ms=settings.costly_decode_ms,
             max_image_pixels=settings.max_image_pixels or code.MAX_PIXELS,
             max_png_pixels=settings.max_png_pixels or code.MAX_PNG_PIXELS,
         )
-    return routes
+        return route
+
+    def made(self) -> list[ModelRoute]:
+        return list(self._routes.values())
+
+    def close(self) -> None:
+        for route in self.made():
+            route.close()
+
+
+def make_usages(settings: Settings) -> tuple[dict[str, Usage], RouteMaker]:
+    """Every configured usage, and the route maker they share (close() it at shutdown)."""
+    routes = RouteMaker(settings)
+    usages = {
+        name: Usage(name, [ModelFamily(f) for f in families], routes)
+        for name, families in settings.usages.items()
+    }
+    return usages, routes

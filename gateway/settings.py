@@ -67,9 +67,10 @@ class Settings(BaseSettings):
     rate_limit_burst: PositiveInt = 20
     # SIGTERM: in-flight requests get this long to finish before the processes are stopped.
     drain_timeout_s: PositiveFloat = 20.0
-    # usage (URL path segment) -> the Triton ensemble serving it (its preprocess and classifier
-    # models are `<ensemble>_preprocess` and `<ensemble>_classifier`).
-    usages: dict[str, str] = {"health-code": DEFAULT_FAMILY}
+    # usage (URL path segment) -> the model families that may serve it, in preference order: an
+    # ensemble name (its models are `<ensemble>_preprocess` and `<ensemble>_classifier`) or a
+    # list of them; each request takes the first family Triton has fully loaded.
+    usages: dict[str, list[str]] = {"health-code": [DEFAULT_FAMILY]}
     # Answer a colour only when its probability reaches this; below it the answer is "invalid"
     # (show the code again) and `decided_by` says "threshold". Unset: the classifier's own value,
     # `min_colour_probability` in its config.pbtxt, chosen on the calibration split at training.
@@ -119,6 +120,13 @@ class Settings(BaseSettings):
             value = orjson.loads(text) if text.startswith("[") else text.split(",")
         if isinstance(value, list | tuple | set | frozenset):
             return frozenset(k.strip() for k in value if isinstance(k, str) and k.strip())
+        return value
+
+    @field_validator("usages", mode="before")
+    @classmethod
+    def _families_as_lists(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: [v] if isinstance(v, str) else v for k, v in value.items()}
         return value
 
     @field_validator("log_level", mode="before")

@@ -1,4 +1,4 @@
-"""What the app's endpoints share: its settings, routes, Triton connection and metrics."""
+"""What the app's endpoints share: its settings, usages, Triton connection and metrics."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from gateway.metrics import Metrics
-from gateway.routing import ModelRoute
+from gateway.routing import Usage
 from gateway.settings import Settings
 from gateway.triton_client import TritonClient
 
@@ -14,6 +14,6 @@ from gateway.triton_client import TritonClient
 @dataclass(frozen=True)
 class GatewayState:
     settings: Settings
-    routes: Mapping[str, ModelRoute]
+    usages: Mapping[str, Usage]
     triton: TritonClient
     metrics: Metrics

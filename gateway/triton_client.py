@@ -111,6 +111,8 @@ class TritonClient:
         self._probe_timeout_s = settings.probe_timeout_s
         self._metrics = metrics
         self._served: dict[str, Served] = {}
+        # Models with a READY version at the last index read; None until the first read.
+        self.ready_models: frozenset[str] | None = None
         self._index_read = False
         self._index_lock = asyncio.Lock()
 
@@ -209,6 +211,7 @@ class TritonClient:
         # after its folder is gone, and after a newer version has loaded.
         failed = {(n, v) for n, v in unavailable if not v.isdigit() or int(v) > ready.get(n, 0)}
         self._metrics.model_versions(ready, failed)
+        self.ready_models = frozenset(ready)
         served = dict(self._served)  # a model with no READY version keeps its last one
         for name, number in ready.items():
             version = str(number)

@@ -72,8 +72,12 @@ class TritonSupervisor:
         )
 
     async def wait_ready(self, timeout_s: float) -> None:
-        """Until every ensemble the usages call is ready (and with it its composing models)."""
-        models = sorted(set(self.settings.usages.values()))
+        """Until the ensembles the usages call are ready (and with them their composing models)."""
+        repository = self.settings.model_repository
+        models = sorted(  # per usage, the first of its families the repository holds
+            next((f for f in families if (repository / f).is_dir()), families[0])
+            for families in self.settings.usages.values()
+        )
         urls = [f"{self.http_url}/v2/models/{m}/ready" for m in models]
         try:
             await wait_until_ok(urls, timeout_s, alive=self._running)

@@ -7,9 +7,12 @@ from pathlib import Path
 
 import onnx
 import pytest
+from google.protobuf import text_format
 from onnx import TensorProto, helper
+from tritonclient.grpc import model_config_pb2
 
-from gateway.publish import MODEL, PublishError, publish
+from gateway.publish import MODEL, PublishError, publish, publish_family
+from gateway.repository import PROJECT_REPOSITORY
 
 REPO = Path(__file__).resolve().parents[2] / "model_repository"
 V1 = REPO / MODEL / "1" / "model.onnx"
@@ -58,3 +61,33 @@ def test_an_existing_version_is_never_overwritten(repository):
 def test_a_folder_that_is_not_a_triton_model_is_refused(tmp_path):
     with pytest.raises(PublishError, match=r"no config\.pbtxt"):
         publish(V1, tmp_path)
+
+
+def test_a_family_is_copied_under_a_new_name_with_its_configs_renamed(tmp_path):
+    target = tmp_path / "repository"
+    target.mkdir()
+    publish_family(PROJECT_REPOSITORY, "health_code", target, "health_code_v9")
+    assert sorted(p.name for p in target.iterdir()) == [
+        "health_code_v9",
+        "health_code_v9_classifier",
+        "health_code_v9_preprocess",
+    ]
+    ensemble = text_format.Parse(
+        (target / "health_code_v9" / "config.pbtxt").read_text(), model_config_pb2.ModelConfig()
+    )
+    steps = [step.model_name for step in ensemble.ensemble_scheduling.step]
+    assert (ensemble.name, steps) == (
+        "health_code_v9",
+        ["health_code_v9_preprocess", "health_code_v9_classifier"],
+    )
+    for model in ("health_code_v9_classifier", "health_code_v9_preprocess"):
+        for config in (target / model).glob("**/*.pbtxt"):
+            assert f'name: "{model}"' in config.read_text()
+    assert list(tmp_path.glob(".health_code_v9*")) == []  # no staging left behind
+
+
+def test_a_family_never_overwrites_one_that_is_there(tmp_path):
+    (tmp_path / "health_code_v9_classifier").mkdir()
+    with pytest.raises(PublishError, match="exists already"):
+        publish_family(PROJECT_REPOSITORY, "health_code", tmp_path, "health_code_v9")
+    assert not (tmp_path / "health_code_v9_preprocess").exists()
