@@ -69,9 +69,10 @@ async def analyze(files: list[Path], url: str, usage: str, as_json: bool) -> int
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    if not getattr(args, "own_logging", False):
+        logging.basicConfig(
+            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
     logging.getLogger("httpx").setLevel(logging.WARNING)
     result: int = args.run(args)
     return result

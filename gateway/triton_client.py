@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from tritonclient.grpc import MAX_GRPC_MESSAGE_SIZE, InferInput, KeepAliveOptions
+from tritonclient.grpc import MAX_GRPC_MESSAGE_SIZE, InferInput
 from tritonclient.grpc.aio import InferenceServerClient
 from tritonclient.utils import InferenceServerException
 
@@ -46,16 +46,27 @@ _MODEL_MISSING = ("unknown model", "is not found", "not ready", "no available ve
 _RETRYABLE = (errors.TritonUnavailable, errors.ModelUnavailable)
 
 
+# Keepalive: a replica whose node dropped off the network closes no connection, and without
+# pings its calls would wait for their deadline. Ping every 2 s, give up after 2 more: a silent
+# replica is dropped within ~4 s, in time to retry its calls on another. Triton must
+# accept pings that often (gateway.embedded.server.KEEPALIVE_ARGS; tritonclient's defaults send
+# none, and Triton's would answer frequent ones with GOAWAY).
+KEEPALIVE_TIME_MS = 2_000
+KEEPALIVE_TIMEOUT_MS = 2_000
+
+
 def channel_args() -> list[tuple[str, Any]]:
-    """tritonclient's default channel options (passing any replaces them all) + fast reconnects."""
-    keepalive = KeepAliveOptions()
+    """tritonclient's message sizes (passing options replaces its defaults), keepalive pings,
+    fast reconnects and round robin over replicas."""
     return [
         ("grpc.max_send_message_length", MAX_GRPC_MESSAGE_SIZE),
         ("grpc.max_receive_message_length", MAX_GRPC_MESSAGE_SIZE),
-        ("grpc.keepalive_time_ms", keepalive.keepalive_time_ms),
-        ("grpc.keepalive_timeout_ms", keepalive.keepalive_timeout_ms),
-        ("grpc.keepalive_permit_without_calls", keepalive.keepalive_permit_without_calls),
-        ("grpc.http2.max_pings_without_data", keepalive.http2_max_pings_without_data),
+        ("grpc.keepalive_time_ms", KEEPALIVE_TIME_MS),
+        ("grpc.keepalive_timeout_ms", KEEPALIVE_TIMEOUT_MS),
+        ("grpc.keepalive_permit_without_calls", 1),
+        ("grpc.http2.max_pings_without_data", 0),  # 0: no limit
+        # A ping stuck behind writes the silent peer never reads times out too.
+        ("grpc.http2.ping_timeout_ms", KEEPALIVE_TIMEOUT_MS),
         # gRPC's reconnect backoff grows to 120 s: after a Triton restart the gateway would
         # answer 503 long after Triton is back. Cap it at 1 s.
         ("grpc.initial_reconnect_backoff_ms", 100),

@@ -13,6 +13,14 @@ from gateway import tracing
 from gateway.settings import Settings
 
 PROJECT_BACKENDS = Path(__file__).resolve().parent / "backends"
+# Triton must let the gateway ping every 2 s, calls or not (gateway.triton_client: keepalive);
+# by default it takes pings more often than every 5 minutes as misbehaviour and hangs up.
+# docker-compose.yml and deploy/k8s pass the same flags (a test checks).
+KEEPALIVE_ARGS = (
+    "--grpc-keepalive-permit-without-calls=1",
+    "--grpc-http2-min-recv-ping-interval-without-data=1000",
+    "--grpc-http2-max-ping-strikes=0",
+)
 
 
 class EmbeddedTritonError(RuntimeError):
@@ -82,6 +90,7 @@ def command(settings: Settings, backend_dir: Path, shm_prefix: str, replica: int
         f"--backend-config=python,shm-region-prefix-name={shm_prefix}",
         f"--exit-timeout-secs={math.ceil(settings.drain_timeout_s)}",
         f"--log-verbose={settings.triton_log_verbose}",
+        *KEEPALIVE_ARGS,
         # With tracing on, Triton exports its own spans, children of the gateway's call.
         *tracing.triton_args(settings.otlp_endpoint),
     ]

@@ -203,3 +203,12 @@ def test_the_readme_names_every_secret_the_manifests_need():
             refs += [ref | {"key": ""} for ref in whole]
             for ref in refs:
                 assert ref["name"] in readme and ref["key"] in readme, ref
+
+
+def test_triton_accepts_the_gateways_keepalive_pings_everywhere(objects):
+    from gateway.embedded.server import KEEPALIVE_ARGS
+
+    compose = COMPOSE["services"]["triton"]["command"]
+    kubernetes = triton_container(objects)["args"]
+    for flag in KEEPALIVE_ARGS:
+        assert flag in compose and flag in kubernetes, flag

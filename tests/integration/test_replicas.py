@@ -66,6 +66,27 @@ def test_both_replicas_serve_and_a_killed_one_loses_no_request(replicated: Local
     assert codes == [200] * len(codes), [a.body for a in answers if a.status_code != 200][:3]
 
 
+def test_a_replica_gone_silent_is_dropped_by_keepalive_and_no_request_fails(
+    replicated: LocalService,
+) -> None:
+    """A frozen server closes no connection (like a node off the network): pings notice it."""
+    frozen = replica_pid(replicated, 0)
+    assert frozen is not None
+    with BackgroundLoad(replicated.base_url, SEED_JPEG.read_bytes()) as load:
+        assert wait_for(lambda: len(load.answers) >= 10, 30)
+        os.kill(frozen, signal.SIGSTOP)
+        try:
+            now = len(load.answers)
+            assert wait_for(lambda: len(load.answers) >= now + 30, 60), [
+                a.status_code for a in load.answers[now:]
+            ]
+        finally:
+            os.kill(frozen, signal.SIGCONT)
+        answers = load.stop()
+    codes = [a.status_code for a in answers]
+    assert codes == [200] * len(codes), [a.body for a in answers if a.status_code != 200][:3]
+
+
 def test_a_new_version_published_under_load_reaches_both_replicas_with_no_failure(
     replicated: LocalService,
 ) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from tritonclient.grpc import KeepAliveOptions
 from tritonclient.utils import InferenceServerException
 
 from gateway import errors
@@ -110,8 +109,9 @@ def test_the_labels_are_read_from_the_classifiers_labels_file():
     assert project_labels() == LABELS  # the API's documented order
 
 
-def test_channel_args_keep_tritonclients_defaults_and_cap_reconnect_backoff():
+def test_channel_args_keep_message_sizes_ping_every_2_s_and_cap_reconnect_backoff():
     args = dict(channel_args())
     assert args["grpc.max_receive_message_length"] == 2**31 - 1
-    assert args["grpc.keepalive_time_ms"] == KeepAliveOptions().keepalive_time_ms
+    assert args["grpc.keepalive_time_ms"] == 2_000
+    assert args["grpc.keepalive_permit_without_calls"] == 1
     assert args["grpc.max_reconnect_backoff_ms"] <= 1000
