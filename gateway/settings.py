@@ -35,7 +35,7 @@ class Settings(BaseSettings):
     triton_url: str | None = None
     # A long-lived channel keeps the replicas it first resolved: open a fresh one this often, so
     # that new replicas behind a dns:/// name take traffic (only for dns:/// targets).
-    triton_reresolve_s: PositiveFloat = 30.0
+    triton_reresolve_s: PositiveFloat = 10.0
     max_body_bytes: PositiveInt = 16 * 1024 * 1024
     request_timeout_s: PositiveFloat = 10.0
     # Analysis requests one gateway process handles at once; more get 503 overloaded before

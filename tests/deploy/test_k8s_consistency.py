@@ -176,6 +176,8 @@ def test_a_stopping_triton_finishes_its_inferences_within_its_grace_period(objec
     exit_s = int(flags(triton["args"])["exit-timeout-secs"])
     grace_s = pod_spec(one(objects, "Deployment", "triton"))["terminationGracePeriodSeconds"]
     assert grace_s >= prestop_sleep_s(triton) + exit_s
+    # While it sleeps before SIGTERM, out of the DNS answer, every gateway opens a fresh channel.
+    assert Settings().triton_reresolve_s < prestop_sleep_s(triton)
     # Triton's queues time requests out first: what it still holds at SIGTERM can finish.
     timeouts_us = config_values(
         "default_timeout_microseconds", [f.read_text() for f in MODEL_CONFIGS]
