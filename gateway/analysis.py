@@ -4,8 +4,7 @@ Called by gateway.middleware (which has already authorised, counted and admitted
 the request's scope and receive; returns the JSON body of the 200 answer or raises a GatewayError.
 
     usage -> ModelRoute -> media type -> body (size, time) -> image bytes (JSON/base64 or raw)
-          -> imaging.py's header checks and cost -> decoded here (pool or costly lane), its
-          tensor coalesced with its neighbours' into one call (coalescing.py), or decoded in
+          -> imaging.py's header checks and cost -> decoded here (pool or costly lane) or in
           Triton -> scores -> answer
 """
 
@@ -20,7 +19,6 @@ from numpy.typing import NDArray
 
 from gateway import errors, payload
 from gateway.classification import classify
-from gateway.coalescing import Coalescer
 from gateway.routing import Usage, image_inputs, pixels_inputs
 from gateway.settings import Settings
 from gateway.tracing import Tracer
@@ -45,11 +43,7 @@ class Analysis:
         self.usages = usages
         self.triton = triton
         self.tracer = tracer
-        self.coalescer = (
-            Coalescer(self._batch, settings.coalesce_max_batch)
-            if settings.coalesce_max_batch > 1
-            else None
-        )
+
         self.max_body_bytes = settings.max_body_bytes
         self.timeout_s = settings.request_timeout_s
         self.min_colour_probability = settings.min_colour_probability
@@ -85,17 +79,11 @@ class Analysis:
         with self.tracer.span("decode"):
             pixels = await route.decode(image, header)
         if pixels is None:
-            scores, reported = await self.triton.scores(
-                route.family.ensemble, image_inputs(image), 1, request_id
-            )
-            row = scores[0]
-        elif self.coalescer is None:
-            scores, reported = await self.triton.scores(
-                route.family.classifier, pixels_inputs(pixels[np.newaxis]), 1, request_id
-            )
-            row = scores[0]
+            model, inputs = route.family.ensemble, image_inputs(image)
         else:
-            row, reported = await self.coalescer.scores(route.family.classifier, pixels)
+            model, inputs = route.family.classifier, pixels_inputs(pixels[np.newaxis])
+        scores, reported = await self.triton.scores(model, inputs, 1, request_id)
+        row = scores[0]
         if len(row) != len(route.labels):
             logger.error("%s answered %d scores for %d labels", usage, len(row), len(route.labels))
             raise errors.InferenceFailed()

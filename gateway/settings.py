@@ -47,9 +47,6 @@ class Settings(BaseSettings):
     # to the ensemble; its preprocess step decodes: use it where Triton decodes on a GPU).
     decode: Literal["gateway", "triton"] = "gateway"
     decode_threads: PositiveInt | None = Field(None, description="default: one per CPU core")
-    # Tensors decoded here for one model while a call to it is in flight go together in the next
-    # call, up to this many (the classifier's max_batch_size at most); 1: a call per request.
-    coalesce_max_batch: int = Field(16, ge=1, le=64)
     # Pixel limits refused with 413 image_too_large before a pixel is decoded; unset: imaging.py's
     # MAX_PIXELS (50 Mpx: JPEGs decode DCT-scaled) and MAX_PNG_PIXELS (16 Mpx: no scaled decode).
     # Triton's preprocess step holds imaging.py's own: raise those there too to raise these.

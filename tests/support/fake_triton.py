@@ -53,9 +53,6 @@ class FakeTriton:
         if self.errors:
             raise self.errors.pop(0)
         scores = np.asarray(self.scores, dtype=np.float32)
-        rows = inputs[0].shape()[0]  # a coalesced call carries several images
-        if scores.shape[0] == 1 and rows > 1:
-            scores = np.repeat(scores, rows, axis=0)
         response = service_pb2.ModelInferResponse(model_name=model_name, model_version="1")
         output = response.outputs.add(name="SCORES", datatype="FP32")
         output.shape.extend(scores.shape)
