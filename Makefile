@@ -4,7 +4,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: install install-dev serve test lint train evaluate bench perf clean soak k8s-check chromium
+.PHONY: install install-dev serve test lint train evaluate bench perf clean soak k8s-check chromium \
+	ocr-models cjk-font
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,13 +21,23 @@ $(VENV)/.dev: $(VENV)/.runtime
 	$(BIN)/python -m pip install --quiet -e '.[embedded,train,dev,bench]'
 	touch $@
 
-install: $(VENV)/.runtime
-install-dev: $(VENV)/.dev
+install: $(VENV)/.runtime ocr-models
+install-dev: $(VENV)/.dev ocr-models
+
+# The OCR models of ?read=time (model_repository/ocr_text_*/1), too big to commit: copied from
+# the pinned rapidocr-onnxruntime wheel (see NOTICE.md there). Does nothing when they are there.
+ocr-models: $(VENV)/.runtime
+	$(BIN)/python -m gateway.ocr_models
+
+# The renderer and the time-reading tests draw Chinese text with a CJK font (both work without).
+cjk-font:
+	@command -v apt-get >/dev/null && ! fc-list 2>/dev/null | grep -qi microhei && \
+		{ apt-get install -y -q fonts-wqy-microhei || sudo apt-get install -y -q fonts-wqy-microhei; } || true
 
 serve: install  ## embedded Triton + gateway on 127.0.0.1:8080
 	$(BIN)/healthcode serve
 
-test: install-dev chromium lint  ## lint, then the whole suite: unit tests, then real Triton + gateway
+test: install-dev chromium cjk-font lint  ## lint, then the whole suite: unit tests, then real Triton + gateway
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Debian's Chromium for the browser tests (tests/integration/test_browser.py). Where apt-get or
@@ -47,9 +58,7 @@ lint: install-dev  ## ruff (lint and format) and mypy (strict on gateway/ and cl
 	$(BIN)/mypy
 
 # The renderer draws Chinese text with a CJK font when one is installed (it works without one).
-train: install-dev  ## regenerate model_repository/health_code_classifier/1/model.onnx (~30 min)
-	@command -v apt-get >/dev/null && ! fc-list 2>/dev/null | grep -qi microhei && \
-		{ apt-get install -y -q fonts-wqy-microhei || sudo apt-get install -y -q fonts-wqy-microhei; } || true
+train: install-dev cjk-font  ## regenerate model_repository/health_code_classifier/1/model.onnx (~30 min)
 	nice -n 10 $(BIN)/python -m training.train --out model_repository/health_code_classifier/1/model.onnx
 
 evaluate: install-dev  ## test split, held-out layout, factor families, calibration, latency

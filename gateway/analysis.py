@@ -10,15 +10,19 @@ the request's scope and receive; returns the JSON body of the 200 answer or rais
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import Mapping
+from typing import Any
+from urllib.parse import parse_qs
 
 import numpy as np
 import orjson
 from numpy.typing import NDArray
 
-from gateway import errors, payload
-from gateway.classification import classify
+from gateway import errors, payload, time_reading
+from gateway.classification import INVALID, classify
 from gateway.routing import Usage, image_inputs, pixels_inputs
 from gateway.settings import Settings
 from gateway.tracing import Tracer
@@ -28,6 +32,14 @@ logger = logging.getLogger(__name__)
 
 ANALYSIS_PREFIX = "/analysis/"
 UNKNOWN_USAGE = "unknown"  # the metrics label of every usage that is not configured
+
+
+def wants_time(query: bytes) -> bool:
+    """Whether the query string asks for `read=time`; 422 for another `read`."""
+    values = parse_qs(query.decode("latin-1")).get("read", [])
+    if any(value != "time" for value in values):
+        raise errors.InvalidRequest("read must be time (the only thing read besides the status)")
+    return bool(values)
 
 
 class Analysis:
@@ -47,6 +59,8 @@ class Analysis:
         self.max_body_bytes = settings.max_body_bytes
         self.timeout_s = settings.request_timeout_s
         self.min_colour_probability = settings.min_colour_probability
+        self.timezone = settings.timezone
+        self.fresh_within_s = settings.fresh_within_s
 
     async def _batch(self, model: str, batch: NDArray[np.uint8]) -> tuple[NDArray[np.float32], str]:
         return await self.triton.scores(model, pixels_inputs(batch), len(batch))
@@ -62,27 +76,36 @@ class Analysis:
     async def __call__(
         self,
         path: str,
+        query: bytes,
         content_type: str,
         declared: int | None,
         receive: payload.Receive,
         request_id: str,
     ) -> bytes:
+        arrived_s = time.time()
         usage = path[len(ANALYSIS_PREFIX) :]
         if usage not in self.usages:
             raise errors.UnknownUsage(f"unknown usage {usage[:64]!r}; known: {sorted(self.usages)}")
         route = self.usages[usage].route(self.triton.ready_models)
+        read_time = wants_time(query)
         kind = payload.check_media_type(content_type)
         with self.tracer.span("parse"):
-            body = await payload.read_body(receive, declared, self.max_body_bytes, self.timeout_s)
-            image = payload.image_bytes(kind, body)
+            raw = await payload.read_body(receive, declared, self.max_body_bytes, self.timeout_s)
+            image = payload.image_bytes(kind, raw)
             header = route.header(image)
-        with self.tracer.span("decode"):
-            pixels = await route.decode(image, header)
-        if pixels is None:
-            model, inputs = route.family.ensemble, image_inputs(image)
-        else:
-            model, inputs = route.family.classifier, pixels_inputs(pixels[np.newaxis])
-        scores, reported = await self.triton.scores(model, inputs, 1, request_id)
+        shown = asyncio.create_task(self._time(image, arrived_s, request_id)) if read_time else None
+        try:
+            with self.tracer.span("decode"):
+                pixels = await route.decode(image, header)
+            if pixels is None:
+                model, inputs = route.family.ensemble, image_inputs(image)
+            else:
+                model, inputs = route.family.classifier, pixels_inputs(pixels[np.newaxis])
+            scores, reported = await self.triton.scores(model, inputs, 1, request_id)
+        except BaseException:
+            if shown is not None:
+                shown.cancel()
+            raise
         row = scores[0]
         if len(row) != len(route.labels):
             logger.error("%s answered %d scores for %d labels", usage, len(row), len(route.labels))
@@ -96,14 +119,22 @@ class Analysis:
             served.min_colour_probability if threshold is None else threshold,
         )
         self.tracer.annotate(status=answer.status, model_version=answer.model_version)
-        return orjson.dumps(
-            {
-                "usage": usage,
-                "status": answer.status,
-                "confidence": answer.confidence,
-                "scores": answer.scores,
-                "model_version": answer.model_version,
-                "decided_by": answer.decided_by,
-                "request_id": request_id,
-            }
-        )
+        body: dict[str, Any] = {
+            "usage": usage,
+            "status": answer.status,
+            "confidence": answer.confidence,
+            "scores": answer.scores,
+            "model_version": answer.model_version,
+            "decided_by": answer.decided_by,
+            "request_id": request_id,
+        }
+        if shown is not None:
+            reading = await shown
+            body["time"] = None if answer.status == INVALID else reading
+        return orjson.dumps(body)
+
+    async def _time(self, image: bytes, arrived_s: float, request_id: str) -> Any:
+        """The `time` object of `?read=time`: what health_code_time read, placed in time."""
+        with self.tracer.span("read_time"):
+            result = await self.triton.infer(time_reading.MODEL, image_inputs(image), request_id)
+        return time_reading.from_result(result, arrived_s, self.timezone, self.fresh_within_s)

@@ -96,6 +96,26 @@ def _result_schema(labels: tuple[str, ...]) -> dict[str, Any]:
                 f"below the minimum colour probability, so the answer is `{INVALID}`.",
             },
             "request_id": {"type": "string"},
+            "time": {
+                "description": "With `read=time` only: the date and time the page shows, or "
+                "null when none can be read (and for an invalid image).",
+                "anyOf": [
+                    {
+                        "type": "object",
+                        "required": ["text", "shown", "age_s", "fresh"],
+                        "properties": {
+                            "text": {"type": "string", "description": "As read."},
+                            "shown": {
+                                "type": "string",
+                                "description": "ISO 8601, in HEALTHCODE_TIMEZONE's offset.",
+                            },
+                            "age_s": {"type": "number", "description": "Arrival - shown."},
+                            "fresh": {"type": "boolean"},
+                        },
+                    },
+                    {"type": "null"},
+                ],
+            },
         },
     }
 
@@ -138,6 +158,14 @@ def analysis_operation(settings: Settings, labels: tuple[str, ...]) -> dict[str,
                 "required": True,
                 "description": "The model family to use.",
                 "schema": {"type": "string", "enum": sorted(settings.usages)},
+            },
+            {
+                "name": "read",
+                "in": "query",
+                "required": False,
+                "description": "`time`: also read the date and time the page shows, and say "
+                "whether it is current (the answer's `time`).",
+                "schema": {"type": "string", "enum": ["time"]},
             },
             {
                 "name": "X-Request-ID",

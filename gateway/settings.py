@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import orjson
 from pydantic import (
@@ -58,6 +59,10 @@ class Settings(BaseSettings):
     # as PNG is ~30-55 ms, as JPEG ~5 ms.
     costly_decode_ms: PositiveFloat = 60.0
     costly_lane_size: PositiveInt = 2
+    # ?read=time: the zone the shown time is read in, and how far from the request's arrival
+    # it may be and still count as fresh.
+    timezone: str = "Asia/Shanghai"
+    fresh_within_s: PositiveFloat = 300.0
     # Per-client limits (API key, else client address): requests a second on average, in bursts
     # of rate_limit_burst; beyond, 429 rate_limited + Retry-After. Unset: no limit.
     rate_limit_per_s: PositiveFloat | None = None
@@ -124,6 +129,15 @@ class Settings(BaseSettings):
     def _families_as_lists(cls, value: Any) -> Any:
         if isinstance(value, dict):
             return {k: [v] if isinstance(v, str) else v for k, v in value.items()}
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as e:
+            raise ValueError(f"unknown time zone {value!r}") from e
         return value
 
     @field_validator("log_level", mode="before")

@@ -42,6 +42,7 @@ class FakeTriton:
             ("health_code_classifier", "1", "READY"),
         ]
         self.parameters: dict[str, dict[str, str]] = {}  # model -> config parameters
+        self.time_outputs = {"TEXT": "", "READING": ""}  # what health_code_time answers
         self.closed = False
         self.triton: TritonClient | None = None  # the app's connection, once it runs
 
@@ -52,8 +53,15 @@ class FakeTriton:
             await self.gate.wait()
         if self.errors:
             raise self.errors.pop(0)
-        scores = np.asarray(self.scores, dtype=np.float32)
         response = service_pb2.ModelInferResponse(model_name=model_name, model_version="1")
+        if model_name == "health_code_time":
+            for name, text in self.time_outputs.items():
+                output = response.outputs.add(name=name, datatype="BYTES")
+                output.shape.extend([1, 1])
+                data = text.encode()
+                response.raw_output_contents.append(len(data).to_bytes(4, "little") + data)
+            return InferResult(response)
+        scores = np.asarray(self.scores, dtype=np.float32)
         output = response.outputs.add(name="SCORES", datatype="FP32")
         output.shape.extend(scores.shape)
         response.raw_output_contents.append(scores.tobytes())

@@ -175,18 +175,26 @@ def _decode_with_pillow(data: bytes, size: int) -> Image.Image:
         raise ImageError("corrupt_image", f"cannot decode image: {e}") from e
 
 
-def image_to_tensor(data: bytes, size: int = INPUT_SIZE) -> np.ndarray:
-    """Decode a JPEG or PNG and letterbox it into a UINT8 CHW array of shape (3, size, size)."""
+def decode_upright(data: bytes, size: int) -> Image.Image:
+    """An RGB image, turned upright (EXIF), decoded to about `size` px on its longer side where
+    the format allows (a DCT-scaled JPEG; a PNG comes whole). ImageError for unusable bytes.
+
+    The decoding rules and limits of every reader of the page: image_to_tensor for the
+    classifier, and the time reader of `?read=time` (model_repository/health_code_time).
+    """
     fmt = sniff_format(data)
     if fmt is None:
         raise unusable(data)
-    if fmt == "jpeg":
-        img = _decode_jpeg(data, size)
-        orientation = exif_orientation(data)
-        if orientation != 1:
-            img = img.transpose(_UPRIGHT[orientation])
-    else:
-        img = _decode_with_pillow(data, size)
+    if fmt == "png":
+        return _decode_with_pillow(data, size)
+    img = _decode_jpeg(data, size)
+    orientation = exif_orientation(data)
+    return img if orientation == 1 else img.transpose(_UPRIGHT[orientation])
+
+
+def image_to_tensor(data: bytes, size: int = INPUT_SIZE) -> np.ndarray:
+    """Decode a JPEG or PNG and letterbox it into a UINT8 CHW array of shape (3, size, size)."""
+    img = decode_upright(data, size)
     target = _scaled_size(*img.size, size)
     if img.size != target:
         img = img.resize(target, Image.Resampling.BILINEAR)

@@ -1,0 +1,164 @@
+"""One image's way from bytes to a shown time, in stages a caller can batch across images.
+
+    page = Page.from_bytes(data, imaging)     # decode (DCT-scaled), detector input
+    page.set_probability(detector(page.detector_input[None])[0, 0])
+    while crops := page.next_crops():         # a few lines per round of recognition
+        page.add_lines(decoder.decode(recogniser(to_line_batch(crops))))
+    page.reading()                            # Reading or None
+
+Only what is needed is read. Boxes whose shape cannot hold a date or time are never recognised;
+the others are read a round of LINES_PER_ROUND at a time, likeliest first (centred, then wide),
+and reading stops as soon as a date and time is read. Once a part is read (a time, a date), the
+boxes beside it come next, whatever the rounds so far: they may complete it, or hold a date that
+cannot be read, which withdraws it. With nothing found, reading gives up after MAX_ROUNDS.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+from ctc_decoding import Line
+from PIL import Image
+from shown_time import Reading, TextLine, read_shown_time, shows_date_or_time
+from text_boxes import TextBox, boxes_from_probability, crop_line
+
+# Images are decoded (JPEGs DCT-scaled) to at least this on the long side, and bigger ones
+# reduced to it: a phone screen's 14 dp text stays ~25 px high, enough for the recogniser's 48.
+DECODE_LONG_SIDE_PX = 1600
+# The detector's input area (its cost grows with it): a 9:20 screen at 320 x 704 keeps 14 dp text
+# ~11 px high. 352 x 768 read no more of the photos in the benchmark; 288 x 640 read fewer.
+DETECT_AREA_PX = 320 * 704
+DETECT_STRIDE = 32  # the detector's input sides must be multiples of this
+LINE_HEIGHT_PX = 48  # the recogniser's input height
+MAX_LINE_WIDTH_PX = 864  # 18 x 48: the widest box read
+# Width / height of a box that can hold a date or time: "09:31" is ~2.3, a long
+# "更新于 2022.04.12 09:31:07" ~13; wider boxes are paragraphs, narrower ones words or icons.
+MIN_ASPECT, MAX_ASPECT = 1.8, 18.0
+MIN_TEXT_HEIGHT_PX = 6.0  # in decoded pixels: smaller is unreadable at any scale
+# Lines recognised per round, and rounds at most while nothing is found. Reading a page costs
+# about as much as its lines are wide: 0.07-0.08 CPU-ms per pixel of crop width (48 high).
+LINES_PER_ROUND, MAX_ROUNDS = 2, 5
+
+
+def decode_upright(data: bytes, imaging) -> Image.Image:
+    """RGB, EXIF orientation applied, JPEG decoded DCT-scaled; ImageError for bad input.
+
+    imaging.py (the classifier's preprocessing) decodes: its rules and limits, without the
+    letterbox, at about DECODE_LONG_SIDE_PX.
+    """
+    image = imaging.decode_upright(data, DECODE_LONG_SIDE_PX)
+    factor = max(image.size) // DECODE_LONG_SIDE_PX
+    return image.reduce(factor) if factor >= 2 else image
+
+
+def shrink(image: Image.Image, size: tuple[int, int]) -> Image.Image:
+    """Resize down to size: an integer box reduction first (cheap), then bilinear."""
+    factor = min(image.width // size[0], image.height // size[1])
+    if factor >= 2:
+        image = image.reduce(factor)
+    return image.resize(size, Image.Resampling.BILINEAR)
+
+
+def detector_size(width: int, height: int) -> tuple[int, int]:
+    """The detector's input size for an image: about DETECT_AREA_PX, sides multiples of 32."""
+    scale = math.sqrt(DETECT_AREA_PX / (width * height))
+    return tuple(  # type: ignore[return-value]
+        max(DETECT_STRIDE, round(side * scale / DETECT_STRIDE) * DETECT_STRIDE)
+        for side in (width, height)
+    )
+
+
+def to_model_input(image: Image.Image) -> np.ndarray:
+    """HWC uint8 RGB -> CHW float32 in [-1, 1], the PP-OCR models' input."""
+    pixels = np.asarray(image, dtype=np.float32)
+    return np.ascontiguousarray((pixels / 127.5 - 1.0).transpose(2, 0, 1))
+
+
+def to_line_batch(crops: Sequence[Image.Image]) -> np.ndarray:
+    """Line crops (height 48) -> one (N, 3, 48, W) batch, right-padded with zeros."""
+    width = max(c.width for c in crops)
+    batch = np.zeros((len(crops), 3, LINE_HEIGHT_PX, width), dtype=np.float32)
+    for i, crop in enumerate(crops):
+        batch[i, :, :, : crop.width] = to_model_input(crop)
+    return batch
+
+
+def _could_hold_time(box: TextBox) -> bool:
+    aspect = box.width / max(box.height, 1e-6)
+    return MIN_ASPECT <= aspect <= MAX_ASPECT and box.height >= MIN_TEXT_HEIGHT_PX
+
+
+def _likelihood(box: TextBox, image_width: float) -> float:
+    """Order of reading: centred lines first (apps centre the clock over or under the code),
+    then wider ones (a date and time is 3 to 14 times as wide as high; names and words less)."""
+    off_centre = abs(box.center[0] - image_width / 2) / image_width  # 0 .. 0.5
+    aspect = box.width / box.height
+    return -20 * off_centre + 2 * min(aspect, 14) / 14 + (aspect >= 3)
+
+
+class Page:
+    def __init__(self, image: Image.Image) -> None:
+        self.image = image
+        size = detector_size(*image.size)
+        self.detector_input = to_model_input(shrink(image, size))
+        self._scale = (image.width / size[0], image.height / size[1])
+        self._waiting: list[TextBox] = []
+        self._reading: list[TextBox] = []
+        self.lines: list[TextLine] = []
+        self.rounds = 0
+        self.error: Exception | None = None  # set by a caller whose model call failed
+
+    @classmethod
+    def from_bytes(cls, data: bytes, imaging) -> Page:
+        return cls(decode_upright(data, imaging))
+
+    def set_probability(self, probability: np.ndarray) -> None:
+        """The detector's (H, W) map for detector_input: keep the boxes worth reading."""
+        boxes = [b.scaled(*self._scale) for b in boxes_from_probability(probability)]
+        self._waiting = sorted(
+            filter(_could_hold_time, boxes),
+            key=lambda b: _likelihood(b, self.image.width),
+            reverse=True,
+        )
+
+    def next_boxes(self) -> list[TextBox]:
+        """The boxes to recognise next; none when the reading is settled."""
+        found = self.reading()
+        if found is not None and found.has_date:
+            return []  # a date and a time: the most a page shows
+        # What lies beside a part of a reading (a time alone, a date alone) can complete it, or
+        # withdraw it (a date that cannot be read), so it is read whatever the rounds so far.
+        parts = (
+            found.lines if found is not None else [x for x in self.lines if shows_date_or_time(x)]
+        )
+        chosen = [b for b in self._waiting if any(_beside(b, x) for x in parts)]
+        if not chosen and found is None and self.rounds < MAX_ROUNDS:
+            chosen = self._waiting  # nothing yet: the likeliest next
+        chosen = chosen[:LINES_PER_ROUND]
+        self._waiting = [b for b in self._waiting if not any(b is c for c in chosen)]
+        self._reading = chosen
+        self.rounds += 1
+        return chosen
+
+    def next_crops(self) -> list[Image.Image]:
+        """Crops of next_boxes(), upright, LINE_HEIGHT_PX high."""
+        return [
+            crop_line(self.image, b, LINE_HEIGHT_PX, MAX_LINE_WIDTH_PX) for b in self.next_boxes()
+        ]
+
+    def add_lines(self, lines: Sequence[Line]) -> None:
+        """The recognised text of the crops next_crops() gave, in the same order."""
+        for box, line in zip(self._reading, lines, strict=True):
+            x, y = box.center
+            self.lines.append(TextLine(line.text, line.probabilities, x, y, box.height))
+
+    def reading(self) -> Reading | None:
+        return read_shown_time(self.lines)
+
+
+def _beside(box: TextBox, line: TextLine) -> bool:
+    x, y = box.center
+    size = max(box.height, line.height)
+    return abs(y - line.center_y) <= 3 * size and abs(x - line.center_x) <= 12 * size

@@ -1,0 +1,180 @@
+"""health_code_time's OCR pieces on small synthetic inputs: boxes, crops, CTC, reading order."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+FOLDER = Path(__file__).resolve().parents[2] / "model_repository" / "health_code_time" / "1"
+sys.path.insert(0, str(FOLDER))  # as Triton's python stub does for the model's own modules
+text_boxes = importlib.import_module("text_boxes")
+ctc_decoding = importlib.import_module("ctc_decoding")
+page_reading = importlib.import_module("page_reading")
+
+
+def blobs(height: int, width: int, *rects: tuple[int, int, int, int], p: float = 0.9):
+    """A probability map with rectangles (x0, y0, x1, y1) of probability p."""
+    prob = np.zeros((height, width), dtype=np.float32)
+    for x0, y0, x1, y1 in rects:
+        prob[y0:y1, x0:x1] = p
+    return prob
+
+
+def test_an_empty_map_has_no_boxes():
+    assert text_boxes.boxes_from_probability(np.zeros((64, 64), np.float32)) == []
+
+
+def test_each_blob_becomes_one_box_grown_back_by_the_db_offset():
+    prob = blobs(100, 200, (20, 10, 120, 20), (30, 60, 90, 80))
+    boxes = sorted(text_boxes.boxes_from_probability(prob), key=lambda b: b.center[1])
+    assert len(boxes) == 2
+    line = boxes[0]
+    # 100 x 10 px grown by 100 * 10 * 1.6 / (2 * 110) = 7.27 px on every side
+    assert line.width == pytest.approx(100 + 2 * 7.27, abs=0.1)
+    assert line.height == pytest.approx(10 + 2 * 7.27, abs=0.1)
+    assert line.center == pytest.approx((70, 15), abs=0.01)
+    assert line.score == pytest.approx(0.9)
+    tl, tr, _, bl = line.corners
+    assert tl[0] < tr[0] and tl[1] < bl[1]  # clockwise from the top left
+
+
+def test_runs_touching_only_at_a_corner_are_one_blob():
+    prob = blobs(20, 20, (0, 0, 10, 5), (10, 5, 20, 10))  # diagonal neighbours: 8-connected
+    assert len(text_boxes.boxes_from_probability(prob)) == 1
+
+
+def test_faint_blobs_and_specks_are_dropped():
+    faint = blobs(50, 100, (10, 10, 60, 20), p=0.35)  # above the pixel threshold, mean too low
+    speck = blobs(50, 100, (10, 10, 60, 11))  # one row high
+    assert text_boxes.boxes_from_probability(faint) == []
+    assert text_boxes.boxes_from_probability(speck) == []
+
+
+def test_a_turned_line_gets_a_turned_box_with_its_long_side_as_width():
+    img = Image.new("L", (300, 300), 0)
+    ImageDraw.Draw(img).rectangle((80, 140, 220, 160), fill=230)
+    prob = np.asarray(img.rotate(20, resample=Image.Resampling.NEAREST), np.float32) / 255
+    (box,) = text_boxes.boxes_from_probability(prob)
+    along = box.corners[1] - box.corners[0]
+    assert np.degrees(np.arctan2(-along[1], along[0])) == pytest.approx(20, abs=3)
+    assert box.width > 3 * box.height
+
+
+def test_pieces_of_one_line_split_at_a_space_are_joined():
+    prob = blobs(60, 300, (10, 20, 110, 30), (116, 20, 200, 30), (10, 45, 60, 55))
+    boxes = text_boxes.boxes_from_probability(prob)
+    assert len(boxes) == 2  # the two pieces on one row, and the line below on its own
+    assert max(b.width for b in boxes) == pytest.approx(190 + 2 * 7.5, abs=2)
+
+
+def test_boxes_far_apart_on_one_row_stay_apart():
+    prob = blobs(60, 400, (10, 20, 110, 30), (250, 20, 350, 30))
+    assert len(text_boxes.boxes_from_probability(prob)) == 2
+
+
+def test_a_crop_is_upright_48_high_and_keeps_the_aspect():
+    img = Image.new("RGB", (400, 200), "white")
+    ImageDraw.Draw(img).rectangle((100, 80, 300, 120), fill="black")
+    prob = blobs(200, 400, (100, 80, 300, 120))
+    (box,) = text_boxes.boxes_from_probability(prob)
+    crop = text_boxes.crop_line(img, box, 48, 1000)
+    assert crop.height == 48
+    assert crop.width == round(48 * box.width / box.height)
+    middle = np.asarray(crop)[24, crop.width // 2]
+    assert middle.max() < 50  # the dark line fills the middle of the crop
+
+
+def test_ctc_merges_repeats_drops_blanks_and_keeps_each_characters_probability():
+    decoder = ctc_decoding.CtcDecoder(["0", "1", "2", ":"])  # classes: blank 0 1 2 : space
+    steps = [1, 1, 0, 1, 2, 2, 4, 0, 5, 3]  # 0 0 _ 0 1 1 : _ ' ' 2  ->  "001: 2"
+    probs = np.full((1, len(steps), 6), 0.01, np.float32)
+    for t, c in enumerate(steps):
+        probs[0, t, c] = 0.9 if t != 4 else 0.6
+    (line,) = decoder.decode(probs)
+    assert line.text == "001: 2"
+    assert line.probabilities == (0.9, 0.9, 0.6, 0.9, 0.9, 0.9)
+
+
+def test_ctc_refuses_an_output_that_does_not_fit_its_dictionary():
+    decoder = ctc_decoding.CtcDecoder(["a", "b"])
+    with pytest.raises(ValueError, match="4 classes"):
+        decoder.decode(np.zeros((1, 5, 7), np.float32))
+
+
+def test_the_dictionary_file_keeps_unusual_characters_as_one_line_each(tmp_path):
+    keys = tmp_path / "keys.txt"
+    keys.write_text("0\n\u2028\n日\n", encoding="utf-8")
+    assert ctc_decoding.CtcDecoder.from_file(str(keys)).classes == ["", "0", "\u2028", "日", " "]
+
+
+def test_the_detector_input_is_about_the_area_budget_in_multiples_of_32():
+    for size in ((1440, 3200), (1080, 2340), (1440, 1920), (3200, 1440)):
+        w, h = page_reading.detector_size(*size)
+        assert w % 32 == 0 and h % 32 == 0
+        assert w * h == pytest.approx(page_reading.DETECT_AREA_PX, rel=0.15)
+        assert w / h == pytest.approx(size[0] / size[1], rel=0.1)
+
+
+def test_line_crops_of_several_widths_batch_right_padded_with_zeros():
+    crops = [Image.new("RGB", (w, 48), "white") for w in (50, 120)]
+    batch = page_reading.to_line_batch(crops)
+    assert batch.shape == (2, 3, 48, 120)
+    assert batch[0, :, :, :50].min() == pytest.approx(1.0)  # white is 1 after scaling
+    assert np.all(batch[0, :, :, 50:] == 0)
+
+
+def line_page(texts_by_row: dict[int, str]):
+    """A 720 x 1600 page with a centred text line at each given y, as the detector would map it;
+    the wider the text, the wider its line."""
+    page = page_reading.Page(Image.new("RGB", (720, 1600), "white"))
+    h, w = page.detector_input.shape[1:]
+    sx, sy = w / 720, h / 1600
+    rects = []
+    for y, text in texts_by_row.items():
+        half = 14 * len(text)
+        rects.append((int((360 - half) * sx), int((y - 12) * sy), int((360 + half) * sx),
+                      int((y + 12) * sy)))  # fmt: skip
+    page.set_probability(blobs(h, w, *rects))
+    return page
+
+
+def answer(page, texts_by_row: dict[int, str]) -> None:
+    """Play the recogniser: give each crop the text drawn on its row."""
+    while boxes := page.next_boxes():
+        lines = []
+        for box in boxes:
+            y = min(texts_by_row, key=lambda row: abs(row - box.center[1]))
+            lines.append(ctc_decoding.Line(texts_by_row[y], (0.99,) * len(texts_by_row[y])))
+        page.add_lines(lines)
+
+
+def test_the_widest_centred_lines_are_read_first_and_reading_stops_at_a_date_and_time():
+    rows = {200 + 100 * i: f"Line {i}" for i in range(8)}
+    rows[900] = "2022-04-12 09:31:07"
+    page = line_page(rows)
+    answer(page, rows)
+    assert page.reading().value == "2022-04-12T09:31:07"
+    assert len(page.lines) == page_reading.LINES_PER_ROUND  # one round
+
+
+def test_what_lies_beside_a_time_alone_is_read_even_after_the_last_round():
+    # 9 wider lines first: the time is read in the last round, its date only after it.
+    rows = {100 + 120 * i: f"Some words {i}" for i in range(9)}
+    rows[1300], rows[1340] = "09:31:07", "04月12日"
+    page = line_page(rows)
+    answer(page, rows)
+    assert page.reading().value == "--04-12T09:31:07"
+    assert page.rounds == page_reading.MAX_ROUNDS + 1
+
+
+def test_a_page_without_a_time_is_read_in_a_bounded_number_of_lines():
+    rows = {200 + 100 * i: f"Line {i}" for i in range(14)}
+    page = line_page(rows)
+    answer(page, rows)
+    assert page.reading() is None
+    assert len(page.lines) == page_reading.LINES_PER_ROUND * page_reading.MAX_ROUNDS
