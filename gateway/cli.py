@@ -7,7 +7,9 @@ client package never imports the server, and installs without it.
 from __future__ import annotations
 
 import argparse
-import asyncio
+import contextlib
+import os
+import tempfile
 from pathlib import Path
 
 from rich.console import Console
@@ -45,14 +47,21 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from gateway.serve import serve
-
     overrides = {k: v for k in ("host", "port", "model_repository") if (v := getattr(args, k))}
-    try:  # uvicorn[standard]'s event loop, as `uvicorn` itself would pick: ~2x asyncio's I/O
-        import uvloop
-    except ImportError:  # pragma: no cover - not on this platform
-        return asyncio.run(serve(Settings(**overrides)))
-    return uvloop.run(serve(Settings(**overrides)))
+    settings = Settings(**overrides)
+    with contextlib.ExitStack() as stack:
+        if settings.workers > 1 and settings.prometheus_multiproc_dir is None:
+            # Several workers: prometheus-client keeps their samples in files that /metrics adds
+            # up. It reads the variable when imported, so before anything imports it.
+            folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="healthcode-metrics-"))
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+            settings = settings.model_copy(update={"prometheus_multiproc_dir": Path(folder)})
+        import uvloop  # uvicorn[standard]'s event loop, as `uvicorn` itself would pick
+
+        from gateway.serve import serve
+
+        result: int = uvloop.run(serve(settings))
+        return result
 
 
 def _publish(args: argparse.Namespace) -> int:

@@ -1,18 +1,24 @@
-"""`healthcode serve`: the embedded Triton replica(s), supervised, and the gateway in this process.
+"""`healthcode serve`: the embedded Triton replica(s), supervised, and the gateway.
 
-The gateway runs on this process's event loop beside the supervisor, with the very Settings object
-the command built. SIGINT/SIGTERM stop the gateway first (it finishes in-flight requests, for at
-most drain_timeout_s), then Triton and its python stubs.
+The gateway runs on this process's event loop beside the supervisors, with the very Settings
+object the command built, and in HEALTHCODE_WORKERS - 1 more processes sharing its listening
+socket (each an event loop and a GIL of its own: one process cannot keep two cores busy with
+HTTP, JSON and gRPC). SIGINT/SIGTERM stop the gateways first (they finish in-flight requests,
+for at most drain_timeout_s), then Triton and its python stubs.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import math
+import multiprocessing
 import resource
 import signal
+import socket
 from collections.abc import Iterator
+from multiprocessing.process import BaseProcess
 
 import uvicorn
 from rich.console import Console
@@ -22,6 +28,7 @@ from gateway.embedded.supervisor import TritonSupervisor
 from gateway.settings import Settings
 
 console = Console(stderr=True, soft_wrap=True)
+log = logging.getLogger("healthcode.serve")
 
 
 class _Gateway(uvicorn.Server):
@@ -29,6 +36,34 @@ class _Gateway(uvicorn.Server):
     def capture_signals(self) -> Iterator[None]:
         # serve() owns SIGINT/SIGTERM: the gateway must stop before Triton, not the process.
         yield
+
+
+def _server(settings: Settings, *, own_signals: bool) -> uvicorn.Server:
+    config = uvicorn.Config(
+        create_app(settings),  # loads imaging.py and labels: a bad repository fails here, first
+        access_log=False,  # ours is gateway.access
+        log_config=None,  # create_app configured logging
+        timeout_graceful_shutdown=math.ceil(settings.drain_timeout_s),
+    )
+    return uvicorn.Server(config) if own_signals else _Gateway(config)
+
+
+def _worker(settings: Settings, sock: socket.socket) -> None:
+    """A gateway worker process: SIGTERM drains it, as uvicorn does."""
+    import uvloop
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the terminal's Ctrl-C is serve()'s to handle
+    uvloop.run(_server(settings, own_signals=True).serve(sockets=[sock]))
+
+
+def _listen(settings: Settings) -> socket.socket:
+    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((settings.host, settings.port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
 
 
 async def serve(settings: Settings) -> int:
@@ -43,21 +78,15 @@ async def serve(settings: Settings) -> int:
     # One socket per client connection: let the gateway use all the descriptors it may.
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    config = uvicorn.Config(
-        create_app(settings),  # loads imaging.py and labels: a bad repository fails here, first
-        host=settings.host,
-        port=settings.port,
-        access_log=False,  # ours is gateway.access
-        log_config=None,  # create_app configured logging
-        timeout_graceful_shutdown=math.ceil(settings.drain_timeout_s),
-    )
-    gateway = _Gateway(config)
+    gateway = _server(settings, own_signals=False)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     replicas = [TritonSupervisor(settings, i) for i in range(settings.triton_replicas)]
     watchers: list[asyncio.Task[None]] = []
+    workers: list[BaseProcess] = []
+    sock: socket.socket | None = None
     try:
         with console.status("starting Triton and loading models…"):
             started = asyncio.create_task(_start(replicas))
@@ -67,7 +96,13 @@ async def serve(settings: Settings) -> int:
                 return 0
             started.result()
         watchers = [asyncio.create_task(replica.watch()) for replica in replicas]
-        serving = asyncio.create_task(gateway.serve())
+        sock = _listen(settings)
+        # spawn: a fork would copy this process's threads and event loop into the worker.
+        context = multiprocessing.get_context("spawn")
+        for _ in range(settings.workers - 1):
+            workers.append(context.Process(target=_worker, args=(settings, sock)))
+            workers[-1].start()
+        serving = asyncio.create_task(gateway.serve(sockets=[sock]))
         while not gateway.started and not serving.done():
             await asyncio.sleep(0.05)
         if serving.done():
@@ -76,14 +111,14 @@ async def serve(settings: Settings) -> int:
             return 1
         base = f"http://{settings.host}:{settings.port}"
         console.print(
-            f"[bold green]healthcode is ready[/]: gateway {base} (docs {base}/docs), "
-            f"Triton gRPC {settings.triton_target}, "
+            f"[bold green]healthcode is ready[/]: gateway {base} (docs {base}/docs, "
+            f"{settings.workers} worker(s)), Triton gRPC {settings.triton_target}, "
             f"metrics http://127.0.0.1:{settings.triton_metrics_port}/metrics. Ctrl-C stops."
         )
         await _first(serving, stop)
         console.print("stopping…")
         gateway.should_exit = True  # finishes in-flight requests first
-        await serving
+        await asyncio.gather(serving, _stop_workers(workers, settings.drain_timeout_s + 5))
         return 0
     except Exception as e:
         console.print(f"[red]healthcode failed:[/] {e}")
@@ -91,7 +126,23 @@ async def serve(settings: Settings) -> int:
     finally:
         for watcher in watchers:
             watcher.cancel()
+        for worker in workers:
+            if worker.is_alive():
+                worker.kill()
+        if sock is not None:
+            sock.close()
         await asyncio.gather(*(replica.stop() for replica in replicas))
+
+
+async def _stop_workers(workers: list[BaseProcess], timeout_s: float) -> None:
+    """SIGTERM every worker (each drains its requests), then wait for them, for `timeout_s`."""
+    for worker in workers:
+        if worker.is_alive() and worker.pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                worker.terminate()
+    loop = asyncio.get_running_loop()
+    for worker in workers:
+        await loop.run_in_executor(None, worker.join, timeout_s)
 
 
 async def _start(replicas: list[TritonSupervisor]) -> None:

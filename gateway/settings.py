@@ -67,6 +67,10 @@ class Settings(BaseSettings):
     # of rate_limit_burst; beyond, 429 rate_limited + Retry-After. Unset: no limit.
     rate_limit_per_s: PositiveFloat | None = None
     rate_limit_burst: PositiveInt = 20
+    # `healthcode serve`'s gateway processes, sharing the port: each is one event loop and one
+    # GIL, so one process cannot keep two cores busy (2 measured 28-31% more requests/s than 1
+    # on the 2-core dev box: benchmarks/NOTES.md). Each has its own max_in_flight.
+    workers: PositiveInt = 2
     # SIGTERM: in-flight requests get this long to finish before the processes are stopped.
     drain_timeout_s: PositiveFloat = 20.0
     # usage (URL path segment) -> the model families that may serve it, in preference order: an

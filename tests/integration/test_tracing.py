@@ -13,7 +13,7 @@ import orjson
 import pytest
 
 from gateway.local_service import free_port
-from tests.support.service import SEED_JPEG, run_service
+from tests.support.service import SEED_JPEG, run_service, wait_for
 
 IMAGE = SEED_JPEG.read_bytes()
 
@@ -73,7 +73,14 @@ def test_a_clients_trace_continues_through_the_gateway_into_triton(
             timeout=30,
         )
         assert answer.status_code == 200
-    # Both processes export what is queued when they stop.
+
+        def exported(service_name: str) -> bool:
+            return any(
+                s["traceId"] == trace_id and s["service"] == service_name for s in collector.spans
+            )
+
+        # Triton exports in batches (every few seconds), the gateway when its spans end.
+        assert wait_for(lambda: exported("triton") and exported("healthcode-gateway"), 30)
     spans = [s for s in collector.spans if s["traceId"] == trace_id]
     gateway = {s["name"]: s for s in spans if s["service"] == "healthcode-gateway"}
     server = gateway["POST /analysis/{usage}"]
