@@ -97,11 +97,8 @@ async def serve(settings: Settings) -> int:
             started.result()
         watchers = [asyncio.create_task(replica.watch()) for replica in replicas]
         sock = _listen(settings)
-        # spawn: a fork would copy this process's threads and event loop into the worker.
-        context = multiprocessing.get_context("spawn")
-        for _ in range(settings.workers - 1):
-            workers.append(context.Process(target=_worker, args=(settings, sock)))
-            workers[-1].start()
+        workers = [_spawn(settings, sock) for _ in range(settings.workers - 1)]
+        watchers.append(asyncio.create_task(_watch(workers, settings, sock)))
         serving = asyncio.create_task(gateway.serve(sockets=[sock]))
         while not gateway.started and not serving.done():
             await asyncio.sleep(0.05)
@@ -117,6 +114,8 @@ async def serve(settings: Settings) -> int:
         )
         await _first(serving, stop)
         console.print("stopping…")
+        for watcher in watchers:
+            watcher.cancel()  # no worker is replaced from now on
         gateway.should_exit = True  # finishes in-flight requests first
         await asyncio.gather(serving, _stop_workers(workers, settings.drain_timeout_s + 5))
         return 0
@@ -132,6 +131,28 @@ async def serve(settings: Settings) -> int:
         if sock is not None:
             sock.close()
         await asyncio.gather(*(replica.stop() for replica in replicas))
+
+
+def _spawn(settings: Settings, sock: socket.socket) -> BaseProcess:
+    # spawn: a fork would copy this process's threads and event loop into the worker.
+    worker = multiprocessing.get_context("spawn").Process(target=_worker, args=(settings, sock))
+    worker.start()
+    log.info("gateway worker %d started", worker.pid)
+    return worker
+
+
+async def _watch(workers: list[BaseProcess], settings: Settings, sock: socket.socket) -> None:
+    """Replace a worker that dies (its connections are lost; the others go on serving)."""
+    while True:
+        await asyncio.sleep(1)
+        for i, worker in enumerate(workers):
+            if not worker.is_alive():
+                log.error(
+                    "gateway worker %s exited with %s; starting another",
+                    worker.pid,
+                    worker.exitcode,
+                )
+                workers[i] = _spawn(settings, sock)
 
 
 async def _stop_workers(workers: list[BaseProcess], timeout_s: float) -> None:

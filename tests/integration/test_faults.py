@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 from pathlib import Path
 
@@ -57,3 +58,25 @@ def test_killing_triton_gives_clean_503s_until_the_launcher_restarts_it(tmp_path
         assert answers[-1].status_code == 200 and answers[-1].body["status"] == "yellow"
         # The gateway (the serve process itself) rode it out: it was never restarted.
         assert service.process.poll() is None
+
+
+def test_a_gateway_worker_that_dies_is_replaced_and_the_service_keeps_answering(tmp_path):
+    image = render("green", seed=90_021, fmt="jpeg")
+    with run_service(tmp_path, workers="2") as service:
+
+        def workers() -> list[int]:
+            found = re.findall(r"gateway worker (\d+) started", service.log_tail(200_000))
+            return [int(pid) for pid in found]
+
+        assert wait_for(lambda: len(workers()) == 1, 30), service.log_tail()
+        (first,) = workers()
+        os.kill(first, signal.SIGKILL)
+        assert wait_for(lambda: len(workers()) == 2, 30), service.log_tail()
+        with httpx.Client(base_url=service.base_url, timeout=30) as http:
+            codes = [
+                http.post(
+                    "/analysis/health-code", content=image, headers={"content-type": "image/jpeg"}
+                ).status_code
+                for _ in range(20)
+            ]
+    assert codes == [200] * 20
