@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import html
 from pathlib import Path
-from typing import Any
 
 import fastapi_offline
 from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.staticfiles import StaticFiles
 from starlette.responses import HTMLResponse, Response
+
+from gateway.settings import Settings
 
 DOCS_ASSETS = Path(fastapi_offline.__file__).resolve().parent / "static"
 TRY_PAGE_ASSETS = Path(__file__).resolve().parent / "static"
@@ -44,7 +45,7 @@ _HEADERS_DOCS = {"content-security-policy": DOCS_CSP, "x-content-type-options": 
 _HEADERS_TRY = {"content-security-policy": TRY_PAGE_CSP, "x-content-type-options": "nosniff"}
 
 
-def install_docs(app: FastAPI, settings: Any | None = None) -> None:
+def install_docs(app: FastAPI, settings: Settings) -> None:
     """Add /docs, /redoc and (when settings.try_page, the default) the try page at / to `app`."""
     if app.docs_url or app.redoc_url:
         raise ValueError("create the app with docs_url=None, redoc_url=None: they load a CDN")
@@ -91,7 +92,7 @@ def install_docs(app: FastAPI, settings: Any | None = None) -> None:
         page.headers.update(_HEADERS_DOCS)
         return page
 
-    if getattr(settings, "try_page", True):
+    if settings.try_page:
         _install_try_page(app, settings)
 
 
@@ -101,18 +102,18 @@ def redoc_script() -> bytes:
     return script.replace(REDOC_LOGO_URL.encode(), b"")
 
 
-def try_page_html(settings: Any | None) -> str:
+def try_page_html(settings: Settings) -> str:
     """index.html with what the page must know: the usage it asks, whether it needs a key."""
-    usages = getattr(settings, "usages", None) or {"health-code": "health_code"}
+    usages = settings.usages
     usage = "health-code" if "health-code" in usages else next(iter(usages))
-    keys = "on" if getattr(settings, "api_keys", None) else "off"
+    keys = "on" if settings.api_keys else "off"
     page = (TRY_PAGE_ASSETS / "index.html").read_text(encoding="utf-8")
     return page.replace('data-usage="health-code"', f'data-usage="{html.escape(usage)}"').replace(
         'data-api-keys="off"', f'data-api-keys="{keys}"'
     )
 
 
-def _install_try_page(app: FastAPI, settings: Any | None) -> None:
+def _install_try_page(app: FastAPI, settings: Settings) -> None:
     page = try_page_html(settings)  # read once: the page is the same for every visitor
     app.mount(TRY_PAGE_ASSETS_URL, StaticFiles(directory=TRY_PAGE_ASSETS), name="try-page")
 

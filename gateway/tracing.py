@@ -39,6 +39,8 @@ from opentelemetry import trace
 from opentelemetry.propagators.textmap import Getter
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
+from gateway.settings import Settings
+
 SERVICE_NAME = "healthcode-gateway"
 TRITON_SERVICE_NAME = "triton"
 TRACES_PATH = "/v1/traces"
@@ -118,9 +120,9 @@ class Tracer:
         return self._tracer is not None
 
     @classmethod
-    def from_settings(cls, settings: Any) -> Tracer:
+    def from_settings(cls, settings: Settings) -> Tracer:
         """OTLP export to settings.otlp_endpoint when it is set; otherwise a disabled tracer."""
-        endpoint = getattr(settings, "otlp_endpoint", None)
+        endpoint = settings.otlp_endpoint
         if not endpoint:
             return cls(None)
         return cls.with_exporter(otlp_exporter(str(endpoint)), batch=True)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import re
-from types import SimpleNamespace
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
 from gateway import docs
+from gateway.settings import Settings
 
 # src=/href= addresses and CSS url()s: any that names a scheme and a host.
 _OUTSIDE = re.compile(rb"""(?:src|href)\s*=\s*["']?(?:https?:)?//|url\(\s*["']?(?:https?:)?//""")
@@ -17,7 +17,7 @@ _OUTSIDE = re.compile(rb"""(?:src|href)\s*=\s*["']?(?:https?:)?//|url\(\s*["']?(
 
 def app(**settings) -> FastAPI:
     app = FastAPI(title="t", docs_url=None, redoc_url=None)
-    docs.install_docs(app, SimpleNamespace(**settings))
+    docs.install_docs(app, Settings(**settings))
     return app
 
 
@@ -78,7 +78,7 @@ async def test_the_try_page_can_be_turned_off_while_the_docs_stay():
 
 def test_an_app_that_still_serves_fastapis_cdn_docs_is_refused():
     with pytest.raises(ValueError, match="docs_url=None"):
-        docs.install_docs(FastAPI(), SimpleNamespace())
+        docs.install_docs(FastAPI(), Settings())
 
 
 def test_the_gateway_app_serves_the_offline_pages_and_not_fastapis():

@@ -11,6 +11,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from gateway import tracing
+from gateway.settings import Settings
 from gateway.tracing import NO_SPAN, Tracer
 
 CLIENT_TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -137,7 +138,7 @@ def test_disabled_tracing_hands_out_one_shared_no_op(monkeypatch):
         tracer.annotate(status="green")
         request.finish(500, "inference_failed")
     # Settings without the field at all (before it exists) mean "off" too.
-    assert not Tracer.from_settings(SimpleNamespace()).enabled
+    assert not Tracer.from_settings(Settings()).enabled
     tracer.shutdown()
 
 
