@@ -54,7 +54,7 @@ app = FastAPI(title="in-process health-code service (peer)")
 
 
 @app.post("/analysis/{usage}")
-async def analyse(usage: str, request: Request) -> Response:
+async def analyze(usage: str, request: Request) -> Response:
     if usage != "health-code":
         raise HTTPException(404, "unknown usage")
     try:

@@ -67,11 +67,26 @@ def perf_analyzer() -> tuple[str, dict[str, str]]:
 def run(grpc_url: str, concurrency_range: str, out_csv: Path, inputs: Path) -> int:
     binary, env = perf_analyzer()
     cmd = [
-        binary, "-m", "health_code", "-i", "grpc", "-u", grpc_url,
-        "--input-data", str(inputs), "--concurrency-range", concurrency_range,
-        "--measurement-interval", "3000", "--stability-percentage", "50", "--max-trials", "10",
-        "-f", str(out_csv),
-    ]  # fmt: skip
+        binary,
+        "-m",
+        "health_code",
+        "-i",
+        "grpc",
+        "-u",
+        grpc_url,
+        "--input-data",
+        str(inputs),
+        "--concurrency-range",
+        concurrency_range,
+        "--measurement-interval",
+        "3000",
+        "--stability-percentage",
+        "50",
+        "--max-trials",
+        "10",
+        "-f",
+        str(out_csv),
+    ]
     print("$", " ".join(cmd), flush=True)
     return subprocess.run(cmd, env=env, timeout=1800).returncode
 

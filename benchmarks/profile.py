@@ -38,8 +38,21 @@ def flamegraphs(root: int, seconds: float, prefix: Path) -> Iterator[list[Path]]
         if role == "tritonserver":
             continue
         svg = prefix.with_name(f"{prefix.name}-{role.replace(' ', '-')}-{pid}.svg")
-        cmd = [exe, "record", "--pid", str(pid), "--duration", str(round(seconds)), "--rate",
-               "200", "--nonblocking", "--format", "flamegraph", "--output", str(svg)]  # fmt: skip
+        cmd = [
+            exe,
+            "record",
+            "--pid",
+            str(pid),
+            "--duration",
+            str(round(seconds)),
+            "--rate",
+            "200",
+            "--nonblocking",
+            "--format",
+            "flamegraph",
+            "--output",
+            str(svg),
+        ]
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         recorders.append((svg, proc))
     try:

@@ -70,8 +70,13 @@ def markdown(r: dict, stamp: str) -> str:
             f"| {speedup:.1f}x | {100 * a['requests_per_s'] / ceiling:.0f}% |"
         )
     c1 = f"ab -n {20 if r['quick'] else 100} -c 1"
-    lines += ["", f"## Unloaded latency: `{c1}`", "",
-              "| system | p50 ms | p90 ms | p99 ms |", "|---|---:|---:|---:|"]  # fmt: skip
+    lines += [
+        "",
+        f"## Unloaded latency: `{c1}`",
+        "",
+        "| system | p50 ms | p90 ms | p99 ms |",
+        "|---|---:|---:|---:|",
+    ]
     for name, a in r.get("ab_c1", {}).items():
         lat = a["latency_ms"]
         lines.append(f"| {name} | {lat['p50']:.0f} | {lat['p90']:.0f} | {lat['p99']:.0f} |")
@@ -91,8 +96,10 @@ def markdown(r: dict, stamp: str) -> str:
             sizes = ", ".join(f"{model} {size:.1f}" for model, size in sorted(batch.items()))
             lines += ["", f"Average Triton batch size, {name}, ab run: {sizes}."]
     lines += ["", "## Closed-loop sweep (`healthcode bench`'s load generator, JSON body)", ""]
-    lines += ["| system | concurrency | ok/s | failed | non-2xx | p50 ms | p99 ms | % of ceiling |",
-              "|---|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+    lines += [
+        "| system | concurrency | ok/s | failed | non-2xx | p50 ms | p99 ms | % of ceiling |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for name, points in r["sweep"].items():
         for s in points:
             lat = s["latency_ms"]
@@ -129,11 +136,17 @@ def plots(r: dict, prefix: Path) -> list[Path]:
     ceiling = r["ceiling"]["decode_images_per_s"]
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for name, points in r["sweep"].items():
-        ax.plot([p["concurrency"] for p in points], [p["ok_per_s"] for p in points], "o-",
-                label=name)  # fmt: skip
+        ax.plot(
+            [p["concurrency"] for p in points], [p["ok_per_s"] for p in points], "o-", label=name
+        )
     ax.axhline(ceiling, color="grey", linestyle="--", label="decode-only ceiling")
-    ax.set(xscale="log", yscale="log", xlabel="concurrent clients", ylabel="successful requests/s",
-           title="Throughput vs concurrency")  # fmt: skip
+    ax.set(
+        xscale="log",
+        yscale="log",
+        xlabel="concurrent clients",
+        ylabel="successful requests/s",
+        title="Throughput vs concurrency",
+    )
     ax.legend()
     ax.grid(True, which="both", alpha=0.3)
     throughput = prefix.with_name(prefix.name + "-throughput.png")

@@ -40,8 +40,12 @@ def machine() -> dict:
                 break
     except OSError:
         pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
-            "platform": platform.platform()}  # fmt: skip
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
 
 
 def load(url: str, prepared: list[bytes], **kwargs: object) -> dict:
@@ -63,8 +67,11 @@ def sweep(url: str, prepared: list[bytes], levels: list[int], seconds: float) ->
     out = []
     for c in levels:
         s = load(url, prepared, requests=10**7, concurrency=c, duration_s=seconds)
-        print(f"    c={c:<4} {s['ok_per_s']:8.1f} ok/s  p99 {s['latency_ms']['p99']:.0f} ms  "
-              f"failed {s['failed']}  non-2xx {s['non_2xx']}", flush=True)  # fmt: skip
+        print(
+            f"    c={c:<4} {s['ok_per_s']:8.1f} ok/s  p99 {s['latency_ms']['p99']:.0f} ms  "
+            f"failed {s['failed']}  non-2xx {s['non_2xx']}",
+            flush=True,
+        )
         out.append(s)
     return out
 
@@ -75,18 +82,23 @@ def baselines(quick: bool) -> list[tuple[str, str, int]]:
     if not quick:
         old[1:1] = [("async", 2), ("async", 4)]
     out = [(f"old-{form} x{n}", f"benchmarks.old_service:{form}_app", n) for form, n in old]
-    return out + [(f"{PEER} x{n}", "benchmarks.inprocess_service:app", n)
-                  for n in ((1, 2) if quick else (1, 2, 4))]  # fmt: skip
+    return out + [
+        (f"{PEER} x{n}", "benchmarks.inprocess_service:app", n)
+        for n in ((1, 2) if quick else (1, 2, 4))
+    ]
 
 
 def measure(results: dict, name: str, url: str, body: Path, pid: int) -> None:
     """The seed's ab run (with CPU per process) and a c=1 run for unloaded latency."""
     results["ab"][name] = a = ab_with_cpu(url, body, pid)
     results["ab_c1"][name] = c1 = systems.run_ab(url, body, n=20 if results["quick"] else 100, c=1)
-    print(f"    ab -c 20: {a['requests_per_s']:.1f} req/s, p50 {a['latency_ms']['p50']:.0f} ms, "
-          f"p99 {a['latency_ms']['p99']:.0f} ms, failed {a['failed']:.0f}, "
-          f"{a['cpu_ms_per_request'].get('all', 0):.1f} CPU-ms/request; "
-          f"-c 1: p50 {c1['latency_ms']['p50']:.0f} ms", flush=True)  # fmt: skip
+    print(
+        f"    ab -c 20: {a['requests_per_s']:.1f} req/s, p50 {a['latency_ms']['p50']:.0f} ms, "
+        f"p99 {a['latency_ms']['p99']:.0f} ms, failed {a['failed']:.0f}, "
+        f"{a['cpu_ms_per_request'].get('all', 0):.1f} CPU-ms/request; "
+        f"-c 1: p50 {c1['latency_ms']['p50']:.0f} ms",
+        flush=True,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -104,19 +116,33 @@ def main(argv: list[str] | None = None) -> int:
     body.write_bytes(b'{"base64": "' + base64.b64encode(jpeg) + b'"}')
     cores = os.cpu_count() or 1
     results: dict = {
-        "timestamp": stamp, "quick": quick, "machine": machine(),
-        "payload": {"jpeg_bytes": len(jpeg), "json_bytes": body.stat().st_size,
-                    "size": "1440x3200"}, "ab": {}, "ab_c1": {}, "sweep": {}, "open_loop": {},
+        "timestamp": stamp,
+        "quick": quick,
+        "machine": machine(),
+        "payload": {
+            "jpeg_bytes": len(jpeg),
+            "json_bytes": body.stat().st_size,
+            "size": "1440x3200",
+        },
+        "ab": {},
+        "ab_c1": {},
+        "sweep": {},
+        "open_loop": {},
         "profiles": [],
-    }  # fmt: skip
+    }
     print(f"payload: {len(jpeg) / 1e3:.0f} KB JPEG, {body.stat().st_size / 1e3:.0f} KB JSON")
     ceiling = systems.decode_images_per_s(jpeg, 2 if quick else 5, cores)
     full = systems.full_decode_images_per_s(jpeg, 1 if quick else 3)
-    results["ceiling"] = {"decode_images_per_s": round(ceiling, 1), "processes": cores,
-                          "full_decode_images_per_s_one_core": round(full, 1),
-                          "decode_ms_one_core": round(1000 * cores / ceiling, 2)}  # fmt: skip
-    print(f"decode-only ceiling: {ceiling:.0f} images/s on {cores} cores "
-          f"(full-size Pillow decode: {full:.1f}/s on one core)")  # fmt: skip
+    results["ceiling"] = {
+        "decode_images_per_s": round(ceiling, 1),
+        "processes": cores,
+        "full_decode_images_per_s_one_core": round(full, 1),
+        "decode_ms_one_core": round(1000 * cores / ceiling, 2),
+    }
+    print(
+        f"decode-only ceiling: {ceiling:.0f} images/s on {cores} cores "
+        f"(full-size Pillow decode: {full:.1f}/s on one core)"
+    )
 
     old_levels = [1, 4, 16] if quick else [1, 4, 16, 64]
     gw_levels = [1, 4, 16, 64, 256] if quick else [1, 2, 4, 8, 16, 32, 64, 128, 256]
@@ -163,9 +189,13 @@ def main(argv: list[str] | None = None) -> int:
             rate = max(1.0, round(0.7 * min(best, results["ab"][name]["requests_per_s"])))
             print(f"    open loop at {rate:.0f}/s", flush=True)
             results["open_loop"][name] = load(
-                url, prepared, requests=10**7, concurrency=1024, rate=rate,
+                url,
+                prepared,
+                requests=10**7,
+                concurrency=1024,
+                rate=rate,
                 duration_s=5.0 if quick else 30.0,
-            )  # fmt: skip
+            )
     results["elapsed_s"] = round(time.time() - started, 1)
     (args.out / f"{stamp}.json").write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2))
     md = report.markdown(results, stamp)

@@ -66,8 +66,11 @@ def rss_stats(samples: list[dict], start: float, end: float) -> dict:
         values = [s.get(role, 0.0) for s in window] or [0.0]
         tenth = max(1, len(values) // 10)
         first, last = sum(values[:tenth]) / tenth, sum(values[-tenth:]) / tenth
-        out[role] = {"first_10pct_mb": round(first, 1), "last_10pct_mb": round(last, 1),
-                     "peak_mb": round(max(values), 1)}  # fmt: skip
+        out[role] = {
+            "first_10pct_mb": round(first, 1),
+            "last_10pct_mb": round(last, 1),
+            "peak_mb": round(max(values), 1),
+        }
     return out
 
 
@@ -92,11 +95,23 @@ def main(argv: list[str] | None = None) -> int:
         sampler = Sampler(service.process.pid)
         sampler.start()
         for name, config in (
-            ("overload", dict(requests=args.overload_requests, concurrency=args.overload_clients,
-                              duration_s=args.overload_seconds)),
-            ("soak", dict(requests=args.soak_requests, concurrency=args.soak_clients,
-                          duration_s=args.soak_seconds)),
-        ):  # fmt: skip
+            (
+                "overload",
+                dict(
+                    requests=args.overload_requests,
+                    concurrency=args.overload_clients,
+                    duration_s=args.overload_seconds,
+                ),
+            ),
+            (
+                "soak",
+                dict(
+                    requests=args.soak_requests,
+                    concurrency=args.soak_clients,
+                    duration_s=args.soak_seconds,
+                ),
+            ),
+        ):
             if not config["requests"]:
                 continue
             print(f"{name}: {config}", flush=True)

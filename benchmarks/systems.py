@@ -63,9 +63,18 @@ def uvicorn_app(app: str, workers: int, log: Path) -> Iterator[tuple[str, int]]:
     """A baseline app ("module:attribute") under uvicorn with N workers: (url, pid)."""
     port = free_port()
     cmd = [
-        sys.executable, "-m", "uvicorn", app,
-        "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers), "--no-access-log",
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "uvicorn",
+        app,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--no-access-log",
+    ]
     base = f"http://127.0.0.1:{port}"
     with _process(cmd, dict(os.environ), f"{base}/healthz", log) as proc:
         for _ in range(workers * 4):  # load the model in every worker before measuring
@@ -91,8 +100,20 @@ _AB_FIELDS = {
 
 def run_ab(url: str, body_file: Path, n: int = 200, c: int = 20, timeout_s: int = 600) -> dict:
     """The seed's command, `ab -n 200 -c 20 -p health.json -T application/json`, parsed."""
-    cmd = ["ab", "-n", str(n), "-c", str(c), "-s", "120", "-p", str(body_file),
-           "-T", "application/json", url]  # fmt: skip
+    cmd = [
+        "ab",
+        "-n",
+        str(n),
+        "-c",
+        str(c),
+        "-s",
+        "120",
+        "-p",
+        str(body_file),
+        "-T",
+        "application/json",
+        url,
+    ]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s).stdout
     result: dict = {"command": " ".join([*cmd[:-1], "URL"])}
     for key, pattern in _AB_FIELDS.items():

@@ -133,8 +133,13 @@ class InProcess:
             page.add_lines(self.decoder.decode(self.sessions[1].run(None, {"x": batch})[0]))
             recognise += clock() - t1
         reading = page.reading()
-        self.stages.update(decode=decoded - started, detect=detected - decoded,
-                           boxes=boxes - detected, crop=crop, recognise=recognise)  # fmt: skip
+        self.stages.update(
+            decode=decoded - started,
+            detect=detected - decoded,
+            boxes=boxes - detected,
+            crop=crop,
+            recognise=recognise,
+        )
         self.lines_read.append(len(page.lines))
         lines = "\n".join(line.text for line in page.lines)
         return ("", "", lines) if reading is None else (reading.text, reading.value, lines)
@@ -209,8 +214,11 @@ def accuracy(read_all, sets: list[str], kinds: list[str], n: int, seed: int) -> 
             cases = make(kind, n, seed)
             answers = read_all([data for data, _ in cases])
             out[f"{name}/{kind}"] = result = score([want for _, want in cases], answers)
-            print(f"{name}/{kind}: {result['right']}/{n} right, {result['none']} none, "
-                  f"{result['wrong']} wrong", flush=True)  # fmt: skip
+            print(
+                f"{name}/{kind}: {result['right']}/{n} right, {result['none']} none, "
+                f"{result['wrong']} wrong",
+                flush=True,
+            )
     return out
 
 
@@ -237,13 +245,15 @@ def cost(endpoints, n: int, seconds: float, concurrency: list[int]) -> dict:
         count = max(c * 4, round(seconds * 4))
         _, latencies = asyncio.run(_triton_reads(endpoints.grpc, [seed] * count, c))
         elapsed = time.perf_counter() - started
-        out["load"].append({
-            "concurrency": c,
-            "requests": count,
-            "requests_per_s": round(count / elapsed, 2),
-            "p50_ms": round(float(np.percentile(latencies, 50)) * 1000, 1),
-            "p99_ms": round(float(np.percentile(latencies, 99)) * 1000, 1),
-        })  # fmt: skip
+        out["load"].append(
+            {
+                "concurrency": c,
+                "requests": count,
+                "requests_per_s": round(count / elapsed, 2),
+                "p50_ms": round(float(np.percentile(latencies, 50)) * 1000, 1),
+                "p99_ms": round(float(np.percentile(latencies, 99)) * 1000, 1),
+            }
+        )
         print(f"c={c}: {out['load'][-1]}", flush=True)
     out["rss_mb"] = {k: round(v) for k, v in rss_mb_by_role(endpoints.pid).items()}
     return out
@@ -278,8 +288,11 @@ def main(argv: list[str] | None = None) -> int:
             if args.n:
                 results["accuracy"] = accuracy(
                     lambda images: asyncio.run(_triton_reads(ep.grpc, images, 2))[0],
-                    sets, kinds, args.n, args.seed,
-                )  # fmt: skip
+                    sets,
+                    kinds,
+                    args.n,
+                    args.seed,
+                )
             if args.cost_n:
                 levels = [int(c) for c in args.concurrency.split(",") if c]
                 results["cost"] = cost(ep, args.cost_n, 10, levels)

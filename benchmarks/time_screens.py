@@ -39,8 +39,15 @@ STYLES = {
     "ymd_cjk_hms": (("%Y年%m月%d日 %H:%M:%S",), "%Y-%m-%dT%H:%M:%S"),
 }
 CJK_STYLES = ("md_cjk_split", "updated", "ymd_cjk_hms")
-NOTICES = ("请主动出示健康码", "核酸检测结果 阴性", "疫苗接种 已完成", "Show this code at entry",
-           "Valid for today only", "本码仅用于防疫通行", "Health status normal")  # fmt: skip
+NOTICES = (
+    "请主动出示健康码",
+    "核酸检测结果 阴性",
+    "疫苗接种 已完成",
+    "Show this code at entry",
+    "Valid for today only",
+    "本码仅用于防疫通行",
+    "Health status normal",
+)
 NAMES = ("Li Wei", "Zhang Min", "Wang Fang", "Chen Jie", "刘洋", "王静", "赵磊")
 
 
@@ -166,11 +173,16 @@ def photograph(img: Image.Image, rng: random.Random) -> Image.Image:
     corners = []
     for dx, dy in ((-1, -1), (1, -1), (1, 1), (-1, 1)):
         x, y = dx * sw / 2 * rng.uniform(0.94, 1.0), dy * sh / 2 * rng.uniform(0.94, 1.0)
-        corners.append((cx + x * np.cos(angle) - y * np.sin(angle),
-                        cy + x * np.sin(angle) + y * np.cos(angle)))  # fmt: skip
+        corners.append(
+            (cx + x * np.cos(angle) - y * np.sin(angle), cy + x * np.sin(angle) + y * np.cos(angle))
+        )
     background = Image.new("RGB", (out_w, out_h), tuple(rng.randrange(40, 160) for _ in range(3)))
-    warped = img.transform((out_w, out_h), Image.Transform.PERSPECTIVE,
-                           _perspective(corners, w, h), Image.Resampling.BILINEAR)  # fmt: skip
+    warped = img.transform(
+        (out_w, out_h),
+        Image.Transform.PERSPECTIVE,
+        _perspective(corners, w, h),
+        Image.Resampling.BILINEAR,
+    )
     mask = Image.new("L", img.size, 255).transform(
         (out_w, out_h), Image.Transform.PERSPECTIVE, _perspective(corners, w, h)
     )

@@ -188,7 +188,7 @@ class GatewayMiddleware:
             else:
                 if self.limiter is not None:
                     self.limiter.take(self._client(scope))
-                await self._analyse(path, scope["query_string"], head, exchange)
+                await self._analyze(path, scope["query_string"], head, exchange)
         except errors.GatewayError as e:
             return e
         except Exception:
@@ -209,7 +209,7 @@ class GatewayMiddleware:
     async def _app(self, scope: Scope, exchange: Exchange) -> None:
         await self.app(scope, exchange.receive, exchange.send)
 
-    async def _analyse(self, path: str, query: bytes, head: Head, exchange: Exchange) -> None:
+    async def _analyze(self, path: str, query: bytes, head: Head, exchange: Exchange) -> None:
         self.in_flight += 1
         self.metrics.in_flight.inc()
         try:

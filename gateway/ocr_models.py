@@ -67,10 +67,20 @@ def wheel(cache: Path) -> Path:
     if not (path.is_file() and _sha256(path) == WHEEL_SHA256):
         cache.mkdir(parents=True, exist_ok=True)
         subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
-             "--only-binary=:all:", "--dest", str(cache), WHEEL_REQUIREMENT],
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--quiet",
+                "--no-deps",
+                "--only-binary=:all:",
+                "--dest",
+                str(cache),
+                WHEEL_REQUIREMENT,
+            ],
             check=True,
-        )  # fmt: skip
+        )
         if _sha256(path) != WHEEL_SHA256:
             raise RuntimeError(f"{path} does not have the pinned sha256 {WHEEL_SHA256}")
     return path

@@ -150,7 +150,7 @@ def analysis_operation(settings: Settings, labels: tuple[str, ...]) -> dict[str,
         "summary": "Classify a health-code screenshot",
         "description": "Answers whether the code is green, yellow or red, or that the image is "
         "not a health code we can read (invalid).",
-        "operationId": "analyse",
+        "operationId": "analyze",
         "parameters": [
             {
                 "name": "usage",

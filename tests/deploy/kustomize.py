@@ -25,10 +25,21 @@ FIELDS = {"apiVersion", "kind", "resources", "components", "patches", "namespace
 TARGET_FIELDS = {"group", "version", "kind", "name", "namespace"}
 # Kinds without a namespace that a namespace transformer must leave alone (others: namespaced).
 CLUSTER_SCOPED = {
-    "APIService", "ClusterRole", "ClusterRoleBinding", "CSIDriver", "CustomResourceDefinition",
-    "IngressClass", "MutatingWebhookConfiguration", "Namespace", "Node", "PersistentVolume",
-    "PriorityClass", "RuntimeClass", "StorageClass", "ValidatingWebhookConfiguration",
-}  # fmt: skip
+    "APIService",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "CSIDriver",
+    "CustomResourceDefinition",
+    "IngressClass",
+    "MutatingWebhookConfiguration",
+    "Namespace",
+    "Node",
+    "PersistentVolume",
+    "PriorityClass",
+    "RuntimeClass",
+    "StorageClass",
+    "ValidatingWebhookConfiguration",
+}
 # Where pod specs sit: Pod, Deployment and the like, CronJob.
 POD_SPEC_PATHS = (
     ("spec",),

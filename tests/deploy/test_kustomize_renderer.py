@@ -67,47 +67,62 @@ def kustomization(**fields) -> str:
 @pytest.fixture
 def example(tmp_path: Path) -> Path:
     """A base and an overlay using every feature the renderer supports."""
-    write(tmp_path / "base", {
-        "kustomization.yaml": kustomization(resources=["objects.yaml"]),
-        "objects.yaml": [NS, CONFIG, POD, ROLE],
-    })  # fmt: skip
-    write(tmp_path / "component", {
-        "kustomization.yaml": yaml.safe_dump({
-            "apiVersion": "kustomize.config.k8s.io/v1alpha1",
-            "kind": "Component",
-            "resources": ["extra.yaml"],
-            "patches": [{
-                "target": {"kind": "ConfigMap", "name": "c"},
-                "patch": "- {op: add, path: /data/from-component, value: 'yes'}",
-            }],
-        }),
-        "extra.yaml": [{**CONFIG, "metadata": {"name": "extra"}}],
-    })  # fmt: skip
-    write(tmp_path / "overlay", {
-        "kustomization.yaml": kustomization(
-            resources=["../base"],
-            components=["../component"],
-            namespace="team",
-            patches=[
-                {"path": "pod.yaml", "target": {"version": "v1", "kind": "Pod", "name": "p"}},
-                {"target": {"kind": "ConfigMap", "name": "c|other"},
-                 "patch": "- {op: replace, path: /data/a, value: '2'}\n"
-                          "- {op: test, path: /data/a, value: '2'}"},
-            ],
-            images=[
-                {"name": "registry.local:5000/team/app", "newTag": "2.0"},
-                {"name": "busybox", "newName": "mirror/busybox", "newTag": "1.36"},
-                {"name": "team/tool", "digest": "sha256:def"},
-            ],
-        ),
-        "pod.yaml": (
-            "- {op: add, path: /spec/containers/0/args/-, value: z}\n"
-            "- {op: add, path: /spec/containers/0/args/0, value: first}\n"
-            "- {op: remove, path: /spec/containers/1}\n"
-            "- {op: add, path: /metadata/labels, value: {app: web}}\n"
-            "- {op: add, path: /metadata/labels/team.io~1tier, value: front}\n"
-        ),
-    })  # fmt: skip
+    write(
+        tmp_path / "base",
+        {
+            "kustomization.yaml": kustomization(resources=["objects.yaml"]),
+            "objects.yaml": [NS, CONFIG, POD, ROLE],
+        },
+    )
+    write(
+        tmp_path / "component",
+        {
+            "kustomization.yaml": yaml.safe_dump(
+                {
+                    "apiVersion": "kustomize.config.k8s.io/v1alpha1",
+                    "kind": "Component",
+                    "resources": ["extra.yaml"],
+                    "patches": [
+                        {
+                            "target": {"kind": "ConfigMap", "name": "c"},
+                            "patch": "- {op: add, path: /data/from-component, value: 'yes'}",
+                        }
+                    ],
+                }
+            ),
+            "extra.yaml": [{**CONFIG, "metadata": {"name": "extra"}}],
+        },
+    )
+    write(
+        tmp_path / "overlay",
+        {
+            "kustomization.yaml": kustomization(
+                resources=["../base"],
+                components=["../component"],
+                namespace="team",
+                patches=[
+                    {"path": "pod.yaml", "target": {"version": "v1", "kind": "Pod", "name": "p"}},
+                    {
+                        "target": {"kind": "ConfigMap", "name": "c|other"},
+                        "patch": "- {op: replace, path: /data/a, value: '2'}\n"
+                        "- {op: test, path: /data/a, value: '2'}",
+                    },
+                ],
+                images=[
+                    {"name": "registry.local:5000/team/app", "newTag": "2.0"},
+                    {"name": "busybox", "newName": "mirror/busybox", "newTag": "1.36"},
+                    {"name": "team/tool", "digest": "sha256:def"},
+                ],
+            ),
+            "pod.yaml": (
+                "- {op: add, path: /spec/containers/0/args/-, value: z}\n"
+                "- {op: add, path: /spec/containers/0/args/0, value: first}\n"
+                "- {op: remove, path: /spec/containers/1}\n"
+                "- {op: add, path: /metadata/labels, value: {app: web}}\n"
+                "- {op: add, path: /metadata/labels/team.io~1tier, value: front}\n"
+            ),
+        },
+    )
     return tmp_path / "overlay"
 
 

@@ -243,12 +243,16 @@ def test_the_page_draws_the_codes_box_shows_the_time_and_asks_for_a_key(
                 "scores": {"green": 0.05, "yellow": 0.91, "red": 0.03, "invalid": 0.01},
                 "model_version": "7",
                 "request_id": "r-42",
-                "time": {"text": "2026-12-01 10:15:46", "shown": "2026-12-01T10:15:46+08:00",
-                         "age_s": 125.0, "fresh": True},
+                "time": {
+                    "text": "2026-12-01 10:15:46",
+                    "shown": "2026-12-01T10:15:46+08:00",
+                    "age_s": 125.0,
+                    "fresh": True,
+                },
                 "box": [100, 800, 1340, 2040],
             },
         ),
-    ]  # fmt: skip
+    ]
     seen_keys: list[str | None] = []
 
     def fake_service(route: Route) -> None:
@@ -274,7 +278,10 @@ def test_the_page_draws_the_codes_box_shows_the_time_and_asks_for_a_key(
         assert page.inner_text("#time-age").endswith("fresh")
         rect = page.locator("#box-layer rect")
         assert [rect.get_attribute(a) for a in ("x", "y", "width", "height")] == [
-            "100", "800", "1240", "1240",
-        ]  # fmt: skip
+            "100",
+            "800",
+            "1240",
+            "1240",
+        ]
         assert page.get_attribute("#box-layer", "viewBox") == "0 0 1440 3200"
         assert page.inner_text("#request-id") == "r-42"

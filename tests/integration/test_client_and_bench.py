@@ -14,8 +14,10 @@ from training.render import render
 
 
 async def test_the_async_client_recognises_a_batch_of_screenshots(service: Service) -> None:
-    images = [render(label, seed=i, width=540, height=1170) for i, label in
-              enumerate(("green", "yellow", "red"))]  # fmt: skip
+    images = [
+        render(label, seed=i, width=540, height=1170)
+        for i, label in enumerate(("green", "yellow", "red"))
+    ]
     async with HealthCodeClient(service.base_url) as client:
         results = await client.analyze_many(images, concurrency=3)
         seed_style = await client.analyze(images[0], base64_json=True)
@@ -35,8 +37,23 @@ def test_bench_sends_200_requests_at_concurrency_8_without_failures(
 ) -> None:
     path = tmp_path / "green.jpg"
     path.write_bytes(render("green", seed=1, width=720, height=1600, quality=90))
-    cmd = [sys.executable, "-m", "clients.cli", "bench", str(path), "--url", service.base_url,
-           "-n", "200", "-c", "8", "--duration", "60", "--json", "--no-progress"]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "clients.cli",
+        "bench",
+        str(path),
+        "--url",
+        service.base_url,
+        "-n",
+        "200",
+        "-c",
+        "8",
+        "--duration",
+        "60",
+        "--json",
+        "--no-progress",
+    ]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=90)
     assert done.returncode == 0, done.stderr
     result = orjson.loads(done.stdout)

@@ -20,9 +20,11 @@ def test_a_burst_far_past_the_limit_gets_only_200s_and_clean_503s(tmp_path):
         limits = httpx.Limits(max_connections=CLIENTS)
         async with httpx.AsyncClient(base_url=base_url, timeout=60, limits=limits) as http:
             return await asyncio.gather(
-                *(http.post("/analysis/health-code", content=image, headers=headers)
-                  for _ in range(CLIENTS))
-            )  # fmt: skip
+                *(
+                    http.post("/analysis/health-code", content=image, headers=headers)
+                    for _ in range(CLIENTS)
+                )
+            )
 
     with run_service(tmp_path, max_in_flight="8") as service:
         responses = asyncio.run(burst(service.base_url))

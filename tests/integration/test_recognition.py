@@ -77,9 +77,10 @@ def test_an_unknown_usage_is_a_404(client):
 def test_a_truncated_jpeg_fails_alone_and_the_service_keeps_serving(client):
     image = render("green", seed=2, fmt="jpeg")
     broken = client.post(
-        "/analysis/health-code", content=image[: len(image) // 2],
+        "/analysis/health-code",
+        content=image[: len(image) // 2],
         headers={"content-type": "image/jpeg"},
-    )  # fmt: skip
+    )
     assert broken.status_code == 400, broken.text
     assert broken.json()["error"]["code"] == "corrupt_image"
     assert "Traceback" not in broken.text
@@ -149,9 +150,10 @@ def test_both_decode_settings_refuse_a_truncated_image_with_the_same_code(
     image = render("red", seed=90_006, fmt=fmt)
     for http in (client, triton_decoding):
         response = http.post(
-            "/analysis/health-code", content=image[: len(image) // 2],
+            "/analysis/health-code",
+            content=image[: len(image) // 2],
             headers={"content-type": f"image/{fmt}"},
-        )  # fmt: skip
+        )
         assert response.status_code == 400, response.text
         assert response.json()["error"]["code"] == "corrupt_image"
 

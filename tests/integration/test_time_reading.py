@@ -104,9 +104,13 @@ def test_the_seed_screenshot_shows_its_time_and_how_old_it_is(grpc_url, client, 
 
 @pytest.mark.parametrize(
     ("style", "kind"),
-    [("ymd_hms", "screenshot"), ("md_cjk_split", "resaved"), ("updated", "screenshot"),
-     ("hms_only", "resaved")],
-)  # fmt: skip
+    [
+        ("ymd_hms", "screenshot"),
+        ("md_cjk_split", "resaved"),
+        ("updated", "screenshot"),
+        ("hms_only", "resaved"),
+    ],
+)
 def test_screenshots_drawn_without_training_show_their_time(grpc_url, style, kind):
     if style in time_screens.CJK_STYLES and not time_screens.cjk_available():
         pytest.skip("no CJK font (make test installs fonts-wqy-microhei)")

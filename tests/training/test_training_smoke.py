@@ -42,11 +42,27 @@ def check_contract(path: Path) -> None:
 
 def test_a_tiny_training_run_exports_a_model_that_meets_the_contract(tmp_path):
     out, record = tmp_path / "1" / "model.onnx", tmp_path / "run.json"
-    args = parse_args([
-        "--out", str(out), "--record", str(record), "--train-samples", "32", "--calib-samples",
-        "8", "--test-samples", "8", "--epochs", "1", "--batch-size", "16", "--workers", "1",
-        "--no-cache",
-    ])  # fmt: skip
+    args = parse_args(
+        [
+            "--out",
+            str(out),
+            "--record",
+            str(record),
+            "--train-samples",
+            "32",
+            "--calib-samples",
+            "8",
+            "--test-samples",
+            "8",
+            "--epochs",
+            "1",
+            "--batch-size",
+            "16",
+            "--workers",
+            "1",
+            "--no-cache",
+        ]
+    )
     report = run(args, log=lambda line: None)
     assert report.confusion.sum() == 8
     check_contract(out)
@@ -59,10 +75,23 @@ def test_a_tiny_training_run_exports_a_model_that_meets_the_contract(tmp_path):
 @pytest.mark.skipif(not COMMITTED.exists(), reason="no committed model yet")
 def test_the_evaluation_reports_every_set_calibration_and_latency(tmp_path):
     out = tmp_path / "evaluation.json"
-    args = evaluate.parse_args([
-        "--out", str(out), "--test-samples", "4", "--holdout-samples", "4", "--family-samples",
-        "4", "--workers", "1", "--latency-s", "0.05", "--no-cache",
-    ])  # fmt: skip
+    args = evaluate.parse_args(
+        [
+            "--out",
+            str(out),
+            "--test-samples",
+            "4",
+            "--holdout-samples",
+            "4",
+            "--family-samples",
+            "4",
+            "--workers",
+            "1",
+            "--latency-s",
+            "0.05",
+            "--no-cache",
+        ]
+    )
     results = evaluate.run(args, log=lambda line: None)
     assert json.loads(out.read_text()) == json.loads(json.dumps(results))
     assert len(results["sets"]) == 2 + len(FAMILIES)
@@ -92,11 +121,13 @@ def test_train_and_test_seeds_never_overlap():
 def test_the_committed_model_meets_the_contract_and_recognises_fresh_renders():
     check_contract(COMMITTED)
     seeds = range(70_000, 70_006)  # in no split of the committed run; clean screenshots
-    pixels = np.stack([
-        image_to_tensor(render(label, seed=s, **family_factors("clean", label, s)))
-        for label in LABELS
-        for s in seeds
-    ])  # fmt: skip
+    pixels = np.stack(
+        [
+            image_to_tensor(render(label, seed=s, **family_factors("clean", label, s)))
+            for label in LABELS
+            for s in seeds
+        ]
+    )
     (scores,) = session(COMMITTED).run([OUTPUT_NAME], {INPUT_NAME: pixels})
     expected = [label for label in LABELS for _ in seeds]
     assert [LABELS[i] for i in scores.argmax(axis=1)] == expected

@@ -8,13 +8,23 @@ from benchmarks.report import GATEWAY, PEER
 
 def ab(rps: float, p50: float, p99: float, cpu: float = 0.0) -> dict:
     latency = {"p50": p50, "p90": p99, "p99": p99, "max": p99}
-    return {"requests_per_s": rps, "failed": 0.0, "non_2xx": 0.0, "latency_ms": latency,
-            "cpu_ms_per_request": {"web": cpu, "all": cpu}}  # fmt: skip
+    return {
+        "requests_per_s": rps,
+        "failed": 0.0,
+        "non_2xx": 0.0,
+        "latency_ms": latency,
+        "cpu_ms_per_request": {"web": cpu, "all": cpu},
+    }
 
 
 def point(concurrency: int, ok_per_s: float) -> dict:
-    return {"concurrency": concurrency, "ok_per_s": ok_per_s, "failed": 0, "non_2xx": 0,
-            "latency_ms": {"p50": 10.0, "p99": 20.0}}  # fmt: skip
+    return {
+        "concurrency": concurrency,
+        "ok_per_s": ok_per_s,
+        "failed": 0,
+        "non_2xx": 0,
+        "latency_ms": {"p50": 10.0, "p99": 20.0},
+    }
 
 
 def results() -> dict:

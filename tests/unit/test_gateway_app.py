@@ -210,9 +210,9 @@ async def test_an_unreadable_header_is_refused_with_corrupt_image(http, image):
 
 
 async def test_a_body_over_the_limit_is_refused_from_its_content_length(http):
-    response = await http.post(URL, content=b"\xff" * (MAX_BODY_BYTES + 1), headers={
-        "content-type": "image/jpeg"
-    })  # fmt: skip
+    response = await http.post(
+        URL, content=b"\xff" * (MAX_BODY_BYTES + 1), headers={"content-type": "image/jpeg"}
+    )
     assert response.status_code == 413
     assert error_code(response) == "payload_too_large"
 
@@ -297,20 +297,37 @@ async def test_routing_errors_use_the_error_shape(http, method, path, status, co
     ("error", "status", "code"),
     [
         (unavailable(), 503, "triton_unavailable"),
-        (InferenceServerException("Deadline Exceeded", "StatusCode.DEADLINE_EXCEEDED"), 504,
-         "deadline_exceeded"),
-        (InferenceServerException(
-            "in ensemble 'health_code', [corrupt_image] cannot decode JPEG: bad Huffman table",
-            "StatusCode.INVALID_ARGUMENT"), 400, "corrupt_image"),
-        (InferenceServerException("[image_too_large] 9000x9000 pixels", "StatusCode.INTERNAL"),
-         413, "image_too_large"),
+        (
+            InferenceServerException("Deadline Exceeded", "StatusCode.DEADLINE_EXCEEDED"),
+            504,
+            "deadline_exceeded",
+        ),
+        (
+            InferenceServerException(
+                "in ensemble 'health_code', [corrupt_image] cannot decode JPEG: bad Huffman table",
+                "StatusCode.INVALID_ARGUMENT",
+            ),
+            400,
+            "corrupt_image",
+        ),
+        (
+            InferenceServerException("[image_too_large] 9000x9000 pixels", "StatusCode.INTERNAL"),
+            413,
+            "image_too_large",
+        ),
         (unavailable("Exceeds maximum queue size"), 503, "overloaded"),
-        (InferenceServerException("out of memory", "StatusCode.RESOURCE_EXHAUSTED"), 503,
-         "overloaded"),
-        (InferenceServerException("/opt/secret/model.py line 3: boom", "StatusCode.INTERNAL"),
-         502, "inference_failed"),
+        (
+            InferenceServerException("out of memory", "StatusCode.RESOURCE_EXHAUSTED"),
+            503,
+            "overloaded",
+        ),
+        (
+            InferenceServerException("/opt/secret/model.py line 3: boom", "StatusCode.INTERNAL"),
+            502,
+            "inference_failed",
+        ),
     ],
-)  # fmt: skip
+)
 async def test_triton_errors_map_to_statuses_and_codes(error, status, code):
     async with gateway(retry_delays_s=()) as (http, fake):
         fake.errors = [error]

@@ -13,8 +13,17 @@ from training.colours import STATUS_SHADES, shade_label
 from training.preprocessing import INPUT_SIZE, image_to_tensor
 from training.render import FORMATS, INVALID_KINDS, LABELS, render, render_sample, sample_spec
 
-CLEAN = {"photo": False, "rotation": 0.0, "blur": 0.0, "glare": 0.0, "moire": 0.0, "noise": 0.0,
-         "chat": False, "crop": False, "fmt": "png"}  # fmt: skip
+CLEAN = {
+    "photo": False,
+    "rotation": 0.0,
+    "blur": 0.0,
+    "glare": 0.0,
+    "moire": 0.0,
+    "noise": 0.0,
+    "chat": False,
+    "crop": False,
+    "fmt": "png",
+}
 
 
 def share_in_shade(data: bytes, label: str) -> float:

@@ -15,9 +15,21 @@ from training.layouts import LAYOUTS
 from training.preprocessing import INPUT_SIZE, image_to_tensor
 from training.render import LABELS, render, render_sample, sample_spec
 
-CLEAN = {"photo": False, "rotation": 0.0, "blur": 0.0, "glare": 0.0, "moire": 0.0, "noise": 0.0,
-         "chat": False, "crop": False, "dark": False, "fmt": "jpeg", "quality": 90,
-         "width": 720, "height": 1280}  # fmt: skip
+CLEAN = {
+    "photo": False,
+    "rotation": 0.0,
+    "blur": 0.0,
+    "glare": 0.0,
+    "moire": 0.0,
+    "noise": 0.0,
+    "chat": False,
+    "crop": False,
+    "dark": False,
+    "fmt": "jpeg",
+    "quality": 90,
+    "width": 720,
+    "height": 1280,
+}
 FACTORS = {
     "photo": True,
     "rotation": 12.0,

@@ -137,8 +137,9 @@ def line_page(texts_by_row: dict[int, str]):
     rects = []
     for y, text in texts_by_row.items():
         half = 14 * len(text)
-        rects.append((int((360 - half) * sx), int((y - 12) * sy), int((360 + half) * sx),
-                      int((y + 12) * sy)))  # fmt: skip
+        rects.append(
+            (int((360 - half) * sx), int((y - 12) * sy), int((360 + half) * sx), int((y + 12) * sy))
+        )
     page.set_probability(blobs(h, w, *rects))
     return page
 

@@ -142,8 +142,11 @@ def _valid_date(year: int | None, month: int, day: int) -> bool:
 def _dates(text: str) -> list[_Date]:
     found: list[_Date] = []
     taken: list[tuple[int, int]] = []
-    for pattern, with_year, numeric in ((_YMD, True, False), (_MD_CJK, False, False),
-                                        (_MD_NUMERIC, False, True)):  # fmt: skip
+    for pattern, with_year, numeric in (
+        (_YMD, True, False),
+        (_MD_CJK, False, False),
+        (_MD_NUMERIC, False, True),
+    ):
         for m in pattern.finditer(text):
             if any(m.start() < e and s < m.end() for s, e in taken):
                 continue  # the "04-12" inside "2022-04-12"
@@ -196,8 +199,12 @@ class _Candidate(NamedTuple):
 
 def _rank(date: _Date | None, time: _Time, height: float) -> tuple:
     """Complete readings first: a date, then seconds, then a year; then the bigger text."""
-    return (date is not None, time.second is not None, date is not None and date.year is not None,
-            height)  # fmt: skip
+    return (
+        date is not None,
+        time.second is not None,
+        date is not None and date.year is not None,
+        height,
+    )
 
 
 def _beside(a: TextLine, b: TextLine) -> bool:
