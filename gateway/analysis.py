@@ -19,7 +19,6 @@ from urllib.parse import parse_qs
 
 import numpy as np
 import orjson
-from numpy.typing import NDArray
 
 from gateway import errors, payload, time_reading
 from gateway.classification import INVALID, classify
@@ -55,15 +54,11 @@ class Analysis:
         self.usages = usages
         self.triton = triton
         self.tracer = tracer
-
         self.max_body_bytes = settings.max_body_bytes
         self.timeout_s = settings.request_timeout_s
         self.min_colour_probability = settings.min_colour_probability
         self.timezone = settings.timezone
         self.fresh_within_s = settings.fresh_within_s
-
-    async def _batch(self, model: str, batch: NDArray[np.uint8]) -> tuple[NDArray[np.float32], str]:
-        return await self.triton.scores(model, pixels_inputs(batch), len(batch))
 
     def usage_label(self, path: str) -> str | None:
         """The usage label of an analysis path for metrics and logs (None for other paths)."""
