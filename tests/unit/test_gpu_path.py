@@ -1,4 +1,6 @@
-"""The GPU path, as far as a machine without a GPU can check it: configs, fallback, letterbox."""
+"""The GPU path, as far as a machine without a GPU can check it: configs, fallbacks, batch
+splitting, limits and letterbox. nvJPEG is played by CPU stand-ins (simplejpeg), CUDA by torch on the CPU.
+"""
 
 from __future__ import annotations
 
@@ -12,13 +14,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 import simplejpeg
+import yaml
 from google.protobuf import text_format
 from PIL import Image
 from tritonclient.grpc import model_config_pb2
 
+from gateway.settings import Settings
+from tests.deploy.manifests import quantity_bytes
 from tests.support.images import jpeg_claiming, jpeg_with_orientation
 
-REPOSITORY = Path(__file__).resolve().parents[2] / "model_repository"
+PROJECT = Path(__file__).resolve().parents[2]
+REPOSITORY = PROJECT / "model_repository"
 VERSION = REPOSITORY / "health_code_preprocess" / "1"
 STAGED = ("imaging", "gpu_decode", "model")
 
@@ -40,16 +46,45 @@ def smooth(width: int, height: int) -> Image.Image:
     return Image.fromarray(((rgb + 1) * 127.5).astype(np.uint8))
 
 
+def damaged(data: bytes) -> bytes:
+    """`data` with 40 bytes of its scan overwritten: header and end intact, the middle garbage."""
+    middle = (data.index(b"\xff\xda") + len(data)) // 2
+    return data[:middle] + b"\x5a" * 40 + data[middle + 40 :]
+
+
 class Triton(types.ModuleType):
     """The few names of triton_python_backend_utils that the preprocess model uses."""
 
     def __init__(self) -> None:
         super().__init__("triton_python_backend_utils")
         self.warnings: list[str] = []
-        self.Logger = types.SimpleNamespace(log_warn=self.warnings.append, log_error=print)
+        self.errors: list[str] = []
+        self.counters: dict[tuple, float] = {}
+        self.Logger = types.SimpleNamespace(
+            log_warn=self.warnings.append, log_error=self.errors.append, log_info=print
+        )
         self.TritonError = TritonError
         self.Tensor = lambda name, array: types.SimpleNamespace(name=name, array=array)
         self.InferenceResponse = types.SimpleNamespace
+        counters = self.counters
+
+        class MetricFamily:
+            COUNTER = "counter"
+
+            def __init__(self, name: str, description: str, kind: str) -> None:
+                self.name = name
+
+            def Metric(self, labels: dict):
+                key = (self.name, *sorted(labels.items()))
+                counters.setdefault(key, 0.0)
+                return types.SimpleNamespace(
+                    increment=lambda n: counters.__setitem__(key, counters[key] + n)
+                )
+
+        self.MetricFamily = MetricFamily
+
+    def route_count(self, route: str) -> float:
+        return sum(v for k, v in self.counters.items() if ("route", route) in k)
 
     @staticmethod
     def get_input_tensor_by_name(request, name):
@@ -76,37 +111,130 @@ def triton(monkeypatch):
         sys.modules.pop(name, None)
 
 
-def start(decode_device: str | None, kind: str = "GPU"):
+class NvJpeg:
+    """torchvision.io.decode_jpeg played on the CPU: like the batched call, it fails whole when
+    one image is refused. `lenient` decodes damaged data as nvJPEG may; `broken` fails it all;
+    `bgr` returns the channels swapped (a wrong decode)."""
+
+    def __init__(self) -> None:
+        self.refuse: tuple[bytes, ...] = ()
+        self.lenient, self.broken, self.bgr = True, False, False
+        self.calls: list[int] = []
+
+    def __call__(self, data, mode=None, device=None):
+        torch = importlib.import_module("torch")
+        items = data if isinstance(data, list) else [data]
+        self.calls.append(len(items))
+        raw = [item.numpy().tobytes() for item in items]
+        if self.broken or any(r in self.refuse for r in raw):
+            raise RuntimeError("nvjpegDecodeBatched failed")
+        decoded = [
+            torch.from_numpy(simplejpeg.decode_jpeg(r, strict=not self.lenient).copy()) for r in raw
+        ]
+        decoded = [(t.flip(2) if self.bgr else t).permute(2, 0, 1) for t in decoded]
+        return decoded if isinstance(data, list) else decoded[0]
+
+
+@pytest.fixture
+def cuda(triton, monkeypatch):
+    """A "GPU" for the preprocess model: CUDA reported present, torchvision's decode a stand-in."""
+    torch = pytest.importorskip("torch")
+    nvjpeg = NvJpeg()
+    io_module = types.ModuleType("torchvision.io")
+    io_module.ImageReadMode = types.SimpleNamespace(RGB="RGB")
+    io_module.decode_jpeg = lambda data, mode=None, device=None: nvjpeg(data, mode, device)
+    torchvision = types.ModuleType("torchvision")
+    torchvision.io = io_module
+    monkeypatch.setitem(sys.modules, "torchvision", torchvision)
+    monkeypatch.setitem(sys.modules, "torchvision.io", io_module)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda device=None: None)
+    return nvjpeg
+
+
+def start(decode_device: str | None, kind: str = "GPU", threads: int | None = None):
     config = {"parameters": {}}
     if decode_device:
         config["parameters"]["decode_device"] = {"string_value": decode_device}
+    if threads:
+        config["parameters"]["cpu_decode_threads"] = {"string_value": str(threads)}
     model = importlib.import_module("model").TritonPythonModel()
     model.initialize(
         {
             "model_config": json.dumps(config),
             "model_instance_kind": kind,
             "model_instance_device_id": "0",
+            "model_name": "health_code_preprocess",
         }
     )
     return model
 
 
+def run(model, images: list[bytes]) -> list:
+    """One batch of one-image requests through execute(): each request's response."""
+    return model.execute([{"IMAGE": np.array([[image]], dtype=object)} for image in images])
+
+
+def pixels_of(response) -> np.ndarray:
+    assert not getattr(response, "error", None), response.error.message
+    return response.output_tensors[0].array[0]
+
+
+# --- configs -------------------------------------------------------------------------------------
+
+
 @pytest.mark.parametrize("model", ["health_code_classifier", "health_code_preprocess"])
-def test_each_gpu_config_differs_from_config_pbtxt_only_in_placement_and_batching(model):
+def test_each_gpu_config_differs_from_config_pbtxt_only_in_placement_batching_and_warm_up(model):
     cpu = parse(REPOSITORY / model / "config.pbtxt")
     gpu = parse(REPOSITORY / model / "configs/gpu.pbtxt")
     assert [group.kind for group in gpu.instance_group] == [
         model_config_pb2.ModelInstanceGroup.KIND_GPU
     ]
     for config in (cpu, gpu):
-        for field in ("instance_group", "parameters", "dynamic_batching"):
+        for field in ("instance_group", "parameters", "dynamic_batching", "model_warmup"):
             config.ClearField(field)
     assert gpu == cpu
 
 
-def test_the_preprocess_gpu_config_asks_for_the_gpu_decode():
+def test_the_preprocess_gpu_config_asks_for_the_gpu_decode_with_cpu_threads_beside_it():
     gpu = parse(REPOSITORY / "health_code_preprocess/configs/gpu.pbtxt")
     assert gpu.parameters["decode_device"].string_value == "gpu"
+    assert int(gpu.parameters["cpu_decode_threads"].string_value) > 1
+
+
+def test_the_gpu_classifier_picks_cudnn_algorithms_heuristically_and_warms_up_its_batch_sizes():
+    gpu = parse(REPOSITORY / "health_code_classifier/configs/gpu.pbtxt")
+    assert gpu.parameters["cudnn_conv_algo_search"].string_value == "1"  # HEURISTIC
+    sizes = sorted(warmup.batch_size for warmup in gpu.model_warmup)
+    assert sizes[0] == 1 and sizes[-1] == gpu.max_batch_size
+    for warmup in gpu.model_warmup:
+        (name, tensor) = next(iter(warmup.inputs.items()))
+        assert name == gpu.input[0].name and list(tensor.dims) == list(gpu.input[0].dims)
+        assert tensor.data_type == gpu.input[0].data_type and tensor.zero_data
+
+
+def python_models_bytes(config_name: str) -> int:
+    """/dev/shm the python-backend models that take image bytes can fill at once: every
+    instance holding a full batch of the largest bodies the gateway admits."""
+    total = 0
+    for path in REPOSITORY.glob("*/config.pbtxt"):
+        chosen = path.parent / "configs" / f"{config_name}.pbtxt"
+        config = parse(chosen if chosen.is_file() else path)
+        if config.backend == "python" and any(i.name == "IMAGE" for i in config.input):
+            instances = sum(group.count for group in config.instance_group)
+            total += instances * config.max_batch_size * Settings().max_body_bytes
+    return total
+
+
+def test_tritons_shared_memory_holds_full_batches_of_the_largest_images():
+    # deploy/k8s's /dev/shm equals compose's (tests/deploy): this sizes both.
+    compose = yaml.safe_load((PROJECT / "docker-compose.yml").read_text())
+    shm = quantity_bytes(compose["services"]["triton"]["shm_size"])
+    for config_name in ("gpu", "config"):
+        assert python_models_bytes(config_name) <= shm
+
+
+# --- the fallback to the CPU ---------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("kind", ["GPU", "CPU"])
@@ -115,57 +243,161 @@ def test_asking_for_the_gpu_decode_without_a_usable_gpu_warns_once_and_uses_the_
     assert model.gpu is None
     assert len(triton.warnings) == 1
     assert "using the CPU" in triton.warnings[0]
+    assert pixels_of(run(model, [encode(smooth(300, 600), "JPEG")])[0]).shape == (3, 224, 224)
 
 
-def test_the_cpu_path_serves_a_batch_in_which_one_request_is_corrupt(triton):
-    model = start(None)
-    good = encode(smooth(300, 600), "JPEG")
-    requests = [
-        {"IMAGE": np.array([[good]], dtype=object)},
-        {"IMAGE": np.array([[b"\xff\xd8\xff"]], dtype=object)},
-    ]
-    ok, bad = model.execute(requests)
-    assert ok.output_tensors[0].array.shape == (1, 3, 224, 224)
-    assert bad.error.code == triton.TritonError.INVALID_ARG
-    assert "[corrupt_image]" in bad.error.message
-    assert not triton.warnings
+class BrokenInstall(types.ModuleType):
+    """gpu_decode as a broken torch install leaves it: importing a name raises OSError."""
+
+    def __getattr__(self, name: str):
+        raise OSError("libcudart.so.12: cannot open shared object file")
+
+
+def test_a_broken_torch_install_raising_oserror_still_leaves_the_model_loadable(
+    triton, monkeypatch
+):
+    monkeypatch.setitem(sys.modules, "gpu_decode", BrokenInstall("gpu_decode"))
+    model = start("gpu")
+    assert model.gpu is None and len(triton.warnings) == 1 and "OSError" in triton.warnings[0]
+
+
+def test_the_gpu_warms_up_at_load_and_a_healthy_one_serves_the_first_batch(triton, cuda):
+    model = start("gpu")
+    assert model.gpu is not None and not triton.warnings
+    assert cuda.calls[0] == 2  # the warm-up's batched decode, before any request
+    image = encode(smooth(600, 300), "JPEG")
+    assert pixels_of(run(model, [image])[0]).shape == (3, 224, 224)
+    assert triton.route_count("gpu") == 1
+
+
+def test_a_gpu_failing_its_warm_up_sends_the_instance_to_the_cpu_before_any_request(triton, cuda):
+    cuda.broken = True
+    model = start("gpu")
+    assert model.gpu is None
+    assert len(triton.warnings) == 1 and "GpuFault" in triton.warnings[0]
+
+
+def test_a_gpu_whose_warm_up_pixels_differ_from_imaging_is_not_used(triton, cuda):
+    cuda.bgr = True
+    model = start("gpu")
+    assert model.gpu is None and "differs from imaging" in triton.warnings[0]
+
+
+def test_a_gpu_failing_batches_serves_them_on_the_cpu_then_is_given_up(triton, cuda):
+    model = start("gpu")
+    cuda.broken = True
+    image = encode(smooth(300, 600), "JPEG")
+    expected = importlib.import_module("imaging").image_to_tensor(image)
+    for _ in range(3):
+        assert np.array_equal(pixels_of(run(model, [image, image])[1]), expected)
+    assert len(triton.errors) == 3 and model.gpu is None
+    assert "until the model is reloaded" in triton.warnings[-1]
+    assert triton.route_count("gpu_fault") == 6
+
+
+# --- batches, limits, damaged data ---------------------------------------------------------------
+
+
+def test_a_refused_image_is_found_by_halving_the_batch_and_only_it_goes_to_the_cpu(triton, cuda):
+    model = start("gpu")
+    good = [encode(smooth(300 + i, 600), "JPEG") for i in range(63)]
+    refused = encode(smooth(600, 300), "JPEG")
+    cuda.refuse = (refused,)
+    cuda.calls.clear()
+    responses = run(model, [*good[:40], refused, *good[40:]])
+    imaging = importlib.import_module("imaging")
+    assert np.array_equal(pixels_of(responses[40]), imaging.image_to_tensor(refused))
+    assert all(pixels_of(r).shape == (3, 224, 224) for r in responses)
+    # one by one would be 1 + 64 calls; halving is the failing path's log2(64) levels, twice
+    # (both halves of each failing split), plus a known-good probe per failure
+    assert len(cuda.calls) <= 1 + 2 * 6 + 7
+    assert triton.route_count("refused") == 1 and triton.route_count("gpu") == 63
+
+
+def test_damaged_data_behind_a_valid_header_gets_the_gpu_answer_when_nvjpeg_decodes_it(
+    triton, cuda
+):
+    image = damaged(encode(smooth(640, 480), "JPEG"))
+    imaging = importlib.import_module("imaging")
+    with pytest.raises(imaging.ImageError, match="corrupt_image"):
+        imaging.image_to_tensor(image)  # the CPU path is strict
+    model = start("gpu")
+    assert pixels_of(run(model, [image])[0]).shape == (3, 224, 224)  # decided: lenient
+
+
+def test_damaged_data_that_nvjpeg_refuses_gets_the_cpu_paths_corrupt_image(triton, cuda):
+    image = damaged(encode(smooth(640, 480), "JPEG"))
+    cuda.lenient = False
+    (response,) = run(start("gpu"), [image])
+    assert response.error.code == TritonError.INVALID_ARG
+    assert "[corrupt_image]" in response.error.message
 
 
 def test_the_gpu_path_leaves_pngs_odd_jpegs_bad_headers_and_truncations_to_imaging(triton):
     pytest.importorskip("torch")
     gpu_decode = importlib.import_module("gpu_decode")
-    for data in (
-        encode(smooth(64, 48), "PNG"),
-        encode(Image.new("CMYK", (64, 48)), "JPEG"),
-        encode(Image.new("L", (64, 48)), "JPEG"),
-        b"\xff\xd8\xff\xe0" + b"\0" * 20,
-        jpeg_claiming(10_000, 10_000),
-        encode(smooth(640, 480), "JPEG")[:-100],
-        jpeg_with_orientation(smooth(64, 48), 6),
-    ):
-        assert gpu_decode.jpeg_target(data) is None
-    assert gpu_decode.jpeg_target(jpeg_with_orientation(smooth(64, 48), 1)) is not None
+    reasons = {
+        "not_jpeg": encode(smooth(64, 48), "PNG"),
+        "colorspace": encode(Image.new("L", (64, 48)), "JPEG"),
+        "header": jpeg_claiming(10_000, 10_000),  # past imaging's pixel limit
+        "truncated": encode(smooth(640, 480), "JPEG")[:-100],
+        "orientation": jpeg_with_orientation(smooth(64, 48), 6),
+        "large": jpeg_claiming(5000, 4000),  # 20 Mpx: a full-size decode is too big
+        "downscale": jpeg_claiming(600, 16_000),  # 71x: CUDA's antialiasing cannot
+    }
+    for reason, data in reasons.items():
+        assert gpu_decode.plan(data) == reason, reason
+    assert gpu_decode.plan(encode(Image.new("CMYK", (64, 48)), "JPEG")) == "colorspace"
+    assert gpu_decode.plan(b"\xff\xd8\xff\xe0" + b"\0" * 20) in ("truncated", "header")
+    within = gpu_decode.plan(jpeg_claiming(1080, 14_000))  # 62.5x
+    assert isinstance(within, gpu_decode.Job) and within.target[1] == 224
+    assert isinstance(gpu_decode.plan(jpeg_with_orientation(smooth(64, 48), 1)), gpu_decode.Job)
 
 
-def test_an_image_nvjpeg_refuses_fails_neither_the_batch_nor_its_request(triton):
-    torch = pytest.importorskip("torch")
+def test_an_image_beyond_the_downscale_limit_takes_the_cpu_and_the_rest_of_its_batch_the_gpu(
+    triton, cuda
+):
+    model = start("gpu")
+    tall = jpeg_claiming(600, 16_000)  # only its header is real: the CPU path refuses its data
+    responses = run(model, [encode(smooth(300, 600), "JPEG"), tall])
+    assert pixels_of(responses[0]).shape == (3, 224, 224)
+    assert "[corrupt_image]" in responses[1].error.message
+    assert triton.route_count("downscale") == 1 and triton.route_count("gpu") == 1
+
+
+def test_a_batch_is_decoded_in_chunks_within_the_pixel_budget(triton, cuda):
+    model = start("gpu")
+    model.gpu.pixel_budget = 3 * 300 * 600  # three of these images at a time
+    cuda.calls.clear()
+    images = [encode(smooth(300, 600), "JPEG") for _ in range(8)]
+    assert all(pixels_of(r).shape == (3, 224, 224) for r in run(model, images))
+    assert cuda.calls == [3, 3, 2]
     gpu_decode = importlib.import_module("gpu_decode")
-    good, refused = encode(smooth(300, 600), "JPEG"), encode(smooth(600, 300), "JPEG")
+    jobs = [gpu_decode.Job(10, 10, (10, 10)), gpu_decode.Job(100, 100, (224, 224))]
+    assert gpu_decode.chunks(jobs, budget=50) == [[0], [1]]  # alone, even past the budget
 
-    def nvjpeg(data):  # a CPU stand-in that, like the batched call, fails whole on one bad image
-        items = data if isinstance(data, list) else [data]
-        if any(item.numpy().tobytes() == refused for item in items):
-            raise RuntimeError("nvJPEG refused it")
-        decoded = [
-            torch.from_numpy(simplejpeg.decode_jpeg(i.numpy())).permute(2, 0, 1) for i in items
-        ]
-        return decoded if isinstance(data, list) else decoded[0]
 
-    decoder = object.__new__(gpu_decode.GpuDecoder)  # no CUDA here: skip the device checks
-    decoder._decode_jpeg = nvjpeg
-    results = decoder([good, refused, encode(smooth(64, 48), "PNG"), good])
-    assert results[1] is None and results[2] is None  # both left to imaging
-    assert results[0].shape == (3, 224, 224) and np.array_equal(results[0], results[3])
+def test_the_cpu_share_of_a_batch_is_decoded_on_the_pool_beside_the_gpu(triton, cuda):
+    model = start("gpu", threads=4)
+    imaging = importlib.import_module("imaging")
+    png, grey = encode(smooth(320, 640), "PNG"), encode(Image.new("L", (64, 48), 90), "JPEG")
+    jpeg = encode(smooth(300, 600), "JPEG")
+    responses = run(model, [png, jpeg, grey, b"not an image"])
+    assert np.array_equal(pixels_of(responses[0]), imaging.image_to_tensor(png))
+    assert np.array_equal(pixels_of(responses[2]), imaging.image_to_tensor(grey))
+    assert pixels_of(responses[1]).shape == (3, 224, 224)
+    assert "[not_an_image]" in responses[3].error.message
+    assert triton.route_count("not_jpeg") == 2 and triton.route_count("colorspace") == 1
+    model.finalize()
+
+
+def test_the_cpu_path_serves_a_batch_in_which_one_request_is_corrupt(triton):
+    model = start(None)
+    ok, bad = run(model, [encode(smooth(300, 600), "JPEG"), b"\xff\xd8\xff"])
+    assert ok.output_tensors[0].array.shape == (1, 3, 224, 224)
+    assert bad.error.code == triton.TritonError.INVALID_ARG
+    assert "[corrupt_image]" in bad.error.message
+    assert not triton.warnings and not triton.counters
 
 
 # (1256, 2411) and (2064, 603): sizing from the full-size decode would be a pixel off imaging's.
@@ -176,7 +408,7 @@ def test_the_gpu_letterbox_of_a_full_size_decode_matches_imaging(triton, size):
     data = encode(smooth(*size), "JPEG")
     full = torch.from_numpy(simplejpeg.decode_jpeg(data, colorspace="RGB")).permute(2, 0, 1)
 
-    target = gpu_decode.jpeg_target(data)
+    target = gpu_decode.plan(data).target
     ours = gpu_decode.letterbox(full, target).numpy()
     theirs = imaging.image_to_tensor(data)
     assert ours.shape == theirs.shape == (3, 224, 224)
