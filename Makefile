@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
 .PHONY: install install-dev serve test lint train evaluate bench perf clean soak k8s-check chromium \
-	ocr-models cjk-font
+	ocr-models cjk-font gpu-bundle gpu-run-cpu
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -80,6 +80,20 @@ perf: install-dev  ## Triton's perf_analyzer on the health_code ensemble (gRPC, 
 	@command -v apt-get >/dev/null && ! ldconfig -p | grep -q libb64.so.0d && \
 		{ apt-get install -y -q libb64-0d || sudo apt-get install -y -q libb64-0d; } || true
 	$(BIN)/python -m benchmarks.perf $(PERF_ARGS)
+
+# The GPU run (benchmarks/gpu/README.md): what it carries to the GPU machine, in .device/ (ignored;
+# name it in the device tool's `carry`): the wheels that machine lacks, the wheel's tritonserver
+# and GPU_PYTHON's stub, the run's images. GPU_PYTHON is the GPU machine's Python.
+GPU_PYTHON ?= 3.12
+gpu-bundle: install-dev  ## the GPU run's bundle, .device/ (~45 MB; a few minutes)
+	nice -n 10 $(BIN)/python -m benchmarks.gpu.bundle --python $(GPU_PYTHON)
+
+# The same run in its CPU mode on this machine (default configs, short): every step but the GPU.
+gpu-run-cpu: install-dev  ## benchmarks/gpu/run.sh --mode cpu --quick, with a bundle for this Python
+	nice -n 10 $(BIN)/python -m benchmarks.gpu.bundle --out build/gpu-bundle/local \
+		--python $$($(BIN)/python -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+	PYTHON=$(BIN)/python BUNDLE=build/gpu-bundle/local/healthcode-gpu-bundle.tar.xz \
+		nice -n 10 benchmarks/gpu/run.sh --mode cpu --quick
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

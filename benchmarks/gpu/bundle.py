@@ -64,6 +64,30 @@ FROM_VENV = (
     "hdrhistogram",
     "tenacity",
 )
+# What the GPU machine has (its image's package list: /work/.library/device/KINDS.md) of what
+# the gateway, the load generator and the stubs import, and what they do not import there.
+ON_MACHINE = (
+    "httpx",
+    "rich",
+    "uvloop",
+    "grpcio",
+    "prometheus-client",
+    "pillow",
+    "onnxruntime",
+    "anyio",
+    "h11",
+    "click",
+    "urllib3",
+    "packaging",
+)
+NOT_IMPORTED = (
+    "opentelemetry-sdk",
+    "opentelemetry-exporter-otlp-json-http",  # only with an OTLP endpoint
+    "websockets",
+    "watchfiles",
+    "pyyaml",  # uvicorn[standard]'s, for features not used
+    "nvidia-pytriton",  # its tritonserver is copied; its Python package is not imported
+)
 PLATFORMS = (
     "manylinux_2_28_x86_64",
     "manylinux_2_17_x86_64",

@@ -23,7 +23,8 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from benchmarks.gpu import load, observe, parity, summary
+from benchmarks.gpu import observe, parity, summary
+from benchmarks.gpu.levels import measure
 from benchmarks.gpu.services import Gateway, Triton, run_repository
 
 REPO = Path(__file__).resolve().parents[2]
@@ -141,95 +142,6 @@ def decode_bench(triton: Triton, repository: Path, images: Path) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def run_load(
-    url: str, files: list[Path], concurrency: int, seconds: float, processes: int, window=None
-) -> list[dict]:
-    """Load from `processes` load.py processes; window(opening) is called as the load starts
-    (True) and once it is over (False)."""
-    shares = [concurrency // processes + (i < concurrency % processes) for i in range(processes)]
-    procs = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "benchmarks.gpu.load",
-                url,
-                *map(str, files),
-                "--concurrency",
-                str(share),
-                "--seconds",
-                str(seconds),
-            ],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-            cwd=REPO,
-        )
-        for share in shares
-        if share
-    ]
-    for proc in procs:
-        assert proc.stdout is not None
-        if proc.stdout.readline().strip() != "ready":
-            raise SystemExit("a load generator did not start")
-    if window:
-        window(True)
-    for proc in procs:
-        assert proc.stdin is not None
-        proc.stdin.write("go\n")
-        proc.stdin.flush()
-    parts = [
-        json.loads(proc.communicate(timeout=seconds + 60)[0].strip().splitlines()[-1])
-        for proc in procs
-    ]
-    if window:
-        window(False)
-    return parts
-
-
-def measure(
-    gateway: Gateway,
-    triton: Triton,
-    sampler: observe.GpuSampler,
-    plan: Plan,
-    concurrency: int,
-    files: list[Path],
-    payload: str,
-) -> dict:
-    url = f"{gateway.url}/analysis/health-code"
-    run_load(url, files, concurrency, plan.warm_s, plan.load_processes)
-    roots = {"triton": triton.proc.pid, "gateway": gateway.proc.pid}
-    marks: dict = {}
-
-    def window(opening: bool) -> None:
-        key = "before" if opening else "after"
-        marks[key] = (
-            time.monotonic(),
-            observe.cpu_s(roots),
-            observe.machine_cpu(),
-            observe.triton_metrics(triton.metrics_url),
-        )
-
-    parts = run_load(url, files, concurrency, plan.seconds, plan.load_processes, window)
-    (t0, cpu0, machine0, metrics0), (t1, cpu1, machine1, metrics1) = marks["before"], marks["after"]
-    merged = load.merge(parts)
-    served = max(merged["complete"], 1)
-    cpu_ms = {g: round(1000 * (cpu1[g] - cpu0.get(g, 0.0)) / served, 3) for g in cpu1}
-    cpu_ms["load generator"] = round(1000 * merged["load_generator_cpu_s"] / served, 3)
-    busy, total = machine1[0] - machine0[0], machine1[1] - machine0[1]
-    return {
-        "concurrency": concurrency,
-        "payload": payload,
-        "payload_files": len(files),
-        "load": merged,
-        "cpu_ms_per_request": cpu_ms,
-        "machine_cpu_util_pct": round(100 * busy / total, 1) if total else None,
-        "gpu": sampler.window(t0, t1),
-        "gpu_processes": observe.gpu_processes(),
-        "triton": observe.triton_window(metrics0, metrics1),
-    }
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--bundle", type=Path, required=True, help="where run.sh unpacked the bundle")
@@ -280,7 +192,15 @@ def main(argv: list[str] | None = None) -> int:
                 results.setdefault("skipped", []).append(f"c={concurrency} {payload}: no time")
                 continue
             print(f"load: c={concurrency}, {payload}", file=sys.stderr, flush=True)
-            level = measure(gateway, triton, sampler, plan, concurrency, files, payload)
+            level = measure(
+                gateway,
+                triton,
+                sampler,
+                (concurrency, files, payload),
+                plan.seconds,
+                plan.warm_s,
+                plan.load_processes,
+            )
             results["levels"].append(level)
             save()
         return 0 if results["parity"]["summary"]["passed"] else 1

@@ -133,7 +133,11 @@ def cpu_s(roots: dict[str, int]) -> dict[str, float]:
 def triton_metrics(url: str) -> dict[tuple[str, tuple], float]:
     """Every sample of Triton's /metrics: (name, sorted labels) -> value."""
     with urllib.request.urlopen(url, timeout=10) as response:
-        text = response.read().decode()
+        return parse_metrics(response.read().decode())
+
+
+def parse_metrics(text: str) -> dict[tuple[str, tuple], float]:
+    """Prometheus text: (name, sorted labels) -> value."""
     out = {}
     for name, labels, value in _METRIC.findall(text):
         out[name, tuple(sorted(_LABEL.findall(labels or "")))] = float(value)
