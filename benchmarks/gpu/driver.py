@@ -178,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
         if gpu:
             results["decode_bench"] = decode_bench(triton, repository, args.bundle / "images")
             save()
-        results["triton_ready_s"] = round(triton.start(timeout_s=300), 1)
+        results["triton_ready_s"] = round(triton.start(timeout_s=180), 1)
         results["gpu_processes_loaded"] = observe.gpu_processes()
         results["parity"] = parity.check(images, repository, triton.grpc_target, triton.metrics_url)
         save()
@@ -204,6 +204,10 @@ def main(argv: list[str] | None = None) -> int:
             results["levels"].append(level)
             save()
         return 0 if results["parity"]["summary"]["passed"] else 1
+    except (SystemExit, Exception) as e:  # recorded, so that results.json says why it stopped
+        results["error"] = f"{type(e).__name__}: {e}"
+        print(results["error"], file=sys.stderr)
+        return 2
     finally:
         gateway.stop()
         triton.stop()

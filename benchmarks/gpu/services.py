@@ -8,6 +8,7 @@ too; a group that outlives SIGTERM is killed, and the Triton instance's /dev/shm
 from __future__ import annotations
 
 import functools
+import json
 import os
 import shutil
 import signal
@@ -43,8 +44,9 @@ def run_repository(source: Path, dest: Path, classifier_instances: int | None) -
     return dest
 
 
-def wait_ok(url: str, timeout_s: float, proc: subprocess.Popen) -> float:
-    """Seconds until `url` answers 200; SystemExit when the process dies or time runs out."""
+def wait_ok(url: str, timeout_s: float, proc: subprocess.Popen, failed=lambda: None) -> float:
+    """Seconds until `url` answers 200; SystemExit when the process dies, failed() names a
+    failure, or time runs out."""
     start = time.monotonic()
     while time.monotonic() - start < timeout_s:
         if proc.poll() is not None:
@@ -55,6 +57,8 @@ def wait_ok(url: str, timeout_s: float, proc: subprocess.Popen) -> float:
                     return time.monotonic() - start
         except OSError:
             pass
+        if reason := failed():
+            raise SystemExit(reason)
         time.sleep(0.5)
     raise SystemExit(f"{url} not ready after {timeout_s:.0f} s")
 
@@ -130,11 +134,30 @@ class Triton:
         """The launcher's: the stubs find this virtualenv's packages through PATH (run.sh)."""
         return server.environment()
 
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.settings.triton_ports(0)[0]}"
+
     def start(self, timeout_s: float) -> float:
         """Start it; the seconds until the ensemble (and so its models) is ready."""
         self.proc = spawn(self.command(), self.environment(), self.log)
-        http = self.settings.triton_ports(0)[0]
-        return wait_ok(f"http://127.0.0.1:{http}/v2/models/health_code/ready", timeout_s, self.proc)
+        ready = f"{self.http_url}/v2/models/health_code/ready"
+        return wait_ok(ready, timeout_s, self.proc, self.failed_load)
+
+    def failed_load(self) -> str | None:
+        """Why a composing model failed to load, if one did: stop waiting at once (device time
+        is short), where poll mode would retry it every few seconds until the timeout."""
+        request = urllib.request.Request(f"{self.http_url}/v2/repository/index", method="POST")
+        try:
+            with urllib.request.urlopen(request, data=b"{}", timeout=2) as response:
+                index = json.loads(response.read())
+        except (OSError, ValueError):
+            return None
+        for model in index:
+            reason = model.get("reason", "")
+            if model.get("name") in MODELS[1:] and model.get("state") == "UNAVAILABLE" and reason:
+                return f"{model['name']} failed to load: {reason[:2000]}"
+        return None
 
     def stop(self) -> None:
         stop(self.proc)

@@ -94,6 +94,8 @@ def markdown(results: dict) -> str:
             *levels_table(results["levels"]),
             "",
         ]
+    if results.get("error"):
+        lines += [f"**Stopped:** {results['error']}", ""]
     if results.get("skipped"):
         lines += [f"Skipped: {results['skipped']}", ""]
     return "\n".join(lines)

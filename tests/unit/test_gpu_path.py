@@ -1,5 +1,6 @@
 """The GPU path, as far as a machine without a GPU can check it: configs, fallbacks, batch
-splitting, limits and letterbox. nvJPEG is played by CPU stand-ins (simplejpeg), CUDA by torch on the CPU.
+splitting, limits and letterbox. nvJPEG is played by a CPU stand-in (simplejpeg), CUDA by torch
+on the CPU.
 """
 
 from __future__ import annotations
