@@ -337,6 +337,7 @@ def test_damaged_data_that_nvjpeg_refuses_gets_the_cpu_paths_corrupt_image(trito
 def test_the_gpu_path_leaves_pngs_odd_jpegs_bad_headers_and_truncations_to_imaging(triton):
     pytest.importorskip("torch")
     gpu_decode = importlib.import_module("gpu_decode")
+    box_h, box_w = gpu_decode._box()
     reasons = {
         "not_jpeg": encode(smooth(64, 48), "PNG"),
         "colorspace": encode(Image.new("L", (64, 48)), "JPEG"),
@@ -344,14 +345,14 @@ def test_the_gpu_path_leaves_pngs_odd_jpegs_bad_headers_and_truncations_to_imagi
         "truncated": encode(smooth(640, 480), "JPEG")[:-100],
         "orientation": jpeg_with_orientation(smooth(64, 48), 6),
         "large": jpeg_claiming(5000, 4000),  # 20 Mpx: a full-size decode is too big
-        "downscale": jpeg_claiming(600, 16_000),  # 71x: CUDA's antialiasing cannot
+        "downscale": jpeg_claiming(box_w, 70 * box_h),  # 70x: CUDA's antialiasing cannot
     }
     for reason, data in reasons.items():
         assert gpu_decode.plan(data) == reason, reason
     assert gpu_decode.plan(encode(Image.new("CMYK", (64, 48)), "JPEG")) == "colorspace"
     assert gpu_decode.plan(b"\xff\xd8\xff\xe0" + b"\0" * 20) in ("truncated", "header")
-    within = gpu_decode.plan(jpeg_claiming(1080, 14_000))  # 62.5x
-    assert isinstance(within, gpu_decode.Job) and within.target[1] == 224
+    within = gpu_decode.plan(jpeg_claiming(box_w, 60 * box_h))
+    assert isinstance(within, gpu_decode.Job) and within.target[1] == box_h
     assert isinstance(gpu_decode.plan(jpeg_with_orientation(smooth(64, 48), 1)), gpu_decode.Job)
 
 
@@ -359,7 +360,8 @@ def test_an_image_beyond_the_downscale_limit_takes_the_cpu_and_the_rest_of_its_b
     triton, cuda
 ):
     model = start("gpu")
-    tall = jpeg_claiming(600, 16_000)  # only its header is real: the CPU path refuses its data
+    box_h, box_w = importlib.import_module("gpu_decode")._box()
+    tall = jpeg_claiming(box_w, 70 * box_h)  # only its header is real: the CPU refuses its data
     responses = run(model, [encode(smooth(300, 600), "JPEG"), tall])
     assert pixels_of(responses[0]).shape == (3, 224, 224)
     assert "[corrupt_image]" in responses[1].error.message
