@@ -27,5 +27,5 @@ torch.ops.image.decode_jpegs_cuda; \
 print('GPU decode imports: torch', torch.__version__, 'CUDA', torch.version.cuda, 'torchvision', torchvision.__version__)"
 # PyTorch's caching allocator in the preprocess stubs: growable segments instead of fixed blocks,
 # so decodes of varying sizes fragment less and the stubs hold less of the GPU that onnxruntime
-# shares. gpu_decode.py bounds what a batch holds (MAX_GPU_PIXELS, BATCH_PIXEL_BUDGET).
+# shares. gpu_plan.py bounds what a batch holds (MAX_GPU_PIXELS, BATCH_PIXEL_BUDGET).
 ENV PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True

@@ -4,7 +4,7 @@
 
 Throughput of gpu_decode.GpuDecoder by batch size against imaging.image_to_tensor on one core,
 the GPU memory a batch holds (screenshots; 16 Mpx photos, which the pixel budget chunks), and
-what nvJPEG and CUDA do with the cases gpu_decode.py routes around or has decided on: damaged
+what nvJPEG and CUDA do with the cases gpu_plan.py routes around or has decided on: damaged
 data behind a valid header, progressive JPEGs, antialiased downscales past MAX_GPU_DOWNSCALE.
 """
 
@@ -53,6 +53,7 @@ def _photo(width: int, height: int) -> bytes:
 def main(repository: Path, folder: Path) -> dict:
     sys.path.insert(0, str(repository / "health_code_preprocess" / "1"))
     import gpu_decode
+    import gpu_plan
     import imaging
     import torch
     import torch.nn.functional as F
@@ -77,7 +78,7 @@ def main(repository: Path, folder: Path) -> dict:
 
     def gpu_batch(images: list[bytes]) -> None:
         plans = decoder.plan(images)
-        assert all(isinstance(p, gpu_decode.Job) for p in plans), plans
+        assert all(isinstance(p, gpu_plan.Job) for p in plans), plans
         decoder.decode(images, plans)
 
     out["gpu_by_batch"] = {}
@@ -108,7 +109,7 @@ def main(repository: Path, folder: Path) -> dict:
     out["nvjpeg_damaged_behind_valid_header"] = _outcome(lambda: calls([tensor(damaged)]))
     out["nvjpeg_progressive"] = _outcome(lambda: calls([tensor(progressive)]))
     device = torch.device("cuda", 0)
-    for factor in (gpu_decode.MAX_GPU_DOWNSCALE, 98):  # ours, and a 1080 x 22000 screenshot's
+    for factor in (gpu_plan.MAX_GPU_DOWNSCALE, 98):  # ours, and a 1080 x 22000 screenshot's
         tall = torch.zeros((1, 3, 224 * factor, 1080), device=device)
         width = max(1, round(1080 / factor))
         resize = lambda t=tall, w=width: F.interpolate(  # noqa: E731

@@ -27,7 +27,7 @@ from tests.support.images import jpeg_claiming, jpeg_with_orientation
 PROJECT = Path(__file__).resolve().parents[2]
 REPOSITORY = PROJECT / "model_repository"
 VERSION = REPOSITORY / "health_code_preprocess" / "1"
-STAGED = ("imaging", "gpu_decode", "model")
+STAGED = ("imaging", "gpu_plan", "gpu_decode", "model")
 
 
 def parse(path: Path) -> model_config_pb2.ModelConfig:
@@ -335,9 +335,8 @@ def test_damaged_data_that_nvjpeg_refuses_gets_the_cpu_paths_corrupt_image(trito
 
 
 def test_the_gpu_path_leaves_pngs_odd_jpegs_bad_headers_and_truncations_to_imaging(triton):
-    pytest.importorskip("torch")
-    gpu_decode = importlib.import_module("gpu_decode")
-    box_h, box_w = gpu_decode._box()
+    gpu_plan = importlib.import_module("gpu_plan")  # header reads only: no torch needed
+    box_h, box_w = gpu_plan._box()
     reasons = {
         "not_jpeg": encode(smooth(64, 48), "PNG"),
         "colorspace": encode(Image.new("L", (64, 48)), "JPEG"),
@@ -348,19 +347,19 @@ def test_the_gpu_path_leaves_pngs_odd_jpegs_bad_headers_and_truncations_to_imagi
         "downscale": jpeg_claiming(box_w, 70 * box_h),  # 70x: CUDA's antialiasing cannot
     }
     for reason, data in reasons.items():
-        assert gpu_decode.plan(data) == reason, reason
-    assert gpu_decode.plan(encode(Image.new("CMYK", (64, 48)), "JPEG")) == "colorspace"
-    assert gpu_decode.plan(b"\xff\xd8\xff\xe0" + b"\0" * 20) in ("truncated", "header")
-    within = gpu_decode.plan(jpeg_claiming(box_w, 60 * box_h))
-    assert isinstance(within, gpu_decode.Job) and within.target[1] == box_h
-    assert isinstance(gpu_decode.plan(jpeg_with_orientation(smooth(64, 48), 1)), gpu_decode.Job)
+        assert gpu_plan.plan(data) == reason, reason
+    assert gpu_plan.plan(encode(Image.new("CMYK", (64, 48)), "JPEG")) == "colorspace"
+    assert gpu_plan.plan(b"\xff\xd8\xff\xe0" + b"\0" * 20) in ("truncated", "header")
+    within = gpu_plan.plan(jpeg_claiming(box_w, 60 * box_h))
+    assert isinstance(within, gpu_plan.Job) and within.target[1] == box_h
+    assert isinstance(gpu_plan.plan(jpeg_with_orientation(smooth(64, 48), 1)), gpu_plan.Job)
 
 
 def test_an_image_beyond_the_downscale_limit_takes_the_cpu_and_the_rest_of_its_batch_the_gpu(
     triton, cuda
 ):
     model = start("gpu")
-    box_h, box_w = importlib.import_module("gpu_decode")._box()
+    box_h, box_w = importlib.import_module("gpu_plan")._box()
     tall = jpeg_claiming(box_w, 70 * box_h)  # only its header is real: the CPU refuses its data
     responses = run(model, [encode(smooth(300, 600), "JPEG"), tall])
     assert pixels_of(responses[0]).shape == (3, 224, 224)
@@ -375,9 +374,9 @@ def test_a_batch_is_decoded_in_chunks_within_the_pixel_budget(triton, cuda):
     images = [encode(smooth(300, 600), "JPEG") for _ in range(8)]
     assert all(pixels_of(r).shape == (3, 224, 224) for r in run(model, images))
     assert cuda.calls == [3, 3, 2]
-    gpu_decode = importlib.import_module("gpu_decode")
-    jobs = [gpu_decode.Job(10, 10, (10, 10)), gpu_decode.Job(100, 100, (224, 224))]
-    assert gpu_decode.chunks(jobs, budget=50) == [[0], [1]]  # alone, even past the budget
+    gpu_plan = importlib.import_module("gpu_plan")
+    jobs = [gpu_plan.Job(10, 10, (10, 10)), gpu_plan.Job(100, 100, (224, 224))]
+    assert gpu_plan.chunks(jobs, budget=50) == [[0], [1]]  # alone, even past the budget
 
 
 def test_the_cpu_share_of_a_batch_is_decoded_on_the_pool_beside_the_gpu(triton, cuda):
@@ -411,7 +410,7 @@ def test_the_gpu_letterbox_of_a_full_size_decode_matches_imaging(triton, size):
     data = encode(smooth(*size), "JPEG")
     full = torch.from_numpy(simplejpeg.decode_jpeg(data, colorspace="RGB")).permute(2, 0, 1)
 
-    target = gpu_decode.plan(data).target
+    target = importlib.import_module("gpu_plan").plan(data).target
     ours = gpu_decode.letterbox(full, target).numpy()
     theirs = imaging.image_to_tensor(data)
     assert ours.shape == theirs.shape == (3, 224, 224)

@@ -5,13 +5,8 @@ for bit: nvJPEG decodes at full size and an antialiased bilinear resize shrinks 
 CPU path lets libjpeg-turbo DCT-scale the decode (to 1/8 for a phone screenshot) and Pillow's
 bilinear resizes the rest. Both low-pass filter, differently: on a 1440x3200 screenshot the two
 are 0.3 levels apart on average, up to 18 at sharp edges such as QR modules. Training evaluates
-on the CPU path: accuracy on this path must be re-checked on a GPU before it serves.
-
-plan() leaves to imaging.py (the CPU path) every image this path should not take: PNGs; grey,
-CMYK and truncated JPEGs; photos taken sideways (EXIF); JPEGs of more than MAX_GPU_PIXELS, whose
-full-size decode costs GPU memory where libjpeg-turbo's DCT scaling costs ~1 CPU-ms per Mpx; and
-downscales beyond MAX_GPU_DOWNSCALE, which CUDA's antialiased resize refuses (its weights must
-fit one block's shared memory: ~94x with 48 KiB, e.g. a 1080x22000 scrolling screenshot).
+on the CPU path: accuracy on this path must be re-checked on a GPU before it serves. Which
+images come here, and in what chunks, is gpu_plan.py's.
 
 Damaged data behind a valid header: imaging decodes strictly (libjpeg-turbo's warnings are
 errors: 400 corrupt_image), nvJPEG does not always complain. Decided: what nvJPEG decodes is
@@ -24,94 +19,18 @@ from __future__ import annotations
 
 import collections
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from functools import partial
 
 import numpy as np
 import simplejpeg
 import torch
 import torch.nn.functional as F
-from imaging import (
-    INPUT_SIZE,
-    PAD_VALUE,
-    _check_pixels,
-    _scaled_size,
-    exif_orientation,
-    image_to_tensor,
-    sniff_format,
-)
-
-# A full-size decode holds 3 bytes a pixel, its resize 12 more (float): 16 Mpx is 240 MB at most.
-# Phone photos (12 Mpx) stay here; 48-50 Mpx sensor-resolution photos go to the CPU.
-MAX_GPU_PIXELS = 16_000_000
-# CUDA's antialiased interpolate needs (2s+1) * 65 floats of shared memory for a factor s: with
-# 48 KiB a block, s <= 94. 64 leaves a margin whatever the GPU.
-MAX_GPU_DOWNSCALE = 64
-# Decoded pixels held at once: a batch is decoded in chunks of at most this many (768 MB of RGB),
-# so 64 large JPEGs never need 64 full-size images on the GPU together.
-BATCH_PIXEL_BUDGET = 256_000_000
-
-
-# --- imaging.py's geometry: the one place this module reads it (keep in step with imaging) -----
-def _box() -> tuple[int, int]:
-    """The (height, width) of the model input that images are letterboxed into."""
-    return INPUT_SIZE, INPUT_SIZE
-
-
-def _fit(width: int, height: int) -> tuple[int, int]:
-    """The (width, height) imaging resizes a decoded image of this size to."""
-    return _scaled_size(width, height, INPUT_SIZE)
-
-
-# -------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Job:
-    """A JPEG the GPU decodes: its full size and the letterboxed size it is resized to."""
-
-    width: int
-    height: int
-    target: tuple[int, int]  # (width, height)
-
-    @property
-    def pixels(self) -> int:
-        return self.width * self.height
+from gpu_plan import BATCH_PIXEL_BUDGET, Job, _box, chunks, plan
+from imaging import PAD_VALUE, image_to_tensor
 
 
 class GpuFault(RuntimeError):
     """The GPU cannot decode even a known-good JPEG: the whole batch must take the CPU path."""
-
-
-def plan(data: bytes) -> Job | str:
-    """The GPU job of a colour JPEG, or the reason imaging decodes the image instead."""
-    if sniff_format(data) != "jpeg":
-        return "not_jpeg"  # PNGs, and what imaging refuses with its own error
-    if not data.endswith(b"\xff\xd9"):
-        # Truncated (or trailing bytes after the image): imaging's strict decode must judge it,
-        # where nvJPEG might return a half-decoded image instead of an error.
-        return "truncated"
-    try:
-        height, width, colorspace, _ = simplejpeg.decode_jpeg_header(data)
-        _check_pixels(width, height)  # the bomb check happens before anything is decoded
-        if colorspace != "YCbCr":
-            return "colorspace"  # grey, CMYK, YCCK: rare, and imaging handles them all
-        if width * height > MAX_GPU_PIXELS:
-            return "large"
-        if exif_orientation(data) != 1:
-            return "orientation"  # a photo taken sideways: imaging turns it upright
-        # imaging sizes the target from the DCT-scaled decode, which can be a pixel off the
-        # full-size aspect ratio: ask the header for that decode's size instead.
-        target_w, target_h = _fit(width, height)
-        scaled_h, scaled_w, _, _ = simplejpeg.decode_jpeg_header(
-            data, min_height=target_h, min_width=target_w
-        )
-    except ValueError:  # ImageError included: imaging raises it again, with its code
-        return "header"
-    target = _fit(scaled_w, scaled_h)
-    if max(width / target[0], height / target[1]) > MAX_GPU_DOWNSCALE:
-        return "downscale"
-    return Job(width, height, target)
 
 
 def letterbox(
@@ -130,19 +49,6 @@ def letterbox(
     top, left = (box_h - height) // 2, (box_w - width) // 2
     canvas[:, top : top + height, left : left + width] = image
     return canvas
-
-
-def chunks(jobs: Sequence[Job], budget: int) -> list[list[int]]:
-    """Indices of `jobs` in consecutive groups of at most `budget` pixels (at least one each)."""
-    groups: list[list[int]] = []
-    held = budget + 1
-    for i, job in enumerate(jobs):
-        if held + job.pixels > budget:
-            groups.append([])
-            held = 0
-        groups[-1].append(i)
-        held += job.pixels
-    return groups
 
 
 def warm_up_jpeg() -> bytes:
@@ -230,9 +136,19 @@ class GpuDecoder:
         encoded = [torch.frombuffer(bytearray(data), dtype=torch.uint8) for data in images]
         decoded = self._decode_all(encoded)
         return [
-            None if image is None else letterbox(image, job.target)
+            None if image is None else self._letterbox(image, job)
             for image, job in zip(decoded, jobs, strict=True)
         ]
+
+    def _letterbox(self, image: torch.Tensor, job: Job) -> torch.Tensor | None:
+        """letterbox(); None (imaging decides) if it fails on this image while the GPU is well:
+        no image may make the whole batch look like a GPU fault."""
+        try:
+            return letterbox(image, job.target)
+        except Exception as e:
+            if not self._healthy():
+                raise GpuFault(f"the GPU fails a known-good JPEG too: {e!r}") from e
+            return None
 
     def _decode_all(self, encoded: list[torch.Tensor]) -> list[torch.Tensor | None]:
         """nvJPEG's decode of each image, None for those it refuses: a failing batch is halved
