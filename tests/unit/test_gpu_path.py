@@ -315,6 +315,27 @@ def test_a_refused_image_is_found_by_halving_the_batch_and_only_it_goes_to_the_c
     assert triton.route_count("refused") == 1 and triton.route_count("gpu") == 63
 
 
+def test_an_image_the_gpu_cannot_letterbox_alone_takes_the_cpu_and_faults_nothing(
+    triton, cuda, monkeypatch
+):
+    model = start("gpu")
+    gpu_decode = importlib.import_module("gpu_decode")
+    real = gpu_decode.letterbox
+
+    def letterbox(image, target, box=None):
+        if image.shape[1] == 601:  # this one image's height
+            raise RuntimeError("Too much shared memory required")
+        return real(image, target, box)
+
+    monkeypatch.setattr(gpu_decode, "letterbox", letterbox)
+    odd, good = encode(smooth(300, 601), "JPEG"), encode(smooth(300, 600), "JPEG")
+    responses = run(model, [good, odd, good])
+    imaging = importlib.import_module("imaging")
+    assert np.array_equal(pixels_of(responses[1]), imaging.image_to_tensor(odd))
+    assert triton.route_count("gpu") == 2 and triton.route_count("refused") == 1
+    assert model.gpu is not None and not triton.errors
+
+
 def test_damaged_data_behind_a_valid_header_gets_the_gpu_answer_when_nvjpeg_decodes_it(
     triton, cuda
 ):
