@@ -48,8 +48,7 @@ import site, sys, venv
 from pathlib import Path
 
 home, bundle, repo = map(Path, sys.argv[1:])
-if not (home / "pyvenv.cfg").is_file():
-    venv.EnvBuilder(symlinks=True, with_pip=False).create(home)
+venv.EnvBuilder(symlinks=True, with_pip=False, clear=True).create(home)  # ~1 s: every run
 own = [p for p in site.getsitepackages() if Path(p).is_dir()]
 lib = home / "lib" / f"python{sys.version_info[0]}.{sys.version_info[1]}" / "site-packages"
 lines = [str(bundle), str(repo), f"import site; list(map(site.addsitedir, {own!r}))"]
