@@ -127,6 +127,7 @@ def preflight(triton: Triton, gpu: bool) -> dict:
             if "not found" in line
         ]
     out["missing_libraries"] = missing
+    out["dev_shm_mib"] = shutil.disk_usage("/dev/shm").total // 2**20  # python-backend tensors
     imports = out["stub_imports"]
     out["ok"] = not missing and isinstance(imports, dict) and (not gpu or imports.get("cuda"))
     return out

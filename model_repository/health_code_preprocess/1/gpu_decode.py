@@ -100,7 +100,9 @@ class GpuDecoder:
             if pixels is None or pixels.shape != theirs.shape:
                 raise RuntimeError("the GPU could not letterbox a test JPEG")
             difference = np.abs(pixels.astype(np.int16) - theirs.astype(np.int16))
-            if difference.mean() > 1.0 or difference.max() > 16:
+            # Two decoders and two resizes: a level or two apart on this smooth image. A wrong
+            # decode (channels swapped, garbage) is tens of levels apart.
+            if difference.mean() > 2.0 or difference.max() > 32:
                 raise RuntimeError(
                     "the GPU's tensor of a test JPEG differs from imaging's "
                     f"(mean {difference.mean():.2f}, max {difference.max()} levels)"
