@@ -92,7 +92,8 @@ gpu-bundle: install-dev  ## the GPU run's bundle, .device/ (~45 MB; a few minute
 gpu-run-cpu: install-dev  ## benchmarks/gpu/run.sh --mode cpu --quick, with a bundle for this Python
 	nice -n 10 $(BIN)/python -m benchmarks.gpu.bundle --out build/gpu-bundle/local \
 		--python $$($(BIN)/python -c 'import sys; print("%d.%d" % sys.version_info[:2])')
-	PYTHON=$(BIN)/python BUNDLE=build/gpu-bundle/local/healthcode-gpu-bundle.tar.xz \
+	PYTHON=$(BIN)/python OUT=build/gpu-run-cpu \
+		BUNDLE=build/gpu-bundle/local/healthcode-gpu-bundle.tar.xz \
 		nice -n 10 benchmarks/gpu/run.sh --mode cpu --quick
 
 clean:
