@@ -19,6 +19,7 @@ import asyncio
 import math
 import multiprocessing
 import os
+import signal
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -30,6 +31,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from gateway import errors
+from gateway.lifetime import end_with_parent
 from gateway.repository import import_file
 
 # The lane's process yields the CPU to the gateway and to ordinary decodes (nice 10: about a
@@ -41,6 +43,7 @@ _imaging: ModuleType | None = None  # in the lane's process: its imaging.py
 
 def _start_lane(imaging_path: str) -> None:
     global _imaging
+    end_with_parent(signal.SIGKILL)
     os.nice(LANE_NICENESS)
     _imaging = import_file(Path(imaging_path))
 

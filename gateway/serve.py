@@ -25,6 +25,7 @@ from rich.console import Console
 
 from gateway.app import create_app
 from gateway.embedded.supervisor import TritonSupervisor
+from gateway.lifetime import end_with_parent
 from gateway.settings import Settings
 
 console = Console(stderr=True, soft_wrap=True)
@@ -53,6 +54,7 @@ def _worker(settings: Settings, sock: socket.socket) -> None:
     import uvloop
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the terminal's Ctrl-C is serve()'s to handle
+    end_with_parent(signal.SIGTERM)  # drains, then exits
     uvloop.run(_server(settings, own_signals=True).serve(sockets=[sock]))
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import logging
 import os
 import shutil
@@ -19,6 +18,7 @@ import time
 from pathlib import Path
 
 from gateway.embedded import server
+from gateway.lifetime import end_with_parent
 from gateway.settings import Settings
 from gateway.waiting import NotReady, wait_until_ok
 
@@ -37,8 +37,7 @@ class TritonStartError(RuntimeError):
 def _die_with_parent() -> None:
     """Runs in the child before exec: own process group, SIGKILL if the launcher dies."""
     os.setsid()
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    end_with_parent(signal.SIGKILL)
 
 
 class TritonSupervisor:

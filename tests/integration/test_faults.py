@@ -1,4 +1,4 @@
-"""Faults the service must ride out by itself: Triton dying under load."""
+"""Faults the service must ride out by itself: Triton or a gateway worker dying, or serve itself."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ import signal
 from pathlib import Path
 
 import httpx
+import pytest
 
+from benchmarks import costly_attack
 from tests.support.service import BackgroundLoad, pids_using, run_service, wait_for
 from training.render import render
 
@@ -18,6 +20,20 @@ RECOVERY_TIMEOUT_S = 90
 def parent_of(pid: int) -> int:
     stat = Path(f"/proc/{pid}/stat").read_text()
     return int(stat[stat.rindex(")") + 2 :].split()[1])
+
+
+def descendants(pid: int) -> set[int]:
+    found: set[int] = set()
+    for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+        found |= {int(child), *descendants(int(child))}
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
+    except FileNotFoundError:
+        return False
 
 
 def test_killing_triton_gives_clean_503s_until_the_launcher_restarts_it(tmp_path):
@@ -80,3 +96,27 @@ def test_a_gateway_worker_that_dies_is_replaced_and_the_service_keeps_answering(
                 for _ in range(20)
             ]
     assert codes == [200] * 20
+
+
+def test_a_killed_serve_takes_its_workers_lane_and_triton_with_it(tmp_path):
+    """SIGKILL leaves the serve process no time to stop anything: the children must end alone,
+    or an orphaned worker would hold the port with no Triton behind it."""
+    costly = costly_attack.attack_images()["png-16mpx"]  # starts the costly-image lane
+    with run_service(tmp_path, workers="2") as service:
+        answer = httpx.post(
+            f"{service.base_url}/analysis/health-code",
+            content=costly,
+            headers={"content-type": "image/png"},
+            timeout=60,
+        )
+        assert answer.status_code == 200, answer.text
+        children = descendants(service.process.pid)
+        programs = {Path(f"/proc/{pid}/exe").resolve().name for pid in children}
+        assert "tritonserver" in programs and len(children) >= 4, (programs, children)
+        os.kill(service.process.pid, signal.SIGKILL)
+        service.process.wait()
+        assert wait_for(lambda: not any(alive(pid) for pid in children), 30), [
+            pid for pid in children if alive(pid)
+        ]
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(f"{service.base_url}/healthz", timeout=5)
