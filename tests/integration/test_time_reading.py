@@ -25,6 +25,7 @@ from gateway import ocr_models
 from gateway.repository import PROJECT_REPOSITORY
 from gateway.routing import image_inputs
 from gateway.time_reading import MODEL
+from tests.support.service import wait_for
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 READY_TIMEOUT_S = 120
@@ -45,11 +46,8 @@ def grpc_url(service) -> str:
         finally:
             await client.close()
 
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    while not asyncio.run(ready()):
-        if time.monotonic() > deadline:
-            pytest.fail(f"{MODEL} not ready in {READY_TIMEOUT_S} s:\n{service.log_tail()}")
-        time.sleep(0.5)
+    if not wait_for(lambda: asyncio.run(ready()), READY_TIMEOUT_S, interval_s=0.5):
+        pytest.fail(f"{MODEL} not ready in {READY_TIMEOUT_S} s:\n{service.log_tail()}")
     return service.triton_grpc_url()
 
 
