@@ -129,21 +129,14 @@ function drawScores(scores) {
   }
 }
 
-// `time` comes only when asked for (?read=time) and only from a service that reads it.
+// `time` comes only when asked for (?read=time).
 function showTime(body) {
   const box = $("time");
-  if (!$("read-time").checked && !("time" in body)) {
-    show(box, false);
-    return;
-  }
-  show(box, true);
+  show(box, "time" in body);
+  if (!("time" in body)) return;
   const text = $("time-text");
   const age = $("time-age");
   age.replaceChildren();
-  if (!("time" in body)) {
-    text.textContent = "This service does not read the time yet.";
-    return;
-  }
   const time = body.time;
   if (!time) {
     text.textContent = "No time could be read.";

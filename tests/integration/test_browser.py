@@ -201,29 +201,18 @@ def test_the_try_page_shows_the_error_code_of_a_refused_file(
         assert not page.is_visible("#answer")
 
 
-def test_read_time_asks_for_the_time_and_shows_whatever_the_service_answers(
+def test_read_time_asks_for_the_time_and_shows_it_with_its_age(
     browser: Browser, service: Service
 ):
-    # What the service says about this image's time (a service without the reader: nothing).
-    body = httpx.post(
-        f"{service.base_url}/analysis/health-code?read=time",
-        content=SCREENSHOT.read_bytes(),
-        headers={"content-type": "image/jpeg"},
-        timeout=30,
-    ).json()
     with watched(browser, **PHONE) as watch:
         page = watch.page()
         page.goto(f"{service.base_url}/")
         page.check("#read-time")
-        choose(page, SCREENSHOT)
-        assert verdict(page) == body["status"]
-        shown = page.inner_text("#time-text")
-        if "time" not in body:
-            assert shown == "This service does not read the time yet."
-        elif body["time"] is None:
-            assert shown == "No time could be read."
-        else:
-            assert shown in (body["time"].get("text"), body["time"].get("shown"))
+        choose(page, SCREENSHOT)  # its code shows 2022-08-27 10:15:46
+        assert verdict(page) == "green"
+        assert "10:15:46" in page.inner_text("#time-text")
+        age = page.inner_text("#time-age")
+        assert "shown 2022-08-27T10:15:46" in age and "days old" in age and "not fresh" in age
     posts = [u for u in watch.requests if "/analysis/" in u]
     assert posts == [f"{service.base_url}/analysis/health-code?read=time"]
 
