@@ -16,7 +16,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import httpx
 import orjson
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Route, sync_playwright
