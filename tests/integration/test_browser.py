@@ -200,9 +200,7 @@ def test_the_try_page_shows_the_error_code_of_a_refused_file(
         assert not page.is_visible("#answer")
 
 
-def test_read_time_asks_for_the_time_and_shows_it_with_its_age(
-    browser: Browser, service: Service
-):
+def test_read_time_asks_for_the_time_and_shows_it_with_its_age(browser: Browser, service: Service):
     with watched(browser, **PHONE) as watch:
         page = watch.page()
         page.goto(f"{service.base_url}/")
