@@ -18,16 +18,26 @@ import dataclasses
 import io
 import random
 from dataclasses import dataclass
+from datetime import datetime
 
 from PIL import Image
 
 from training import photo as capture
 from training.colours import RGB, UI_COLORS, status_color
-from training.fonts import NEUTRAL_WORDS, STATUS_WORDS
+from training.fonts import NEUTRAL_WORDS, STATUS_WORDS, cjk_font_file
 from training.layouts import LAYOUTS
 from training.negatives import payment, trip
 from training.scenes import document, random_colour, scene
 from training.screens import Screen, sample_theme
+from training.timestamps import (
+    TIME_FORMATS,
+    TIME_POSITIONS,
+    Stamp,
+    format_shown_time,
+    sample_shown_time,
+    sample_status_clock,
+    sample_time_format,
+)
 
 LABELS = ("green", "yellow", "red", "invalid")
 PHONE_SIZES = (
@@ -47,6 +57,7 @@ INVALID_KINDS = {
     "tiny": 0.06,
 }
 PHONE_KINDS = ("screen", "badge", "payment", "trip")  # drawn at phone screen sizes
+TIME_KINDS = ("screen", "badge", "trip")  # may show a date and time by the code (or the badge)
 _NO_EFFECTS = ("blank", "tiny")  # kept as they are: a photo of a blank image is a scene
 
 
@@ -71,6 +82,12 @@ class RenderSpec:
     moire: float = 0.0  # amplitude of interference bands, 0..1
     noise: float = 0.0  # sensor noise, grey levels
     chat: bool = False  # shrunk and re-encoded by a chat app before the final encoding
+    # The time the app shows by the code (None: none shown), as `time_format` of TIME_FORMATS
+    # draws it, `time_position` "above" or "below" the code. Crops and photos may cut it off.
+    shown_time: datetime | None = None
+    time_format: str = "iso"
+    time_position: str = "below"
+    status_clock: str | None = None  # the status bar's clock text, e.g. "09:31"; phone kinds only
 
     def __post_init__(self) -> None:
         if self.label not in LABELS:
@@ -81,6 +98,12 @@ class RenderSpec:
             raise ValueError(f"unknown layout {self.layout!r} or format {self.fmt!r}")
         if not (1 <= self.quality <= 100 and self.width > 0 and self.height > 0):
             raise ValueError("quality must be 1..100 and the size positive")
+        if self.time_format not in TIME_FORMATS or self.time_position not in TIME_POSITIONS:
+            raise ValueError(f"unknown time format {self.time_format!r} or position")
+        if self.shown_time is not None and self.kind not in TIME_KINDS:
+            raise ValueError(f"kind {self.kind!r} shows no time; only {TIME_KINDS} do")
+        if self.status_clock is not None and self.kind not in PHONE_KINDS:
+            raise ValueError(f"kind {self.kind!r} has no status bar")
 
 
 def _size(kind: str, rng: random.Random) -> tuple[int, int]:
@@ -117,6 +140,11 @@ def sample_spec(
     photo = rng.random() < 0.3
     # photos are often blurred, noisy, reflective and turned; screenshots only now and then
     p = 0.6 if photo else 0.06
+    # Drawn whatever the kind, so that every kind takes the same number of draws from `rng`.
+    shown = sample_shown_time(rng) if rng.random() < 0.85 else None
+    time_format = sample_time_format(rng, cjk_font_file() is not None)
+    time_position = rng.choice(TIME_POSITIONS)
+    clock = sample_status_clock(rng, shown) if rng.random() < 0.95 else None
     spec = RenderSpec(
         label=label,
         kind=kind,
@@ -135,6 +163,10 @@ def sample_spec(
         moire=_maybe(rng, p * 0.6, 0.03, 0.15),
         noise=_maybe(rng, p, 2, 12),
         chat=rng.random() < 0.2,
+        shown_time=shown if kind in TIME_KINDS else None,
+        time_format=time_format,
+        time_position=time_position,
+        status_clock=clock if kind in PHONE_KINDS else None,
     )
     return dataclasses.replace(spec, **factors)
 
@@ -167,9 +199,21 @@ def _screen(spec: RenderSpec, rng: random.Random) -> Image.Image:
     second = status_color(spec.label, rng) if rng.random() < 0.2 else spec.ink
     inks = (spec.ink, spec.ink if spec.kind == "badge" else second)
     size = (spec.width, spec.height)
-    screen = Screen(size, theme, rng, inks, paper, banner, badge=spec.kind == "badge")
+    screen = Screen(size, theme, rng, inks, paper, banner, spec.kind == "badge", stamp(spec))
     box = LAYOUTS[spec.layout](screen)
+    if screen.stamp_box is not None:  # a crop keeps the shown time
+        box = _union(box, screen.stamp_box)
     return _crop_around(screen.img, box, rng) if spec.crop else screen.img
+
+
+def stamp(spec: RenderSpec) -> Stamp:
+    """The time texts that `spec` puts on its screen."""
+    lines = () if spec.shown_time is None else format_shown_time(spec.shown_time, spec.time_format)
+    return Stamp(lines, spec.time_position == "above", spec.status_clock)
+
+
+def _union(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> tuple[int, ...]:
+    return min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])
 
 
 def _base(spec: RenderSpec, rng: random.Random) -> Image.Image:
@@ -180,9 +224,9 @@ def _base(spec: RenderSpec, rng: random.Random) -> Image.Image:
     if spec.kind in ("screen", "badge"):
         return _screen(spec, rng)
     if spec.kind == "payment":
-        return payment(size, rng, spec.dark)
+        return payment(size, rng, spec.dark, stamp(spec))
     if spec.kind == "trip":
-        return trip(size, rng, spec.dark)
+        return trip(size, rng, spec.dark, stamp(spec))
     if spec.kind == "document":
         return document(size, rng)
     if spec.kind in _NO_EFFECTS:  # blank and tiny images are one flat colour
