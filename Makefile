@@ -33,12 +33,12 @@ lint: install-dev
 	$(BIN)/ruff format --check .
 
 # The renderer draws Chinese text with a CJK font when one is installed (it works without one).
-train: install-dev  ## regenerate model_repository/health_code_classifier/1/model.onnx (~30 min)
+train: install-dev  ## regenerate model_repository/health_code_classifier/2/model.onnx and its threshold (<45 min)
 	@command -v apt-get >/dev/null && ! fc-list 2>/dev/null | grep -qi microhei && \
 		{ apt-get install -y -q fonts-wqy-microhei || sudo apt-get install -y -q fonts-wqy-microhei; } || true
-	nice -n 10 $(BIN)/python -m training.train --out model_repository/health_code_classifier/1/model.onnx
+	nice -n 10 $(BIN)/python -m training.train --out model_repository/health_code_classifier/2/model.onnx
 
-evaluate: install-dev  ## test split, held-out layout, factor families, calibration, latency
+evaluate: install-dev  ## test split, held-out layouts, factor families, decision rule, calibration, latency
 	nice -n 10 $(BIN)/python -m training.evaluate --out training/evaluation.json
 
 BENCH_ARGS ?=

@@ -4,15 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from training import home, pages
 from training.colours import UI_COLORS, ink_on
 from training.screens import Box, Screen
-from training.timestamps import stamp_height
-
-
-def room(s: Screen) -> tuple[int, int]:
-    """The px to keep free above and below the code for the shown time (training.timestamps)."""
-    height = stamp_height(s)
-    return (height, 0) if s.stamp.above else (0, height)
+from training.timestamps import stamp_room
 
 
 def _holder(s: Screen, y: int, centred: bool) -> int:
@@ -36,7 +31,7 @@ def _banner(s: Screen, y: int) -> int:
 def _code_card(s: Screen, cx: int, top: int, size: int) -> tuple[Box, int]:
     """Draw the code on a rounded card of its paper; return the code's box and the y below."""
     pad = s.dp(s.rng.uniform(8, 20))
-    above, below = room(s)
+    above, below = stamp_room(s)
     bottom = top + above + size + 2 * pad + below
     s.draw.rounded_rectangle(
         (cx - size // 2 - pad, top, cx + size // 2 + pad, bottom), s.dp(12), fill=s.paper
@@ -71,7 +66,7 @@ def card(s: Screen) -> Box:
     s.text((s.dp(20), y), s.app_name(), 24, s.theme.fg, bold=True)
     y += s.dp(44)
     size = round(s.w * s.rng.uniform(0.45, 0.62))
-    top, extra = y, sum(room(s))
+    top, extra = y, sum(stamp_room(s))
     s.draw.rounded_rectangle(
         (s.dp(16), top, s.w - s.dp(16), top + size + extra + s.dp(150)),
         s.dp(16),
@@ -113,7 +108,7 @@ def minimal(s: Screen) -> Box:
     s.status_bar(None, s.theme.fg)
     size = round(s.w * s.rng.uniform(0.55, 0.8))
     cy = round(s.h * s.rng.uniform(0.35, 0.55))
-    above, below = room(s)
+    above, below = stamp_room(s)
     title = (s.w // 2, cy - size // 2 - s.dp(48) - above)
     s.text(title, s.words(2), 18, s.theme.fg, bold=True, anchor="ma")
     box = s.code((s.w // 2, cy), size)
@@ -131,7 +126,7 @@ def rows(s: Screen) -> Box:
     size = round(s.w * s.rng.uniform(0.35, 0.5))
     left = s.rng.random() < 0.5
     cx = s.dp(20) + size // 2 if left else s.w // 2
-    above, below = room(s)
+    above, below = stamp_room(s)
     box = s.code((cx, y + above + s.dp(12) + size // 2), size)
     if left:
         s.lines(box[2] + s.dp(14), box[1] + s.dp(8), 3, 13, s.theme.fg)
@@ -154,7 +149,7 @@ def tabs(s: Screen) -> Box:
             s.draw.rectangle((cx - s.dp(18), y + s.dp(24), cx + s.dp(18), y + s.dp(27)), fill=fill)
     top = y + s.dp(40)
     size = round(s.w * s.rng.uniform(0.5, 0.68))
-    extra = sum(room(s))
+    extra = sum(stamp_room(s))
     s.draw.rounded_rectangle(
         (s.dp(12), top, s.w - s.dp(12), top + size + extra + s.dp(130)),
         s.dp(10),
@@ -184,7 +179,7 @@ def framed(s: Screen) -> Box:
     s.text((s.w // 2, y), s.app_name(), 20, ink, bold=True, anchor="ma")
     top = y + s.dp(s.rng.uniform(40, 90))
     size = round(s.w * s.rng.uniform(0.48, 0.64))
-    above, below = room(s)
+    above, below = stamp_room(s)
     card_h = size + above + below + s.dp(s.rng.uniform(170, 230))
     s.draw.rounded_rectangle(
         (s.dp(20), top, s.w - s.dp(20), top + card_h), s.dp(14), fill=s.theme.card
@@ -218,7 +213,7 @@ def gov(s: Screen) -> Box:
     size = round(s.w * s.rng.uniform(0.38, 0.55))
     right = s.rng.random() < 0.5
     cx = s.w - s.dp(20) - size // 2 if right else s.w // 2
-    above, below = room(s)
+    above, below = stamp_room(s)
     box = s.code((cx, y + above + s.dp(10) + size // 2), size)
     x = s.dp(20)
     rows_y = box[1] if right else box[3] + s.dp(20) + below
@@ -242,4 +237,9 @@ LAYOUTS: dict[str, Callable[[Screen], Box]] = {
     "tabs": tabs,
     "framed": framed,
     "gov": gov,
+    "home": home.home,
+    "wallet": home.wallet,
+    "mini": pages.mini,
+    "scroll": pages.scroll,
+    "portal": pages.portal,
 }

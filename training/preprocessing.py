@@ -22,6 +22,8 @@ def _load():
 
 
 imaging = _load()
-INPUT_SIZE: int = imaging.INPUT_SIZE
+INPUT_HEIGHT: int = imaging.INPUT_HEIGHT
+INPUT_WIDTH: int = imaging.INPUT_WIDTH
+INPUT_SHAPE: tuple[int, int, int] = imaging.INPUT_SHAPE
 ImageError = imaging.ImageError
 image_to_tensor = imaging.image_to_tensor

@@ -9,6 +9,7 @@ import numpy as np
 import segno
 from PIL import Image, ImageDraw
 
+from training import standins
 from training.colours import RGB, UI_COLORS, ink_on
 from training.fonts import APP_NAMES, APP_NAMES_CJK, BOLD, font_for, random_text
 from training.timestamps import Stamp, draw_stamp
@@ -74,11 +75,12 @@ class Screen:
         inks: tuple[RGB, RGB],
         paper: RGB,
         banner: tuple[str, RGB] | None,
-        badge: bool,
+        stand_in: str = "",
         stamp: Stamp | None = None,
     ) -> None:
         self.img = Image.new("RGB", size, theme.bg)
-        self.inks, self.paper, self.banner, self.badge = inks, paper, banner, badge
+        self.inks, self.paper, self.banner = inks, paper, banner
+        self.stand_in = stand_in  # "badge" or "placeholder" in place of the code, or ""
         self.stamp = stamp or Stamp()
         self.stamp_box: Box | None = None  # where draw_stamp put the shown time
         self.draw = ImageDraw.Draw(self.img)
@@ -205,8 +207,11 @@ class Screen:
         box = (x0, y0, x0 + size, y0 + size)
         self.stamp_box = draw_stamp(self, box)
         ink = self.inks[0]
-        if self.badge:  # a coloured badge where the code would be: the colour, not the QR texture
-            self.draw.rounded_rectangle(box, self.rng.randint(0, size // 4), fill=ink)
+        if self.stand_in == "badge":  # a coloured shape: the colour, not the QR texture
+            standins.badge(self, box, ink)
+            return box
+        if self.stand_in == "placeholder":
+            standins.placeholder(self, box)
             return box
         with_logo = self.rng.random() < 0.3
         mask = qr_mask(self.rng, size, with_logo)

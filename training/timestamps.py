@@ -92,6 +92,12 @@ def stamp_height(s: Screen) -> int:
     return s.dp(25) * len(s.stamp.lines) + s.dp(12) if s.stamp.lines else 0
 
 
+def stamp_room(s: Screen) -> tuple[int, int]:
+    """The px to keep free above and below the code for the shown time."""
+    height = stamp_height(s)
+    return (height, 0) if s.stamp.above else (0, height)
+
+
 def draw_stamp(s: Screen, code: Box) -> Box | None:
     """Draw the shown time centred above or below the code box; return the box it covers.
 

@@ -125,7 +125,7 @@ def test_the_cpu_path_serves_a_batch_in_which_one_request_is_corrupt(triton):
         {"IMAGE": np.array([[b"\xff\xd8\xff"]], dtype=object)},
     ]
     ok, bad = model.execute(requests)
-    assert ok.output_tensors[0].array.shape == (1, 3, 224, 224)
+    assert ok.output_tensors[0].array.shape == (1, *importlib.import_module("imaging").INPUT_SHAPE)
     assert bad.error.code == triton.TritonError.INVALID_ARG
     assert "[corrupt_image]" in bad.error.message
     assert not triton.warnings
@@ -165,11 +165,14 @@ def test_an_image_nvjpeg_refuses_fails_neither_the_batch_nor_its_request(triton)
     decoder._decode_jpeg = nvjpeg
     results = decoder([good, refused, encode(smooth(64, 48), "PNG"), good])
     assert results[1] is None and results[2] is None  # both left to imaging
-    assert results[0].shape == (3, 224, 224) and np.array_equal(results[0], results[3])
+    shape = importlib.import_module("imaging").INPUT_SHAPE
+    assert results[0].shape == shape and np.array_equal(results[0], results[3])
 
 
 # (1256, 2411) and (2064, 603): sizing from the full-size decode would be a pixel off imaging's.
-@pytest.mark.parametrize("size", [(1080, 2340), (1256, 2411), (2064, 603), (150, 100)])
+@pytest.mark.parametrize(
+    "size", [(1080, 2340), (1256, 2411), (2064, 603), (150, 100), (1440, 3200), (720, 1280)]
+)
 def test_the_gpu_letterbox_of_a_full_size_decode_matches_imaging(triton, size):
     torch = pytest.importorskip("torch")
     gpu_decode, imaging = importlib.import_module("gpu_decode"), importlib.import_module("imaging")
@@ -179,11 +182,12 @@ def test_the_gpu_letterbox_of_a_full_size_decode_matches_imaging(triton, size):
     target = gpu_decode.jpeg_target(data)
     ours = gpu_decode.letterbox(full, target).numpy()
     theirs = imaging.image_to_tensor(data)
-    assert ours.shape == theirs.shape == (3, 224, 224)
+    assert ours.shape == theirs.shape == imaging.INPUT_SHAPE
     assert ours.dtype == np.uint8
     (width, height), pad = target, imaging.PAD_VALUE
-    top, left = (224 - height) // 2, (224 - width) // 2
-    inside = np.zeros((224, 224), dtype=bool)
+    box_h, box_w = imaging.INPUT_SHAPE[1:]
+    top, left = (box_h - height) // 2, (box_w - width) // 2
+    inside = np.zeros((box_h, box_w), dtype=bool)
     inside[top : top + height, left : left + width] = True
     for tensor in (ours, theirs):  # the same region holds the image, the same grey surrounds it
         assert (tensor[:, ~inside] == pad).all()

@@ -10,10 +10,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from training import render as render_module
+from training import spec as spec_module
 from training.colours import STATUS_SHADES, shade_label
-from training.preprocessing import INPUT_SIZE, image_to_tensor
+from training.layouts import LAYOUTS
+from training.preprocessing import INPUT_SHAPE, image_to_tensor
 from training.render import FORMATS, INVALID_KINDS, LABELS, render, render_sample, sample_spec
+from training.spec import LAYOUT_KINDS, PHONE_SIZES
 from training.timestamps import CJK_FORMATS, TIME_FORMATS, format_shown_time
 
 CLEAN = {"photo": False, "rotation": 0.0, "blur": 0.0, "glare": 0.0, "moire": 0.0, "noise": 0.0,
@@ -36,7 +38,7 @@ def test_every_class_renders_decodable_bytes_in_both_formats(label, fmt):
         data = render(label, seed=seed, fmt=fmt)
         with Image.open(io.BytesIO(data)) as img:
             assert img.format == fmt.upper()
-        assert image_to_tensor(data).shape == (3, INPUT_SIZE, INPUT_SIZE)
+        assert image_to_tensor(data).shape == INPUT_SHAPE
 
 
 def test_the_same_seed_and_factors_give_the_same_bytes():
@@ -107,7 +109,7 @@ def test_every_time_format_draws_its_lines():
     for name in TIME_FORMATS:  # each draws on a screen, and the spec records it
         spec, data = render_sample("red", 0, **{**CLEAN, "time_format": name, "shown_time": moment})
         assert (spec.time_format, spec.shown_time) == (name, moment)
-        assert image_to_tensor(data).shape == (3, INPUT_SIZE, INPUT_SIZE)
+        assert image_to_tensor(data).shape == INPUT_SHAPE
 
 
 def test_screens_mostly_show_a_time_and_a_status_bar_clock_and_documents_neither():
@@ -122,6 +124,26 @@ def test_screens_mostly_show_a_time_and_a_status_bar_clock_and_documents_neither
 
 
 def test_without_a_cjk_font_only_latin_time_formats_are_drawn(monkeypatch):
-    monkeypatch.setattr(render_module, "cjk_font_file", lambda: None)
+    monkeypatch.setattr(spec_module, "cjk_font_file", lambda: None)
     names = {sample_spec("green", random.Random(s)).time_format for s in range(200)}
     assert names == set(TIME_FORMATS) - set(CJK_FORMATS)
+
+
+@pytest.mark.parametrize("layout", sorted(LAYOUTS))
+def test_every_layout_draws_a_code_a_badge_and_a_placeholder_at_any_phone_size(layout):
+    for i, kind in enumerate(LAYOUT_KINDS):
+        width, height = PHONE_SIZES[(i * 5 + len(layout)) % len(PHONE_SIZES)]
+        label = "green" if kind == "screen" else "invalid"
+        factors = {**CLEAN, "width": width, "height": height, "kind": kind, "layout": layout}
+        spec, data = render_sample(label, i, **factors)
+        assert (spec.kind, spec.layout) == (kind, layout)
+        with Image.open(io.BytesIO(data)) as img:
+            assert img.size == (width, height)
+        assert image_to_tensor(data).shape == INPUT_SHAPE
+
+
+@pytest.mark.parametrize("kind", ["payment", "venue", "trip", "status"])
+def test_the_app_pages_that_are_not_health_codes_render_in_light_and_dark(kind):
+    for dark in (False, True):
+        spec, data = render_sample("invalid", 3, **{**CLEAN, "kind": kind, "dark": dark})
+        assert spec.kind == kind and image_to_tensor(data).shape == INPUT_SHAPE

@@ -17,7 +17,7 @@ import simplejpeg
 import torch
 import torch.nn.functional as F
 from imaging import (
-    INPUT_SIZE,
+    INPUT_SHAPE,
     PAD_VALUE,
     _check_pixels,
     _scaled_size,
@@ -26,7 +26,7 @@ from imaging import (
 )
 
 
-def jpeg_target(data: bytes, size: int = INPUT_SIZE) -> tuple[int, int] | None:
+def jpeg_target(data: bytes, box: tuple[int, int] = INPUT_SHAPE[1:]) -> tuple[int, int] | None:
     """imaging's letterboxed (width, height) for a colour JPEG; None leaves the image to imaging."""
     if sniff_format(data) != "jpeg":
         return None  # PNGs, and what imaging refuses with its own error
@@ -43,17 +43,19 @@ def jpeg_target(data: bytes, size: int = INPUT_SIZE) -> tuple[int, int] | None:
             return None  # a photo taken sideways: imaging turns it upright
         # imaging sizes the target from the DCT-scaled decode, which can be a pixel off the
         # full-size aspect ratio: ask the header for that decode's size instead.
-        target_w, target_h = _scaled_size(width, height, size)
+        target_w, target_h = _scaled_size(width, height, box)
         height, width, _, _ = simplejpeg.decode_jpeg_header(
             data, min_height=target_h, min_width=target_w
         )
     except ValueError:  # ImageError included: imaging raises it again, with its code
         return None
-    return _scaled_size(width, height, size)
+    return _scaled_size(width, height, box)
 
 
-def letterbox(image: torch.Tensor, target: tuple[int, int], size: int = INPUT_SIZE) -> torch.Tensor:
-    """Resize a CHW uint8 image to target (width, height) and centre it on a PAD_VALUE square."""
+def letterbox(
+    image: torch.Tensor, target: tuple[int, int], box: tuple[int, int] = INPUT_SHAPE[1:]
+) -> torch.Tensor:
+    """Resize a CHW uint8 image to target (width, height) and centre it in a PAD_VALUE (h, w) box."""
     width, height = target
     if (image.shape[2], image.shape[1]) != target:
         # float: CUDA's antialiased interpolation takes no uint8. round like Pillow does.
@@ -61,8 +63,8 @@ def letterbox(image: torch.Tensor, target: tuple[int, int], size: int = INPUT_SI
             image[None].float(), size=(height, width), mode="bilinear", antialias=True
         )[0]
         image = resized.round_().clamp_(0, 255).to(torch.uint8)
-    canvas = torch.full((3, size, size), PAD_VALUE, dtype=torch.uint8, device=image.device)
-    top, left = (size - height) // 2, (size - width) // 2
+    canvas = torch.full((3, *box), PAD_VALUE, dtype=torch.uint8, device=image.device)
+    top, left = (box[0] - height) // 2, (box[1] - width) // 2
     canvas[:, top : top + height, left : left + width] = image
     return canvas
 
