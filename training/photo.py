@@ -68,10 +68,10 @@ def photograph(screen: Image.Image, rng: random.Random, rotation: float) -> Imag
     pw, ph = phone.size
     long_side = rng.randint(800, 1600)
     size = (round(long_side * rng.choice((0.75, 0.5625, 0.8))), long_side)
-    if rng.random() < 0.2:  # most people hold the camera upright to shoot a phone; some do not
-        size = size[::-1]
     # how much of the frame the phone takes: mostly close up, sometimes from across a desk
-    fill = rng.choice((rng.uniform(0.75, 0.98), rng.uniform(0.75, 0.98), rng.uniform(0.4, 0.75)))
+    fill = rng.choice((rng.uniform(0.75, 0.98), rng.uniform(0.75, 0.98), rng.uniform(0.45, 0.75)))
+    if rng.random() < 0.1:  # most people hold the camera upright to shoot a phone; a few do not
+        size, fill = size[::-1], rng.uniform(0.85, 0.98)
     scale = min(size[0] / pw, size[1] / ph) * fill
     cx = size[0] / 2 + rng.uniform(-0.1, 0.1) * size[0]
     cy = size[1] / 2 + rng.uniform(-0.1, 0.1) * size[1]
