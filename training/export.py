@@ -12,7 +12,7 @@ import onnx
 import onnxruntime as ort
 import torch
 
-from training.model import HealthCodeNet, SoftmaxScores
+from training.model import HealthCodeNet, SoftmaxScores, fold_normalisation
 from training.preprocessing import INPUT_SHAPE
 
 INPUT_NAME, OUTPUT_NAME = "PIXELS", "SCORES"
@@ -21,7 +21,7 @@ OPSET = 17
 
 def export_onnx(net: HealthCodeNet, path: Path, temperature: float = 1.0) -> None:
     """Write uint8 pixels [N, *INPUT_SHAPE] -> float32 scores [N, 4] to `path`, atomically."""
-    scorer = SoftmaxScores(net, temperature).eval()
+    scorer = SoftmaxScores(fold_normalisation(net), temperature).eval()
     example = torch.zeros(2, *INPUT_SHAPE, dtype=torch.uint8)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")

@@ -6,6 +6,10 @@ accuracy per image group. An existing ONNX model (v1) can be scored on the same 
 
     python -m training.pilot --train 4000 --epochs 6 --candidates v1-arch:224x224 v2:400x180
     python -m training.pilot --score-onnx model.onnx:224x224
+
+--train-from calib:2000 trains on a split already cached as tensors at the model's geometry
+instead (no rendering); a candidate of another geometry then gets those canvases resized to its
+box, which is close to, not exactly, what imaging.py would give it.
 """
 
 from __future__ import annotations
@@ -20,8 +24,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 
-from training.dataset import DATA_DIR, _render, render_fingerprint, split_seeds
+from training.dataset import DATA_DIR, _render, load, render_fingerprint, split_seeds
 from training.export import INPUT_NAME, OUTPUT_NAME, session
 from training.metrics import evaluate, softmax
 from training.model import HealthCodeNet, count_macs
@@ -68,6 +73,23 @@ def tensors(items: list[Item], box: tuple[int, int]) -> Dataset:
     return Dataset(pixels, labels, np.array([k for _, _, k in items]))
 
 
+def refit(data: Dataset, box: tuple[int, int]) -> Dataset:
+    """The cached canvases resized to another (height, width) box, letterboxed in it."""
+    if data.pixels.shape[2:] == box:
+        return data
+    out = np.full((len(data.labels), 3, *box), 127, np.uint8)
+    h, w = data.pixels.shape[2:]
+    scale = min(box[0] / h, box[1] / w)
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    top, left = (box[0] - size[1]) // 2, (box[1] - size[0]) // 2
+    for i, canvas in enumerate(data.pixels):
+        img = Image.fromarray(np.ascontiguousarray(canvas.transpose(1, 2, 0))).resize(
+            size, Image.Resampling.BILINEAR
+        )
+        out[i, :, top : top + size[1], left : left + size[0]] = np.asarray(img).transpose(2, 0, 1)
+    return Dataset(out, data.labels, data.kinds)
+
+
 def report(name: str, scores: np.ndarray, data: Dataset) -> dict[str, object]:
     r = evaluate(scores, data.labels, data.kinds)
     groups = {k: round(a, 4) for k, (a, n) in sorted(r.kind_accuracy.items()) if n >= 10}
@@ -91,14 +113,19 @@ def run(args: argparse.Namespace, log=print) -> list[dict[str, object]]:
             scores = np.concatenate([sess.run([OUTPUT_NAME], {INPUT_NAME: b})[0] for b in batches])
             results.append({"candidate": spec, **report(split, scores, data)})
             log(json.dumps(results[-1]))
-    train_items = rendered("train", args.train, args.workers) if args.candidates else []
+    if args.train_from:
+        split, count = args.train_from.split(":")
+        cached = load(split, int(count), 0, args.workers)
+    else:
+        train_items = rendered("train", args.train, args.workers) if args.candidates else []
     for cand in args.candidates:
         net_name, shape = cand.split(":")
         box = tuple(int(v) for v in shape.split("x"))
         torch.manual_seed(0)
         net = HealthCodeNet(**NETS[net_name])
         started = time.monotonic()
-        fit(net, tensors(train_items, box), args.epochs, 64, 3e-3, 0, log)
+        train = refit(cached, box) if args.train_from else tensors(train_items, box)
+        fit(net, train, args.epochs, 64, 3e-3, 0, log)
         seconds = time.monotonic() - started
         for split, items in evals.items():
             data = tensors(items, box)
@@ -116,6 +143,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--candidates", nargs="*", default=[], help="net:HxW, e.g. v2:400x180")
     parser.add_argument("--score-onnx", nargs="*", default=[], help="model.onnx:HxW")
     parser.add_argument("--train", type=int, default=4000)
+    parser.add_argument("--train-from", help="SPLIT:COUNT cached at the model's geometry")
     parser.add_argument("--eval", type=int, default=600, help="images per evaluation split")
     parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--workers", type=int, default=2)

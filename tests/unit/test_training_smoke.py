@@ -44,7 +44,10 @@ def check_contract(path: Path) -> None:
 
 
 def test_a_tiny_training_run_exports_a_model_that_meets_the_contract(tmp_path):
-    out, record = tmp_path / "1" / "model.onnx", tmp_path / "run.json"
+    out, record = tmp_path / "2" / "model.onnx", tmp_path / "run.json"
+    (tmp_path / "configs").mkdir()
+    for name in ("config.pbtxt", "configs/gpu.pbtxt"):  # the classifier folder's own configs
+        (tmp_path / name).write_text((COMMITTED.parents[1] / name).read_text())
     args = parse_args([
         "--out", str(out), "--record", str(record), "--train-samples", "32", "--calib-samples",
         "8", "--test-samples", "8", "--epochs", "1", "--batch-size", "16", "--workers", "1",
@@ -57,6 +60,12 @@ def test_a_tiny_training_run_exports_a_model_that_meets_the_contract(tmp_path):
     written = json.loads(record.read_text())
     assert written["settings"]["train_samples"] == 32 and written["temperature"] > 0
     assert written["model"]["onnx_sha256"] == hashlib.sha256(out.read_bytes()).hexdigest()
+    threshold = f'string_value: "{written["min_colour_probability"]:.2f}"'
+    for name in ("config.pbtxt", "configs/gpu.pbtxt"):
+        assert (
+            f'key: "min_colour_probability" value: {{ {threshold} }}'
+            in (tmp_path / name).read_text()
+        )
 
 
 @pytest.mark.skipif(not COMMITTED.exists(), reason="no committed model yet")
