@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import multiprocessing
+import os
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ DATA_DIR = Path(__file__).resolve().parent / "data"
 SEED_OFFSETS = {"train": 0, "test": 1_000_000_000, "calib": 2_000_000_000}
 HOLDOUT_SEED_OFFSET = 3_000_000_000  # + 10^8 per held-out layout, in HOLDOUT_LAYOUTS order
 FAMILY_SEED_OFFSET = 4_000_000_000  # + 10^8 per family, in FAMILIES order
+CHUNK = 2000  # images per cache file
 TRAIN_LAYOUTS = tuple(name for name in LAYOUTS if name not in HOLDOUT_LAYOUTS)
 # Where a held-out layout's invalid images put a black code, a badge or a placeholder.
 _HOLDOUT_INVALID = {"screen": 0.6, "badge": 0.2, "placeholder": 0.2}
@@ -114,18 +116,48 @@ def generate(seeds: list[int], workers: int = 2, split: str = "train") -> Datase
     return Dataset(pixels, labels, np.array(kinds))
 
 
+def _cached(path: Path) -> Dataset:
+    meta = np.load(path.with_suffix(".npz"))
+    return Dataset(np.load(path.with_suffix(".npy"), mmap_mode="r"), meta["labels"], meta["kinds"])
+
+
+def _save(path: Path, data: Dataset) -> None:
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    np.save(path.with_suffix(".npy"), data.pixels)
+    np.savez(path.with_suffix(".npz"), labels=data.labels, kinds=data.kinds)
+
+
 def load(split: str, count: int, seed: int, workers: int = 2, cache: bool = True) -> Dataset:
-    """Return a split, from the cache under training/data/ when this code already rendered it."""
-    name = split.replace("/", "-").replace(" ", "_").replace(",", "")
-    path = DATA_DIR / f"{name}-{count}-{seed}-{render_fingerprint()}"
-    if cache and path.with_suffix(".npz").exists():
-        meta = np.load(path.with_suffix(".npz"))
-        return Dataset(
-            np.load(path.with_suffix(".npy"), mmap_mode="r"), meta["labels"], meta["kinds"]
-        )
-    data = generate(split_seeds(split, count, seed), workers, split)
-    if cache:
-        DATA_DIR.mkdir(parents=True, exist_ok=True)
-        np.save(path.with_suffix(".npy"), data.pixels)
-        np.savez(path.with_suffix(".npz"), labels=data.labels, kinds=data.kinds)
-    return data
+    """Return a split, from the cache under training/data/ when this code already rendered it.
+
+    The cache holds CHUNK images a file, so a longer split renders only the images it adds.
+    """
+    seeds = split_seeds(split, count, seed)
+    if not cache:
+        return generate(seeds, workers, split)
+    name, fingerprint = (
+        split.replace("/", "-").replace(" ", "_").replace(",", ""),
+        render_fingerprint(),
+    )
+    path = DATA_DIR / f"{name}-{count}-{seed}-{fingerprint}"
+    if path.with_suffix(".npz").exists():
+        return _cached(path)
+    pixels = np.lib.format.open_memmap(path.with_suffix(".tmp.npy"), "w+", np.uint8,
+                                       (count, *INPUT_SHAPE))  # fmt: skip
+    labels, kinds = np.empty(count, np.int64), []
+    for start in range(0, count, CHUNK):
+        part = seeds[start : start + CHUNK]
+        chunk = DATA_DIR / f"{name}-{seed}-{start}+{len(part)}-{fingerprint}"
+        if chunk.with_suffix(".npz").exists():
+            data = _cached(chunk)
+        else:
+            data = generate(part, workers, split)
+            _save(chunk, data)
+        pixels[start : start + len(part)] = data.pixels
+        labels[start : start + len(part)] = data.labels
+        kinds += list(data.kinds)
+    pixels.flush()
+    del pixels
+    os.replace(path.with_suffix(".tmp.npy"), path.with_suffix(".npy"))
+    np.savez(path.with_suffix(".npz"), labels=labels, kinds=np.array(kinds))
+    return _cached(path)

@@ -123,7 +123,7 @@ def sample_spec(
     else:
         ink = status_color(label, rng)
     width, height = _size(kind, rng)
-    photo = rng.random() < 0.3
+    photo = rng.random() < 0.4  # photos are the harder part: more of them
     # photos are often blurred, noisy, reflective and turned; screenshots only now and then
     p = 0.6 if photo else 0.06
     # Drawn whatever the kind, so that every kind takes the same number of draws from `rng`.

@@ -16,12 +16,13 @@ import numpy as np
 import simplejpeg
 from PIL import ExifTags, Image
 
-# The model input: a portrait letterbox, as tall as a 20:9 phone screen is, 2.2:1. A 1440 x 3200 or
-# 720 x 1600 screenshot fills it exactly from a 1/8 or 1/4 DCT-scaled decode (180 x 400, no resize),
-# and a code 25% of the screen wide is 45 px across: 1.4 px per module of a 33-module QR code,
-# where a 224 x 224 square letterbox gave 0.76 (training/MODEL_CARD.md: geometry).
+# The model input: a portrait letterbox, 400 x 240 (5:3). A 20:9 phone screen fills its height (a
+# 1440 x 3200 or 720 x 1600 screenshot from a 1/8 or 1/4 DCT-scaled decode, 180 x 400, no resize), a
+# 16:9 one nearly all of it, and a 3:4 phone photo 240 x 320 of it: a code 25% of the screen wide
+# is 45 px across on a 20:9 screen, 1.4 px per module of a 33-module QR code, where a 224 x 224
+# square letterbox gave 0.76 (training/MODEL_CARD.md: geometry).
 INPUT_HEIGHT = 400
-INPUT_WIDTH = 180
+INPUT_WIDTH = 240
 INPUT_SHAPE = (3, INPUT_HEIGHT, INPUT_WIDTH)  # CHW, what image_to_tensor returns
 # Letterbox fill: mid grey is neutral for light-mode and dark-mode screenshots alike.
 PAD_VALUE = 127
