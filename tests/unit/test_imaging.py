@@ -32,16 +32,15 @@ def encode(img: Image.Image, fmt: str, **kw) -> bytes:
 
 
 @pytest.mark.parametrize("fmt", ["JPEG", "PNG"])
-def test_a_16_by_9_screenshot_is_letterboxed_into_the_portrait_uint8_chw_tensor(fmt):
-    img = Image.new("RGB", (1080, 1920), (0, 170, 80))
+def test_a_phone_screenshot_fills_the_height_of_the_portrait_uint8_chw_tensor(fmt):
+    img = Image.new("RGB", (1080, 2340), (0, 170, 80))
     tensor = image_to_tensor(encode(img, fmt))
     assert tensor.shape == INPUT_SHAPE == (3, INPUT_HEIGHT, INPUT_WIDTH)
-    assert INPUT_HEIGHT > 2 * INPUT_WIDTH  # portrait, as tall as a 20:9 phone screen
     assert tensor.dtype == np.uint8
     middle = tensor[:, INPUT_HEIGHT // 2, INPUT_WIDTH // 2].astype(int)
     assert abs(middle - [0, 170, 80]).max() <= 3  # the image sits in the middle
-    assert (tensor[:, 0, INPUT_WIDTH // 2] == 127).all()  # grey bars above and below
-    assert (tensor[:, INPUT_HEIGHT // 2, [0, -1]] != 127).all()  # full width: no bars beside
+    assert (tensor[:, :, 0] == 127).all() and (tensor[:, :, -1] == 127).all()  # bars beside
+    assert (tensor[:, [0, -1], INPUT_WIDTH // 2] != 127).all()  # the full height: none above
 
 
 @pytest.mark.parametrize(("size", "scale"), [((1440, 3200), 8), ((720, 1600), 4)])
@@ -49,8 +48,11 @@ def test_a_20_by_9_screen_fills_the_tensor_from_a_dct_scaled_decode_with_no_resi
     data = encode(Image.effect_noise(size, 80).convert("RGB"), "JPEG", quality=90)
     decoded = simplejpeg.decode_jpeg(data, colorspace="RGB", min_width=size[0] // scale,
                                      min_height=size[1] // scale)  # fmt: skip
-    assert decoded.shape[:2] == (INPUT_HEIGHT, INPUT_WIDTH)
-    np.testing.assert_array_equal(image_to_tensor(data), decoded.transpose(2, 0, 1))
+    assert decoded.shape[:2] == (INPUT_HEIGHT, 180)
+    left = (INPUT_WIDTH - 180) // 2
+    tensor = image_to_tensor(data)
+    np.testing.assert_array_equal(tensor[:, :, left : left + 180], decoded.transpose(2, 0, 1))
+    assert (tensor[:, :, :left] == 127).all() and (tensor[:, :, left + 180 :] == 127).all()
 
 
 def test_a_landscape_image_is_letterboxed_with_bars_above_and_below():
