@@ -192,7 +192,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where to write model.onnx")
     parser.add_argument("--record", type=Path, default=DEFAULT_RECORD, help="run record (JSON)")
-    parser.add_argument("--train-samples", type=int, default=16000)
+    parser.add_argument("--train-samples", type=int, default=24000)
     parser.add_argument(
         "--calib-samples", type=int, default=2000, help="for the temperature and the threshold"
     )
