@@ -13,18 +13,21 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import random
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
-from training.dataset import load
+from training.dataset import _HOLDOUT_INVALID, TRAIN_LAYOUTS, load, split_seeds
 from training.export import INPUT_NAME, OUTPUT_NAME, session
-from training.families import FAMILIES, HOLDOUT_LAYOUTS
-from training.metrics import Report, evaluate, expected_calibration_error, softmax
+from training.families import FAMILIES, HOLDOUT_LAYOUTS, family_factors
+from training.layouts import LAYOUTS
+from training.metrics import Report, evaluate, expected_calibration_error, safe_answers, softmax
 from training.preprocessing import INPUT_SHAPE
 from training.render import LABELS
+from training.spec import sample_spec
 from training.train import DEFAULT_OUT, DEFAULT_RECORD
 
 
@@ -34,6 +37,28 @@ def scores_of(path: Path, pixels: np.ndarray, batch_size: int = 64) -> np.ndarra
         sess.run([OUTPUT_NAME], {INPUT_NAME: np.ascontiguousarray(pixels[i : i + batch_size])})[0]
         for i in range(0, len(pixels), batch_size)
     ])  # fmt: skip
+
+
+def photographed(split: str, count: int, seed: int) -> np.ndarray:
+    """Which images of a split are phone photos, from their specs (drawn, not rendered).
+
+    It follows dataset._render's choices of layouts and pinned factors; a unit test checks that
+    the specs agree with the rendered ones.
+    """
+    flags = []
+    for s in split_seeds(split, count, seed):
+        label, layouts, factors = LABELS[s % len(LABELS)], tuple(LAYOUTS), {}
+        if split in ("train", "calib"):
+            layouts = TRAIN_LAYOUTS
+        elif split.startswith("holdout/"):
+            layouts = (split[8:],)
+            if label == "invalid":
+                rng = random.Random(f"{split}/{s}")
+                factors = {"kind": rng.choices(*zip(*_HOLDOUT_INVALID.items(), strict=True))[0]}
+        elif split.startswith("family/"):
+            factors = family_factors(split[7:], label, s)
+        flags.append(sample_spec(label, random.Random(s), layouts, **factors).photo)
+    return np.array(flags)
 
 
 def latency_ms(path: Path, batch: int, seconds: float = 3.0) -> float:
@@ -68,8 +93,17 @@ def run(args: argparse.Namespace, log: Callable[[str], None] = print) -> dict[st
         reports[name] = evaluate(scores, data.labels, data.kinds, threshold)
         argmax = evaluate(scores, data.labels, data.kinds)
         uncalibrated = softmax(np.log(np.maximum(scores, 1e-30)) * temperature)  # undo T
+        photo = photographed(split, count, args.seed)
+        right = safe_answers(scores, threshold) == data.labels
+        by_capture = {
+            capture: round(float(right[mask].mean()), 6)
+            for capture, mask in (("screenshots", ~photo), ("photos", photo))
+            if mask.any()
+        }
         per_set[name] = {
             **reports[name].to_json(),
+            "accuracy_by_capture": by_capture,
+            "images_by_capture": {"screenshots": int((~photo).sum()), "photos": int(photo.sum())},
             "ece_before_calibration": expected_calibration_error(uncalibrated, data.labels),
             "argmax": {"accuracy": argmax.accuracy, "invalid_as_colour": argmax.invalid_as_colour},
         }
@@ -81,14 +115,15 @@ def run(args: argparse.Namespace, log: Callable[[str], None] = print) -> dict[st
     log(f"\nECE before calibration {before:.4f}, after (T = {temperature:.3f}) {main.ece:.4f}\n")
     log("## per set\n")
     log("| set | images | accuracy | argmax accuracy | invalid precision | invalid as colour | "
-        "colour recall | rule decided | ECE |")  # fmt: skip
-    log("|---|---|---|---|---|---|---|---|---|")
+        "colour recall | rule decided | ECE | screenshots | photos |")  # fmt: skip
+    log("|---|---|---|---|---|---|---|---|---|---|---|")
     inv = LABELS.index("invalid")
     for name, r in reports.items():
         log(f"| {name} | {int(r.confusion.sum())} | {r.accuracy:.4f} | "
             f"{per_set[name]['argmax']['accuracy']:.4f} | {r.precision[inv]:.4f} | "
             f"{r.invalid_as_colour:.4f} | {r.colour_recall:.4f} | {r.rule_decided} | "
-            f"{r.ece:.4f} |")  # fmt: skip
+            f"{r.ece:.4f} | {_capture(per_set[name], 'screenshots')} | "
+            f"{_capture(per_set[name], 'photos')} |")  # fmt: skip
     latency = {b: latency_ms(args.model, b, args.latency_s) for b in (1, 16)}
     log(f"\nonnxruntime CPU, 1 thread, ms per image at batch 1 and 16: {latency}")
     results = {"model": str(args.model), "temperature": temperature,
@@ -97,6 +132,11 @@ def run(args: argparse.Namespace, log: Callable[[str], None] = print) -> dict[st
     if args.out:
         args.out.write_text(json.dumps(results, indent=1) + "\n")
     return results
+
+
+def _capture(row: dict, capture: str) -> str:
+    n = row["images_by_capture"][capture]
+    return f"{row['accuracy_by_capture'][capture]:.4f} ({n})" if n else "-"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -12,7 +12,7 @@ import onnx
 import pytest
 
 from training import evaluate
-from training.dataset import TRAIN_LAYOUTS, generate, split_seeds
+from training.dataset import TRAIN_LAYOUTS, _render, generate, split_seeds
 from training.export import INPUT_NAME, OUTPUT_NAME, session, write_threshold
 from training.families import FAMILIES, HOLDOUT_LAYOUTS, family_factors
 from training.metrics import choose_threshold, rule_rates, safe_answers
@@ -149,3 +149,10 @@ def test_the_threshold_is_written_into_the_classifier_configs_it_finds(tmp_path)
     config.write_text('name: "x"\n')
     with pytest.raises(ValueError, match="min_colour_probability"):
         write_threshold(config, 0.9)
+
+
+@pytest.mark.parametrize("split", ["test", "holdout/portal", "family/photo of screen"])
+def test_the_evaluation_knows_which_images_are_photos_without_rendering_them(split):
+    seeds = split_seeds(split, 8, 0)
+    flags = evaluate.photographed(split, 8, 0)
+    assert flags.tolist() == [_render((s, split))[0].photo for s in seeds]
