@@ -58,10 +58,10 @@ lint: install-dev  ## ruff (lint and format) and mypy (strict on gateway/ and cl
 	$(BIN)/mypy
 
 # The renderer draws Chinese text with a CJK font when one is installed (it works without one).
-train: install-dev cjk-font  ## regenerate model_repository/health_code_classifier/1/model.onnx (~30 min)
-	nice -n 10 $(BIN)/python -m training.train --out model_repository/health_code_classifier/1/model.onnx
+train: install-dev cjk-font  ## regenerate model_repository/health_code_classifier/2/model.onnx and its threshold (<45 min)
+	nice -n 10 $(BIN)/python -m training.train --out model_repository/health_code_classifier/2/model.onnx
 
-evaluate: install-dev  ## test split, held-out layout, factor families, calibration, latency
+evaluate: install-dev  ## test split, held-out layouts, factor families, decision rule, calibration, latency
 	nice -n 10 $(BIN)/python -m training.evaluate --out training/evaluation.json
 
 BENCH_ARGS ?=

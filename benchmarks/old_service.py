@@ -35,7 +35,7 @@ _FAMILY = ModelFamily(DEFAULT_FAMILY)
 _CLASSIFIER = PROJECT_REPOSITORY / _FAMILY.classifier
 MODEL = _CLASSIFIER / str(versions(_CLASSIFIER)[-1]) / "model.onnx"  # the newest classifier
 LABELS = project_labels()
-SIZE, PAD = project_imaging().INPUT_SIZE, project_imaging().PAD_VALUE
+(_, HEIGHT, WIDTH), PAD = project_imaging().INPUT_SHAPE, project_imaging().PAD_VALUE
 
 
 class Base64(BaseModel):
@@ -61,11 +61,11 @@ def base64_to_image(data: str) -> Image.Image:
 
 def to_tensor(img: Image.Image) -> np.ndarray:
     """Resize the full-size image into the model's letterbox (same geometry as imaging.py)."""
-    scale = SIZE / max(img.size)
+    scale = min(HEIGHT / img.height, WIDTH / img.width)
     w, h = max(1, round(img.width * scale)), max(1, round(img.height * scale))
     small = img.resize((w, h), Image.Resampling.BILINEAR)
-    canvas = np.full((SIZE, SIZE, 3), PAD, dtype=np.uint8)
-    top, left = (SIZE - h) // 2, (SIZE - w) // 2
+    canvas = np.full((HEIGHT, WIDTH, 3), PAD, dtype=np.uint8)
+    top, left = (HEIGHT - h) // 2, (WIDTH - w) // 2
     canvas[top : top + h, left : left + w] = np.asarray(small)
     return canvas.transpose(2, 0, 1)[None]
 

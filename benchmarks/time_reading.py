@@ -71,9 +71,8 @@ def _rendered_kind(spec) -> str | None:
 
 def rendered_set(kind: str, n: int, seed: int) -> list[tuple[bytes, str]]:
     """n images of `kind` from training/render.py, as its sampler draws them, with a shown time."""
-    from training.spec import sample_spec
-
     from training.render import render_sample
+    from training.spec import sample_spec
 
     out: list[tuple[bytes, str]] = []
     i = seed * 1_000_003

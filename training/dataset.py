@@ -1,33 +1,44 @@
 """Data sets: render -> encode -> image_to_tensor, seeded, cached as .npy under training/data/.
 
 Splits never share a seed: each starts at its own offset. `train` and `calib` never draw the
-held-out layout; `test` draws every layout; `holdout` only the held-out one; `family/<name>` are
-the per-factor evaluation sets of training.families.
+held-out layouts; `test` draws every layout; `holdout/<layout>` only that held-out layout;
+`family/<name>` are the per-factor evaluation sets of training.families.
 """
 
 from __future__ import annotations
 
 import hashlib
 import multiprocessing
+import os
+import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from training.families import FAMILIES, HOLDOUT_LAYOUT, family_factors
+from training.families import FAMILIES, HOLDOUT_LAYOUTS, family_factors
 from training.fonts import cjk_font_file, font_files
 from training.layouts import LAYOUTS
-from training.preprocessing import IMAGING_PATH, INPUT_SIZE, image_to_tensor
+from training.preprocessing import IMAGING_PATH, INPUT_SHAPE, image_to_tensor
 from training.render import LABELS, render_sample
+from training.spec import LAYOUT_KINDS, RenderSpec
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
-SEED_OFFSETS = {"train": 0, "test": 1_000_000_000, "calib": 2_000_000_000, "holdout": 3_000_000_000}
+SEED_OFFSETS = {"train": 0, "test": 1_000_000_000, "calib": 2_000_000_000}
+HOLDOUT_SEED_OFFSET = 3_000_000_000  # + 10^8 per held-out layout, in HOLDOUT_LAYOUTS order
 FAMILY_SEED_OFFSET = 4_000_000_000  # + 10^8 per family, in FAMILIES order
-TRAIN_LAYOUTS = tuple(name for name in LAYOUTS if name != HOLDOUT_LAYOUT)
-# A cache entry is only valid for the code that rendered and preprocessed it.
-_SOURCES = ("render.py", "screens.py", "layouts.py", "scenes.py", "negatives.py", "photo.py",
-            "colours.py", "fonts.py", "families.py", "dataset.py")  # fmt: skip
+CHUNK = 2000  # images per cache file
+TRAIN_LAYOUTS = tuple(name for name in LAYOUTS if name not in HOLDOUT_LAYOUTS)
+# Where a held-out layout's invalid images put a black code, a badge or a placeholder.
+_HOLDOUT_INVALID = {"screen": 0.6, "badge": 0.2, "placeholder": 0.2}
+# A cache entry is only valid for the code that rendered and preprocessed it: every module here
+# but those that train, evaluate and export.
+_NOT_RENDERING = ("__init__.py", "evaluate.py", "export.py", "metrics.py", "model.py", "pilot.py",
+                  "train.py")  # fmt: skip
+_SOURCES = tuple(
+    sorted(p.name for p in Path(__file__).parent.glob("*.py") if p.name not in _NOT_RENDERING)
+)
 Task = tuple[int, str]  # (render seed, split)
 
 
@@ -35,7 +46,7 @@ Task = tuple[int, str]  # (render seed, split)
 class Dataset:
     """Model inputs, labels (indices into LABELS) and each image's kind and layout, for reports."""
 
-    pixels: np.ndarray  # uint8 (N, 3, INPUT_SIZE, INPUT_SIZE)
+    pixels: np.ndarray  # uint8 (N, *INPUT_SHAPE)
     labels: np.ndarray  # int64 (N,)
     kinds: np.ndarray  # str (N,), e.g. "screen/hero" or "document"
 
@@ -44,6 +55,8 @@ def split_seeds(split: str, count: int, seed: int) -> list[int]:
     """Return the render seeds of a split; no two splits share a seed."""
     if split in SEED_OFFSETS:
         start = seed + SEED_OFFSETS[split]
+    elif split.startswith("holdout/") and split[8:] in HOLDOUT_LAYOUTS:
+        start = seed + HOLDOUT_SEED_OFFSET + HOLDOUT_LAYOUTS.index(split[8:]) * 100_000_000
     elif split.startswith("family/") and split[7:] in FAMILIES:
         start = seed + FAMILY_SEED_OFFSET + list(FAMILIES).index(split[7:]) * 100_000_000
     else:
@@ -51,25 +64,34 @@ def split_seeds(split: str, count: int, seed: int) -> list[int]:
     return list(range(start, start + count))
 
 
-def _sample(task: Task) -> tuple[np.ndarray, int, str]:
+def _render(task: Task) -> tuple[RenderSpec, bytes]:
+    """Render the image of one task as its split draws it."""
     seed, split = task
     label = LABELS[seed % len(LABELS)]  # consecutive seeds cycle through the classes: balanced
     layouts, factors = tuple(LAYOUTS), {}
     if split in ("train", "calib"):
         layouts = TRAIN_LAYOUTS
-    elif split == "holdout":
-        layouts = (HOLDOUT_LAYOUT,)
-        factors = {"kind": "screen"}  # invalid too: a black code in the held-out layout
+    elif split.startswith("holdout/"):
+        layouts = (split[8:],)
+        if label == "invalid":  # a black code, a badge or a placeholder in the held-out layout
+            rng = random.Random(f"{split}/{seed}")
+            factors = {"kind": rng.choices(*zip(*_HOLDOUT_INVALID.items(), strict=True))[0]}
     elif split.startswith("family/"):
         factors = family_factors(split[7:], label, seed)
-    spec, data = render_sample(label, seed, layouts, **factors)
-    kind = f"{spec.kind}/{spec.layout}" if spec.kind in ("screen", "badge") else spec.kind
-    return image_to_tensor(data), LABELS.index(label), kind
+    return render_sample(label, seed, layouts, **factors)
 
 
-def _fingerprint() -> str:
+def _sample(task: Task) -> tuple[np.ndarray, int, str]:
+    spec, data = _render(task)
+    kind = f"{spec.kind}/{spec.layout}" if spec.kind in LAYOUT_KINDS else spec.kind
+    return image_to_tensor(data), LABELS.index(spec.label), kind
+
+
+def render_fingerprint(preprocessing: bool = True) -> str:
+    """A hash of the code (and fonts) that rendered, and if asked preprocessed, a cached split."""
     digest = hashlib.sha256()
-    for path in (*(Path(__file__).parent / name for name in _SOURCES), Path(IMAGING_PATH)):
+    paths = [Path(__file__).parent / name for name in _SOURCES]
+    for path in [*paths, IMAGING_PATH] if preprocessing else paths:
         digest.update(path.read_bytes())
     digest.update(repr((font_files(), cjk_font_file())).encode())  # text depends on the fonts
     return digest.hexdigest()[:12]
@@ -86,7 +108,7 @@ def _samples(tasks: list[Task], workers: int) -> Iterator[tuple[np.ndarray, int,
 
 def generate(seeds: list[int], workers: int = 2, split: str = "train") -> Dataset:
     """Render and preprocess one image per seed as `split` does, with up to `workers` processes."""
-    pixels = np.empty((len(seeds), 3, INPUT_SIZE, INPUT_SIZE), np.uint8)
+    pixels = np.empty((len(seeds), *INPUT_SHAPE), np.uint8)
     labels, kinds = np.empty(len(seeds), np.int64), []
     for i, (x, y, kind) in enumerate(_samples([(s, split) for s in seeds], workers)):
         pixels[i], labels[i] = x, y
@@ -94,18 +116,48 @@ def generate(seeds: list[int], workers: int = 2, split: str = "train") -> Datase
     return Dataset(pixels, labels, np.array(kinds))
 
 
+def _cached(path: Path) -> Dataset:
+    meta = np.load(path.with_suffix(".npz"))
+    return Dataset(np.load(path.with_suffix(".npy"), mmap_mode="r"), meta["labels"], meta["kinds"])
+
+
+def _save(path: Path, data: Dataset) -> None:
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    np.save(path.with_suffix(".npy"), data.pixels)
+    np.savez(path.with_suffix(".npz"), labels=data.labels, kinds=data.kinds)
+
+
 def load(split: str, count: int, seed: int, workers: int = 2, cache: bool = True) -> Dataset:
-    """Return a split, from the cache under training/data/ when this code already rendered it."""
-    name = split.replace("/", "-").replace(" ", "_").replace(",", "")
-    path = DATA_DIR / f"{name}-{count}-{seed}-{_fingerprint()}"
-    if cache and path.with_suffix(".npz").exists():
-        meta = np.load(path.with_suffix(".npz"))
-        return Dataset(
-            np.load(path.with_suffix(".npy"), mmap_mode="r"), meta["labels"], meta["kinds"]
-        )
-    data = generate(split_seeds(split, count, seed), workers, split)
-    if cache:
-        DATA_DIR.mkdir(parents=True, exist_ok=True)
-        np.save(path.with_suffix(".npy"), data.pixels)
-        np.savez(path.with_suffix(".npz"), labels=data.labels, kinds=data.kinds)
-    return data
+    """Return a split, from the cache under training/data/ when this code already rendered it.
+
+    The cache holds CHUNK images a file, so a longer split renders only the images it adds.
+    """
+    seeds = split_seeds(split, count, seed)
+    if not cache:
+        return generate(seeds, workers, split)
+    name, fingerprint = (
+        split.replace("/", "-").replace(" ", "_").replace(",", ""),
+        render_fingerprint(),
+    )
+    path = DATA_DIR / f"{name}-{count}-{seed}-{fingerprint}"
+    if path.with_suffix(".npz").exists():
+        return _cached(path)
+    pixels = np.lib.format.open_memmap(path.with_suffix(".tmp.npy"), "w+", np.uint8,
+                                       (count, *INPUT_SHAPE))  # fmt: skip
+    labels, kinds = np.empty(count, np.int64), []
+    for start in range(0, count, CHUNK):
+        part = seeds[start : start + CHUNK]
+        chunk = DATA_DIR / f"{name}-{seed}-{start}+{len(part)}-{fingerprint}"
+        if chunk.with_suffix(".npz").exists():
+            data = _cached(chunk)
+        else:
+            data = generate(part, workers, split)
+            _save(chunk, data)
+        pixels[start : start + len(part)] = data.pixels
+        labels[start : start + len(part)] = data.labels
+        kinds += list(data.kinds)
+    pixels.flush()
+    del pixels
+    os.replace(path.with_suffix(".tmp.npy"), path.with_suffix(".npy"))
+    np.savez(path.with_suffix(".npz"), labels=labels, kinds=np.array(kinds))
+    return _cached(path)

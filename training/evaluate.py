@@ -1,9 +1,11 @@
-"""Evaluate an exported model: test split, held-out layout, factor families, calibration, latency.
+"""Evaluate an exported model: test split, held-out layouts, factor families, calibration, latency.
 
-.venv/bin/python -m training.evaluate --model model_repository/health_code_classifier/1/model.onnx
+.venv/bin/python -m training.evaluate --model model_repository/health_code_classifier/2/model.onnx
 
-Everything goes through the served path: rendered bytes -> image_to_tensor -> the ONNX graph. The
-temperature in the run record (--record) gives the scores before calibration, for the ECE before.
+Everything goes through the served path: rendered bytes -> image_to_tensor -> the ONNX graph ->
+the decision rule (a colour needs a calibrated probability of at least the threshold in the run
+record, --record; the gateway applies the same rule). The record's temperature gives the scores
+before calibration, for the ECE before.
 """
 
 from __future__ import annotations
@@ -11,18 +13,21 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import random
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
-from training.dataset import load
+from training.dataset import _HOLDOUT_INVALID, TRAIN_LAYOUTS, load, split_seeds
 from training.export import INPUT_NAME, OUTPUT_NAME, session
-from training.families import FAMILIES, HOLDOUT_LAYOUT
-from training.metrics import Report, evaluate, expected_calibration_error, softmax
-from training.preprocessing import INPUT_SIZE
+from training.families import FAMILIES, HOLDOUT_LAYOUTS, family_factors
+from training.layouts import LAYOUTS
+from training.metrics import Report, evaluate, expected_calibration_error, safe_answers, softmax
+from training.preprocessing import INPUT_SHAPE
 from training.render import LABELS
+from training.spec import sample_spec
 from training.train import DEFAULT_OUT, DEFAULT_RECORD
 
 
@@ -34,10 +39,32 @@ def scores_of(path: Path, pixels: np.ndarray, batch_size: int = 64) -> np.ndarra
     ])  # fmt: skip
 
 
+def photographed(split: str, count: int, seed: int) -> np.ndarray:
+    """Which images of a split are phone photos, from their specs (drawn, not rendered).
+
+    It follows dataset._render's choices of layouts and pinned factors; a unit test checks that
+    the specs agree with the rendered ones.
+    """
+    flags = []
+    for s in split_seeds(split, count, seed):
+        label, layouts, factors = LABELS[s % len(LABELS)], tuple(LAYOUTS), {}
+        if split in ("train", "calib"):
+            layouts = TRAIN_LAYOUTS
+        elif split.startswith("holdout/"):
+            layouts = (split[8:],)
+            if label == "invalid":
+                rng = random.Random(f"{split}/{s}")
+                factors = {"kind": rng.choices(*zip(*_HOLDOUT_INVALID.items(), strict=True))[0]}
+        elif split.startswith("family/"):
+            factors = family_factors(split[7:], label, s)
+        flags.append(sample_spec(label, random.Random(s), layouts, **factors).photo)
+    return np.array(flags)
+
+
 def latency_ms(path: Path, batch: int, seconds: float = 3.0) -> float:
     """Median CPU milliseconds per image at `batch`, on one onnxruntime thread (one instance)."""
     sess = session(path, threads=1)
-    pixels = np.random.default_rng(0).integers(0, 256, (batch, 3, INPUT_SIZE, INPUT_SIZE), np.uint8)
+    pixels = np.random.default_rng(0).integers(0, 256, (batch, *INPUT_SHAPE), np.uint8)
     for _ in range(3):
         sess.run([OUTPUT_NAME], {INPUT_NAME: pixels})
     times, deadline = [], time.monotonic() + seconds
@@ -50,12 +77,12 @@ def latency_ms(path: Path, batch: int, seconds: float = 3.0) -> float:
 
 def run(args: argparse.Namespace, log: Callable[[str], None] = print) -> dict[str, object]:
     """Evaluate args.model on every set; log Markdown tables; return the results."""
-    temperature = 1.0
-    if args.record.exists():
-        temperature = float(json.loads(args.record.read_text()).get("temperature", 1.0))
+    record = json.loads(args.record.read_text()) if args.record.exists() else {}
+    temperature = float(record.get("temperature", 1.0))
+    threshold = float(record.get("min_colour_probability", 0.5))
     sets = {
         "test": ("test", args.test_samples),
-        f"held-out layout ({HOLDOUT_LAYOUT})": ("holdout", args.holdout_samples),
+        **{f"held-out layout {h}": (f"holdout/{h}", args.holdout_samples) for h in HOLDOUT_LAYOUTS},
         **{f"family: {f}": (f"family/{f}", args.family_samples) for f in FAMILIES},
     }
     reports: dict[str, Report] = {}
@@ -63,30 +90,53 @@ def run(args: argparse.Namespace, log: Callable[[str], None] = print) -> dict[st
     for name, (split, count) in sets.items():
         data = load(split, count, args.seed, args.workers, cache=args.cache)
         scores = scores_of(args.model, data.pixels)
-        reports[name] = evaluate(scores, data.labels, data.kinds)
+        reports[name] = evaluate(scores, data.labels, data.kinds, threshold)
+        argmax = evaluate(scores, data.labels, data.kinds)
         uncalibrated = softmax(np.log(np.maximum(scores, 1e-30)) * temperature)  # undo T
+        photo = photographed(split, count, args.seed)
+        right = safe_answers(scores, threshold) == data.labels
+        by_capture = {
+            capture: round(float(right[mask].mean()), 6)
+            for capture, mask in (("screenshots", ~photo), ("photos", photo))
+            if mask.any()
+        }
         per_set[name] = {
             **reports[name].to_json(),
+            "accuracy_by_capture": by_capture,
+            "images_by_capture": {"screenshots": int((~photo).sum()), "photos": int(photo.sum())},
             "ece_before_calibration": expected_calibration_error(uncalibrated, data.labels),
+            "argmax": {"accuracy": argmax.accuracy, "invalid_as_colour": argmax.invalid_as_colour},
         }
     main = reports["test"]
     log(f"## test split ({args.test_samples} images, every layout, unseen seeds)\n")
+    log(f"Answers under the decision rule: a colour needs a probability >= {threshold:.2f}.\n")
     log(main.format())
     before = per_set["test"]["ece_before_calibration"]
     log(f"\nECE before calibration {before:.4f}, after (T = {temperature:.3f}) {main.ece:.4f}\n")
-    log("## per set\n\n| set | accuracy | images | invalid precision | invalid recall | ECE |")
-    log("|---|---|---|---|---|---|")
+    log("## per set\n")
+    log("| set | images | accuracy | argmax accuracy | invalid precision | invalid as colour | "
+        "colour recall | rule decided | ECE | screenshots | photos |")  # fmt: skip
+    log("|---|---|---|---|---|---|---|---|---|---|---|")
     inv = LABELS.index("invalid")
     for name, r in reports.items():
-        log(f"| {name} | {r.accuracy:.4f} | {int(r.confusion.sum())} | {r.precision[inv]:.4f} | "
-            f"{r.recall[inv]:.4f} | {r.ece:.4f} |")  # fmt: skip
-    latency = {b: latency_ms(args.model, b, args.latency_s) for b in (1, 32)}
-    log(f"\nonnxruntime CPU, 1 thread, ms per image at batch 1 and 32: {latency}")
-    results = {"model": str(args.model), "temperature": temperature, "sets": per_set,
+        log(f"| {name} | {int(r.confusion.sum())} | {r.accuracy:.4f} | "
+            f"{per_set[name]['argmax']['accuracy']:.4f} | {r.precision[inv]:.4f} | "
+            f"{r.invalid_as_colour:.4f} | {r.colour_recall:.4f} | {r.rule_decided} | "
+            f"{r.ece:.4f} | {_capture(per_set[name], 'screenshots')} | "
+            f"{_capture(per_set[name], 'photos')} |")  # fmt: skip
+    latency = {b: latency_ms(args.model, b, args.latency_s) for b in (1, 16)}
+    log(f"\nonnxruntime CPU, 1 thread, ms per image at batch 1 and 16: {latency}")
+    results = {"model": str(args.model), "temperature": temperature,
+               "min_colour_probability": threshold, "sets": per_set,
                "latency_ms_per_image": latency}  # fmt: skip
     if args.out:
         args.out.write_text(json.dumps(results, indent=1) + "\n")
     return results
+
+
+def _capture(row: dict, capture: str) -> str:
+    n = row["images_by_capture"][capture]
+    return f"{row['accuracy_by_capture'][capture]:.4f} ({n})" if n else "-"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -97,7 +147,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--record", type=Path, default=DEFAULT_RECORD, help="the training record")
     parser.add_argument("--out", type=Path, help="write the results here as JSON")
     parser.add_argument("--test-samples", type=int, default=2000)
-    parser.add_argument("--holdout-samples", type=int, default=400)
+    parser.add_argument("--holdout-samples", type=int, default=400, help="per held-out layout")
     parser.add_argument("--family-samples", type=int, default=240, help="images per family")
     parser.add_argument("--seed", type=int, default=0, help="the training run's seed")
     parser.add_argument("--workers", type=int, default=2, help="rendering processes")

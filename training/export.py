@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import warnings
 from pathlib import Path
 
@@ -11,17 +12,17 @@ import onnx
 import onnxruntime as ort
 import torch
 
-from training.model import HealthCodeNet, SoftmaxScores
-from training.preprocessing import INPUT_SIZE
+from training.model import HealthCodeNet, SoftmaxScores, fold_normalisation
+from training.preprocessing import INPUT_SHAPE
 
 INPUT_NAME, OUTPUT_NAME = "PIXELS", "SCORES"
 OPSET = 17
 
 
 def export_onnx(net: HealthCodeNet, path: Path, temperature: float = 1.0) -> None:
-    """Write uint8 pixels [N,3,224,224] -> float32 calibrated scores [N,4] to `path`, atomically."""
-    scorer = SoftmaxScores(net, temperature).eval()
-    example = torch.zeros(2, 3, INPUT_SIZE, INPUT_SIZE, dtype=torch.uint8)
+    """Write uint8 pixels [N, *INPUT_SHAPE] -> float32 scores [N, 4] to `path`, atomically."""
+    scorer = SoftmaxScores(fold_normalisation(net), temperature).eval()
+    example = torch.zeros(2, *INPUT_SHAPE, dtype=torch.uint8)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     # The torch.export-based exporter needs onnxscript, which this project does not install; the
@@ -65,3 +66,17 @@ def verify_onnx(
     if worst > 1e-4:
         raise RuntimeError(f"ONNX and torch disagree by {worst:.2e}")
     return worst
+
+
+THRESHOLD_KEY = "min_colour_probability"
+_PARAMETER = re.compile(r'(key: "' + THRESHOLD_KEY + r'" value: \{ string_value: ")[^"]*(")')
+
+
+def write_threshold(config: Path, value: float) -> None:
+    """Set the decision rule's threshold in a classifier config.pbtxt (the gateway reads it)."""
+    text, found = _PARAMETER.subn(rf"\g<1>{value:.2f}\g<2>", config.read_text())
+    if found != 1:
+        raise ValueError(f"{config} has no single {THRESHOLD_KEY} parameter to set")
+    tmp = config.with_name(f".{config.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, config)  # Triton polls the repository: never let it see a half-written file

@@ -9,10 +9,11 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 
-from training.render import INVALID_KINDS, PHONE_SIZES
+from training.spec import INVALID_KINDS, PHONE_SIZES
 
-# One whole app layout never seen in training or calibration, evaluated on its own.
-HOLDOUT_LAYOUT = "tabs"
+# Whole app layouts never seen in training or calibration, each evaluated on its own: a code on
+# a card under a row of tabs, and a city portal whose code sits in one of four feature tiles.
+HOLDOUT_LAYOUTS = ("tabs", "portal")
 CLEAN: dict[str, object] = {
     "photo": False,
     "rotation": 0.0,
@@ -43,7 +44,7 @@ def _photo_all(rng: random.Random) -> dict[str, object]:
     return {
         "photo": True,
         "rotation": rng.uniform(-15, 15),
-        "blur": rng.uniform(0.1, 0.8),
+        "blur": rng.uniform(0.1, 1.2),
         "glare": rng.uniform(0.1, 0.6),
         "moire": rng.uniform(0.03, 0.15),
         "noise": rng.uniform(2, 12),
@@ -56,7 +57,7 @@ FAMILIES: dict[str, Factors] = {
     "photo of screen": lambda rng: {"photo": True},
     "photo, every effect": _photo_all,
     "rotation": lambda rng: {"rotation": rng.uniform(-15, 15)},
-    "blur": lambda rng: {"blur": rng.uniform(0.1, 0.8)},
+    "blur": lambda rng: {"blur": rng.uniform(0.1, 1.2)},
     "glare": lambda rng: {"glare": rng.uniform(0.1, 0.6)},
     "moire": lambda rng: {"moire": rng.uniform(0.03, 0.15)},
     "noise": lambda rng: {"noise": rng.uniform(2, 12)},

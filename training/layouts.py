@@ -4,16 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from training import home, pages
 from training.colours import UI_COLORS, ink_on
 from training.screens import Box, Screen
-
-
-def _stamp(s: Screen) -> str:
-    r = s.rng
-    return (
-        f"2022-{r.randint(1, 12):02d}-{r.randint(1, 28):02d} {r.randint(0, 23):02d}:"
-        f"{r.randint(0, 59):02d}:{r.randint(0, 59):02d}"
-    )
+from training.timestamps import stamp_room
 
 
 def _holder(s: Screen, y: int, centred: bool) -> int:
@@ -37,12 +31,12 @@ def _banner(s: Screen, y: int) -> int:
 def _code_card(s: Screen, cx: int, top: int, size: int) -> tuple[Box, int]:
     """Draw the code on a rounded card of its paper; return the code's box and the y below."""
     pad = s.dp(s.rng.uniform(8, 20))
+    above, below = stamp_room(s)
+    bottom = top + above + size + 2 * pad + below
     s.draw.rounded_rectangle(
-        (cx - size // 2 - pad, top, cx + size // 2 + pad, top + size + 2 * pad),
-        s.dp(12),
-        fill=s.paper,
+        (cx - size // 2 - pad, top, cx + size // 2 + pad, bottom), s.dp(12), fill=s.paper
     )
-    return s.code((cx, top + pad + size // 2), size), top + size + 2 * pad
+    return s.code((cx, top + above + pad + size // 2), size), bottom
 
 
 def classic(s: Screen) -> Box:
@@ -53,7 +47,7 @@ def classic(s: Screen) -> Box:
     y = _holder(s, y + s.dp(16), centred=True)
     box, y = _code_card(s, s.w // 2, y, round(s.w * s.rng.uniform(0.5, 0.72)))
     y = _banner(s, y + s.dp(12))
-    s.text((s.w // 2, y), _stamp(s), 14, s.theme.fg, anchor="ma")
+    s.text((s.w // 2, y), s.words(3), 14, s.theme.fg, anchor="ma")
     y += s.dp(36)
     half = s.w // 2
     s.button(
@@ -72,14 +66,16 @@ def card(s: Screen) -> Box:
     s.text((s.dp(20), y), s.app_name(), 24, s.theme.fg, bold=True)
     y += s.dp(44)
     size = round(s.w * s.rng.uniform(0.45, 0.62))
-    top = y
+    top, extra = y, sum(stamp_room(s))
     s.draw.rounded_rectangle(
-        (s.dp(16), top, s.w - s.dp(16), top + size + s.dp(150)), s.dp(16), fill=s.theme.card
+        (s.dp(16), top, s.w - s.dp(16), top + size + extra + s.dp(150)),
+        s.dp(16),
+        fill=s.theme.card,
     )
     y = _holder(s, top + s.dp(14), centred=True)
     box, y = _code_card(s, s.w // 2, y, size)
-    s.text((s.w // 2, y + s.dp(6)), _stamp(s), 12, s.theme.muted, anchor="ma")
-    y = _banner(s, top + size + s.dp(160))
+    s.text((s.w // 2, y + s.dp(6)), s.words(2), 12, s.theme.muted, anchor="ma")
+    y = _banner(s, top + size + extra + s.dp(160))
     s.tiles(y + s.dp(8), s.rng.randint(1, 2))
     s.nav_bar()
     return box
@@ -93,14 +89,7 @@ def hero(s: Screen) -> Box:
     ink = ink_on(fill)
     y = s.status_bar(None, ink) + s.dp(16)
     s.text((s.w // 2, y), s.app_name(), 20, ink, bold=True, anchor="ma")
-    s.text(
-        (s.w // 2, y + s.dp(34)),
-        f"{s.rng.randint(0, 23):02d}:{s.rng.randint(0, 59):02d}",
-        40,
-        ink,
-        bold=True,
-        anchor="ma",
-    )
+    s.text((s.w // 2, y + s.dp(34)), s.words(1)[:8], 40, ink, bold=True, anchor="ma")
     size = round(s.w * s.rng.uniform(0.5, 0.7))
     box, y = _code_card(s, s.w // 2, max(y + s.dp(100), hero_h - size // 2), size)
     y = _banner(s, y + s.dp(12))
@@ -119,17 +108,12 @@ def minimal(s: Screen) -> Box:
     s.status_bar(None, s.theme.fg)
     size = round(s.w * s.rng.uniform(0.55, 0.8))
     cy = round(s.h * s.rng.uniform(0.35, 0.55))
-    s.text(
-        (s.w // 2, cy - size // 2 - s.dp(48)),
-        s.words(2),
-        18,
-        s.theme.fg,
-        bold=True,
-        anchor="ma",
-    )
+    above, below = stamp_room(s)
+    title = (s.w // 2, cy - size // 2 - s.dp(48) - above)
+    s.text(title, s.words(2), 18, s.theme.fg, bold=True, anchor="ma")
     box = s.code((s.w // 2, cy), size)
-    y = _banner(s, box[3] + s.dp(20))
-    s.text((s.w // 2, y), _stamp(s), 13, s.theme.muted, anchor="ma")
+    y = _banner(s, box[3] + s.dp(20) + below)
+    s.text((s.w // 2, y), s.words(3), 13, s.theme.muted, anchor="ma")
     return box
 
 
@@ -142,10 +126,11 @@ def rows(s: Screen) -> Box:
     size = round(s.w * s.rng.uniform(0.35, 0.5))
     left = s.rng.random() < 0.5
     cx = s.dp(20) + size // 2 if left else s.w // 2
-    box = s.code((cx, y + s.dp(12) + size // 2), size)
+    above, below = stamp_room(s)
+    box = s.code((cx, y + above + s.dp(12) + size // 2), size)
     if left:
         s.lines(box[2] + s.dp(14), box[1] + s.dp(8), 3, 13, s.theme.fg)
-    y = _banner(s, box[3] + s.dp(16))
+    y = _banner(s, box[3] + s.dp(16) + below)
     s.lines(s.dp(20), y, s.rng.randint(2, 6), 14, s.theme.muted)
     return box
 
@@ -164,17 +149,20 @@ def tabs(s: Screen) -> Box:
             s.draw.rectangle((cx - s.dp(18), y + s.dp(24), cx + s.dp(18), y + s.dp(27)), fill=fill)
     top = y + s.dp(40)
     size = round(s.w * s.rng.uniform(0.5, 0.68))
+    extra = sum(stamp_room(s))
     s.draw.rounded_rectangle(
-        (s.dp(12), top, s.w - s.dp(12), top + size + s.dp(130)), s.dp(10), fill=s.theme.card
+        (s.dp(12), top, s.w - s.dp(12), top + size + extra + s.dp(130)),
+        s.dp(10),
+        fill=s.theme.card,
     )
     s.text((s.dp(28), top + s.dp(14)), s.words(2)[:10], 16, s.theme.fg, bold=True)
-    s.text((s.w - s.dp(28), top + s.dp(16)), _stamp(s)[5:16], 12, s.theme.muted, anchor="ra")
+    s.text((s.w - s.dp(28), top + s.dp(16)), s.words(1)[:6], 12, s.theme.muted, anchor="ra")
     box, y = _code_card(s, s.w // 2, top + s.dp(44), size)
     if s.banner is not None:  # a pill under the code, in the banner colour
         word, fill = s.banner
         pill = (s.w // 2 - s.dp(60), y + s.dp(8), s.w // 2 + s.dp(60), y + s.dp(40))
         s.button(pill, fill, word)
-    y = top + size + s.dp(150)
+    y = top + size + extra + s.dp(150)
     while y < s.h - s.dp(70):
         s.text((s.dp(24), y), s.words(2)[:8], 14, s.theme.fg)
         tag = (s.w - s.dp(110), y - s.dp(4), s.w - s.dp(24), y + s.dp(22))
@@ -191,24 +179,25 @@ def framed(s: Screen) -> Box:
     s.text((s.w // 2, y), s.app_name(), 20, ink, bold=True, anchor="ma")
     top = y + s.dp(s.rng.uniform(40, 90))
     size = round(s.w * s.rng.uniform(0.48, 0.64))
-    card_h = size + s.dp(s.rng.uniform(170, 230))
+    above, below = stamp_room(s)
+    card_h = size + above + below + s.dp(s.rng.uniform(170, 230))
     s.draw.rounded_rectangle(
         (s.dp(20), top, s.w - s.dp(20), top + card_h), s.dp(14), fill=s.theme.card
     )
     y = _holder(s, top + s.dp(16), centred=True)
-    cy = y + s.dp(20) + size // 2
+    cy = y + s.dp(20) + above + size // 2
     frame = s.dp(s.rng.uniform(4, 12))
     half = size // 2 + s.dp(10) + frame
     s.draw.rounded_rectangle(
-        (s.w // 2 - half, cy - half, s.w // 2 + half, cy + half),
+        (s.w // 2 - half, cy - half - above, s.w // 2 + half, cy + half + below),
         s.dp(14),
         outline=s.rng.choice(UI_COLORS),
         width=frame,
         fill=s.paper,
     )
     box = s.code((s.w // 2, cy), size)
-    y = _banner(s, box[3] + s.dp(24) + frame)
-    s.text((s.w // 2, y), _stamp(s), 13, s.theme.muted, anchor="ma")
+    y = _banner(s, box[3] + s.dp(24) + frame + below)
+    s.text((s.w // 2, y), s.words(3), 13, s.theme.muted, anchor="ma")
     return box
 
 
@@ -219,14 +208,15 @@ def gov(s: Screen) -> Box:
     y = s.header(y, bar, s.app_name()) + s.dp(16)
     s.draw.ellipse((s.dp(20), y, s.dp(72), y + s.dp(52)), fill=s.rng.choice(UI_COLORS))
     s.text((s.dp(86), y + s.dp(4)), s.words(2)[:8], 18, s.theme.fg, bold=True)
-    s.text((s.dp(86), y + s.dp(30)), _stamp(s), 12, s.theme.muted)
+    s.text((s.dp(86), y + s.dp(30)), s.words(3), 12, s.theme.muted)
     y = _banner(s, y + s.dp(70))
     size = round(s.w * s.rng.uniform(0.38, 0.55))
     right = s.rng.random() < 0.5
     cx = s.w - s.dp(20) - size // 2 if right else s.w // 2
-    box = s.code((cx, y + s.dp(10) + size // 2), size)
+    above, below = stamp_room(s)
+    box = s.code((cx, y + above + s.dp(10) + size // 2), size)
     x = s.dp(20)
-    rows_y = box[1] if right else box[3] + s.dp(20)
+    rows_y = box[1] if right else box[3] + s.dp(20) + below
     for _ in range(s.rng.randint(3, 7)):
         if rows_y > s.h - s.dp(40):
             break
@@ -247,4 +237,9 @@ LAYOUTS: dict[str, Callable[[Screen], Box]] = {
     "tabs": tabs,
     "framed": framed,
     "gov": gov,
+    "home": home.home,
+    "wallet": home.wallet,
+    "mini": pages.mini,
+    "scroll": pages.scroll,
+    "portal": pages.portal,
 }

@@ -9,6 +9,7 @@ import numpy as np
 from training.render import LABELS
 
 ECE_BINS = 15
+INVALID = LABELS.index("invalid")
 
 
 def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
@@ -39,6 +40,49 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
     return float(min(grid, key=nll))
 
 
+def safe_answers(scores: np.ndarray, min_colour_probability: float) -> np.ndarray:
+    """The decision rule: the argmax, except that a colour below the threshold answers invalid."""
+    answers = scores.argmax(axis=1)
+    unsure = (answers != INVALID) & (scores.max(axis=1) < min_colour_probability)
+    answers[unsure] = INVALID
+    return answers
+
+
+def rule_rates(scores: np.ndarray, labels: np.ndarray, threshold: float) -> tuple[float, float]:
+    """(invalid images answered as a colour, colour images answered with their colour) under the
+    decision rule at `threshold`."""
+    answers = safe_answers(scores, threshold)
+    invalid, colour = labels == INVALID, labels != INVALID
+    as_colour = float((answers[invalid] != INVALID).mean()) if invalid.any() else 0.0
+    recall = float((answers[colour] == labels[colour]).mean()) if colour.any() else 1.0
+    return as_colour, recall
+
+
+def choose_threshold(
+    scores: np.ndarray,
+    labels: np.ndarray,
+    max_invalid_as_colour: float = 0.003,
+    min_colour_recall: float = 0.99,
+) -> float:
+    """The minimum calibrated probability for answering a colour, chosen on calibration scores.
+
+    Of the thresholds (0.40 to 0.99 in steps of 0.01) that keep invalid images answered as a
+    colour at or under `max_invalid_as_colour` and colour recall at or over `min_colour_recall`,
+    take the middle one: as far from answering too many invalid images with a colour as from
+    refusing too many true colours. With no such threshold, the one with the fewest invalid
+    images answered as a colour of those that keep the recall (else 0.5, the plain argmax).
+    """
+    grid = np.round(np.arange(0.40, 0.995, 0.01), 2)
+    rates = [rule_rates(scores, labels, t) for t in grid]
+    ok = [t for t, (bad, recall) in zip(grid, rates, strict=True)
+          if bad <= max_invalid_as_colour and recall >= min_colour_recall]  # fmt: skip
+    if ok:
+        return float(ok[len(ok) // 2])
+    keeping = [(bad, t) for t, (bad, recall) in zip(grid, rates, strict=True)
+               if recall >= min_colour_recall]  # fmt: skip
+    return float(min(keeping)[1]) if keeping else 0.5
+
+
 @dataclass
 class Report:
     """Metrics of predictions against labels."""
@@ -47,6 +91,21 @@ class Report:
     confusion: np.ndarray  # rows: true class, columns: predicted class
     kind_accuracy: dict[str, tuple[float, int]]  # group -> (accuracy, images)
     ece: float
+    threshold: float | None = None  # the decision rule's, when the answers are the rule's
+    rule_decided: int = 0  # images the rule answered invalid where the argmax was a colour
+
+    @property
+    def invalid_as_colour(self) -> float:
+        """The share of invalid images answered with a colour."""
+        row = self.confusion[INVALID]
+        return float(1 - row[INVALID] / max(row.sum(), 1))
+
+    @property
+    def colour_recall(self) -> float:
+        """The share of colour images answered with their own colour."""
+        colours = [i for i in range(len(LABELS)) if i != INVALID]
+        total = self.confusion[colours].sum()
+        return float(sum(self.confusion[i, i] for i in colours) / max(total, 1))
 
     @property
     def precision(self) -> np.ndarray:
@@ -60,7 +119,13 @@ class Report:
         """Render the report as Markdown tables."""
         out = [
             f"accuracy: {self.accuracy:.4f} ({int(np.trace(self.confusion))}/"
-            f"{int(self.confusion.sum())}), ECE {self.ece:.4f}",
+            f"{int(self.confusion.sum())}), ECE {self.ece:.4f}, invalid answered as a colour "
+            f"{self.invalid_as_colour:.4f}, colour recall {self.colour_recall:.4f}"
+            + (
+                ""
+                if self.threshold is None
+                else f", rule at {self.threshold:.2f} decided {self.rule_decided}"
+            ),
             "",
             "| true \\ predicted | " + " | ".join(LABELS) + " | recall |",
             "|---" * (len(LABELS) + 2) + "|",
@@ -78,6 +143,10 @@ class Report:
         return {
             "accuracy": self.accuracy,
             "ece": self.ece,
+            "invalid_as_colour": self.invalid_as_colour,
+            "colour_recall": self.colour_recall,
+            "threshold": self.threshold,
+            "rule_decided": self.rule_decided,
             "confusion": self.confusion.tolist(),
             "precision": dict(zip(LABELS, self.precision.round(6).tolist(), strict=True)),
             "recall": dict(zip(LABELS, self.recall.round(6).tolist(), strict=True)),
@@ -94,9 +163,15 @@ def _groups(labels: np.ndarray, kinds: np.ndarray) -> dict[str, np.ndarray]:
     return groups
 
 
-def evaluate(scores: np.ndarray, labels: np.ndarray, kinds: np.ndarray) -> Report:
-    """Compare class scores (N, 4) with true labels (N,); break accuracy down by image kind."""
-    predicted = scores.argmax(axis=1)
+def evaluate(
+    scores: np.ndarray, labels: np.ndarray, kinds: np.ndarray, threshold: float | None = None
+) -> Report:
+    """Compare class scores (N, 4) with true labels (N,); break accuracy down by image kind.
+
+    With a `threshold` the answers are the decision rule's (safe_answers), else the argmax.
+    """
+    argmax = scores.argmax(axis=1)
+    predicted = argmax if threshold is None else safe_answers(scores, threshold)
     confusion = np.zeros((len(LABELS), len(LABELS)), np.int64)
     np.add.at(confusion, (labels, predicted), 1)
     correct = predicted == labels
@@ -105,4 +180,5 @@ def evaluate(scores: np.ndarray, labels: np.ndarray, kinds: np.ndarray) -> Repor
         for name, mask in _groups(labels, kinds).items()
     }
     ece = expected_calibration_error(scores, labels)
-    return Report(float(correct.mean()), confusion, by_kind, ece)
+    decided = int((predicted != argmax).sum())
+    return Report(float(correct.mean()), confusion, by_kind, ece, threshold, decided)

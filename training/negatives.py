@@ -1,4 +1,4 @@
-"""Hard negatives that look like health-code apps: payment screens and trip cards (行程卡)."""
+"""Hard negatives with a black QR code: payment screens, venue and sampling codes."""
 
 from __future__ import annotations
 
@@ -8,20 +8,21 @@ from PIL import Image
 
 from training.colours import hex_rgb, ink_on, status_color
 from training.screens import Screen, qr_mask, sample_theme
+from training.timestamps import Stamp, stamp_room
 
 # Payment apps' page colours: greens and blues around a black code.
 _PAY_COLORS = tuple(hex_rgb(c) for c in ("07c160", "1aad19", "09bb07", "1677ff", "108ee9"))
 
 
-def _screen(size: tuple[int, int], rng: random.Random, dark: bool) -> Screen:
+def _screen(size: tuple[int, int], rng: random.Random, dark: bool, stamp: Stamp) -> Screen:
     paper = (rng.randint(248, 255),) * 3
     inks = ((0, 0, 0), (0, 0, 0))
-    return Screen(size, sample_theme(rng, dark), rng, inks, paper, None, badge=False)
+    return Screen(size, sample_theme(rng, dark), rng, inks, paper, None, "", stamp)
 
 
-def payment(size: tuple[int, int], rng: random.Random, dark: bool) -> Image.Image:
+def payment(size: tuple[int, int], rng: random.Random, dark: bool, stamp: Stamp) -> Image.Image:
     """A 'pay the merchant' screen: green or blue page, white card, barcode, black QR code."""
-    s = _screen(size, rng, dark)
+    s = _screen(size, rng, dark, stamp)
     page = rng.choice((*_PAY_COLORS, s.theme.accent))
     s.img.paste(page, (0, 0, s.w, s.h))
     y = s.status_bar(None, ink_on(page))
@@ -49,30 +50,26 @@ def payment(size: tuple[int, int], rng: random.Random, dark: bool) -> Image.Imag
     return s.img
 
 
-def trip(size: tuple[int, int], rng: random.Random, dark: bool) -> Image.Image:
-    """A trip card: header, masked phone number, a big status-coloured badge, no QR code."""
-    s = _screen(size, rng, dark)
-    bar = rng.choice((s.theme.accent, s.theme.card))
-    y = s.status_bar(bar, ink_on(bar))
-    y = s.header(y, bar, s.words(3)[:10]) + s.dp(20)
-    s.text((s.w // 2, y), f"1{rng.randint(30, 99)}****{rng.randint(0, 9999):04d}", 18,
-           s.theme.fg, bold=True, anchor="ma")  # fmt: skip
-    colour = status_color(rng.choice(("green", "yellow", "red")), rng)
-    cx, cy, r = s.w // 2, y + s.dp(150), s.dp(rng.uniform(60, 110))
-    shape = rng.choice(("circle", "arrow", "tick"))
-    if shape == "circle":
-        s.draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=colour)
-    elif shape == "arrow":
-        pts = [(cx - r, cy + r // 3), (cx, cy - r), (cx + r, cy + r // 3), (cx + r // 3, cy),
-               (cx + r // 3, cy + r), (cx - r // 3, cy + r), (cx - r // 3, cy)]  # fmt: skip
-        s.draw.polygon(pts, fill=colour)
-    else:
-        s.draw.ellipse((cx - r, cy - r, cx + r, cy + r), outline=colour, width=s.dp(8))
-        s.draw.line([(cx - r // 2, cy), (cx - r // 8, cy + r // 2), (cx + r // 2, cy - r // 3)],
-                    fill=colour, width=s.dp(10))  # fmt: skip
-    y = cy + r + s.dp(30)
-    s.text((s.w // 2, y), s.words(3)[:14], 15, colour, bold=True, anchor="ma")
-    y = s.lines(s.dp(24), y + s.dp(40), rng.randint(2, 6), 13, s.theme.muted)
-    if rng.random() < 0.5:
-        s.tiles(y + s.dp(10), 1)
+def venue(size: tuple[int, int], rng: random.Random, dark: bool, stamp: Stamp) -> Image.Image:
+    """A venue or sampling code: a coloured header or banner (often a status colour) over a black
+    QR code; it is not a health code whatever the colour above it."""
+    s = _screen(size, rng, dark, stamp)
+    head = rng.choice((*(status_color(c, rng) for c in ("green", "yellow", "red")), s.theme.accent))
+    y = s.status_bar(head, ink_on(head))
+    head_h = s.dp(rng.uniform(60, 200))
+    s.draw.rectangle((0, y, s.w, y + head_h), fill=head)
+    s.text((s.w // 2, y + head_h // 3), s.words(2)[:8], 24, ink_on(head), bold=True, anchor="mm")
+    s.text((s.w // 2, y + 2 * head_h // 3), s.words(3)[:14], 14, ink_on(head), anchor="mm")
+    y += head_h + s.dp(rng.uniform(10, 40))
+    side = round(s.w * rng.uniform(0.35, 0.7))
+    above, below = stamp_room(s)
+    box = (s.w // 2 - side // 2, y + above, s.w // 2 - side // 2 + side, y + above + side)
+    s.img.paste(s.paper, (box[0] - s.dp(8), box[1] - s.dp(8), box[2] + s.dp(8), box[3] + s.dp(8)))
+    ink = (rng.randint(0, 40),) * 3
+    s.img.paste(ink, box, qr_mask(rng, side, False))
+    if rng.random() < 0.5:  # a logo in the middle, often in the header's colour
+        r, cx, cy = side // 10, (box[0] + box[2]) // 2, (box[1] + box[3]) // 2
+        s.draw.rounded_rectangle((cx - r, cy - r, cx + r, cy + r), r // 3, fill=s.paper)
+        s.draw.ellipse((cx - r + 3, cy - r + 3, cx + r - 3, cy + r - 3), fill=head)
+    s.lines(s.dp(30), box[3] + below + s.dp(24), rng.randint(1, 5), 13, s.theme.fg)
     return s.img

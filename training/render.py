@@ -1,143 +1,48 @@
 """Synthetic health-code screenshots and phone photos as JPEG/PNG bytes, for training and tests.
 
-The status is the colour of the QR code, never the colour of the UI around it: app bars, hero areas
-and buttons take colours drawn independently of the label, and `invalid` holds black or off-colour
-QR codes in the very same app layouts, status-coloured badges without a QR code, payment screens,
-trip cards, documents, receipts, abstract scenes, blank and tiny images. Every factor of an image is
-a RenderSpec field, so any one can be pinned (for tests, and for per-factor evaluation):
+The status is the colour of the QR code, never the colour of the UI around it: app bars, hero areas,
+icons and buttons take colours drawn independently of the label, and `invalid` holds black or
+off-colour QR codes in the very same app layouts, status-coloured badges and placeholders where the
+code would be, payment, venue and sampling codes, trip cards and result pages with no QR code,
+documents, receipts, abstract scenes, blank and tiny images. Every factor of an image is a
+RenderSpec field (training.spec), so any one can be pinned (for tests, per-factor evaluation, test
+sets with known shown times):
 
-    from training.render import render
+    from training.render import render, render_sample
     jpeg_or_png = render("green", seed=7)              # everything drawn from the seed
     png = render("red", seed=7, fmt="png", dark=True)  # any RenderSpec field can be pinned
     photo = render("yellow", seed=7, photo=True, rotation=12.0, glare=0.4)
+    spec, data = render_sample("green", 7)             # spec.shown_time: the time drawn, or None
 """
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import random
-from dataclasses import dataclass
 
 from PIL import Image
 
-from gateway.repository import project_labels
 from training import photo as capture
-from training.colours import RGB, UI_COLORS, status_color
+from training.colours import UI_COLORS, status_color
 from training.fonts import NEUTRAL_WORDS, STATUS_WORDS
 from training.layouts import LAYOUTS
-from training.negatives import payment, trip
+from training.negatives import payment, venue
 from training.scenes import document, random_colour, scene
 from training.screens import Screen, sample_theme
+from training.spec import (  # noqa: F401 (re-exported: the renderer's public names)
+    FORMATS,
+    INVALID_KINDS,
+    LABELS,
+    LAYOUT_KINDS,
+    PHONE_SIZES,
+    RenderSpec,
+    sample_spec,
+)
+from training.statuses import status_page, trip
+from training.timestamps import Stamp, format_shown_time
 
-LABELS = project_labels()  # the classifier's labels.txt: its score order
-PHONE_SIZES = (
-    (720, 1280), (750, 1334), (720, 1600), (828, 1792), (1080, 1920), (1080, 2340), (1080, 2400),
-    (1170, 2532), (1242, 2688), (1284, 2778), (1440, 2560), (1440, 3200),
-)  # fmt: skip
-FORMATS = ("jpeg", "png")
-# kind -> share of the invalid class; positives are always "screen".
-INVALID_KINDS = {
-    "screen": 0.34,
-    "badge": 0.06,
-    "payment": 0.12,
-    "trip": 0.08,
-    "document": 0.14,
-    "scene": 0.14,
-    "blank": 0.06,
-    "tiny": 0.06,
-}
-PHONE_KINDS = ("screen", "badge", "payment", "trip")  # drawn at phone screen sizes
 _NO_EFFECTS = ("blank", "tiny")  # kept as they are: a photo of a blank image is a scene
-
-
-@dataclass(frozen=True)
-class RenderSpec:
-    """The factors of one image; the other details (text, positions) come from the seed."""
-
-    label: str
-    kind: str = "screen"
-    layout: str = "classic"  # app screens and badges only
-    width: int = 1080
-    height: int = 2340
-    dark: bool = False
-    ink: RGB = (0, 0, 0)  # the QR code's colour (the badge's for kind "badge")
-    fmt: str = "jpeg"
-    quality: int = 85  # JPEG only
-    crop: bool = False  # cut the screenshot down to a random region around the code
-    photo: bool = False  # photographed on a phone: bezel, perspective, background, colour cast
-    rotation: float = 0.0  # degrees, of the phone in the photo or of the whole image
-    blur: float = 0.0  # Gaussian radius in model-input (224 px) pixels
-    glare: float = 0.0  # opacity of a bright reflection, 0..1
-    moire: float = 0.0  # amplitude of interference bands, 0..1
-    noise: float = 0.0  # sensor noise, grey levels
-    chat: bool = False  # shrunk and re-encoded by a chat app before the final encoding
-
-    def __post_init__(self) -> None:
-        if self.label not in LABELS:
-            raise ValueError(f"unknown label {self.label!r}; expected one of {LABELS}")
-        if self.kind not in INVALID_KINDS or (self.label != "invalid" and self.kind != "screen"):
-            raise ValueError(f"kind {self.kind!r} does not fit label {self.label!r}")
-        if self.layout not in LAYOUTS or self.fmt not in FORMATS:
-            raise ValueError(f"unknown layout {self.layout!r} or format {self.fmt!r}")
-        if not (1 <= self.quality <= 100 and self.width > 0 and self.height > 0):
-            raise ValueError("quality must be 1..100 and the size positive")
-
-
-def _size(kind: str, rng: random.Random) -> tuple[int, int]:
-    if kind in PHONE_KINDS:
-        return rng.choice(PHONE_SIZES)
-    if kind == "document":
-        page = rng.randint(600, 1240), rng.randint(850, 1754)
-        receipt = rng.randint(380, 600), rng.randint(900, 2000)
-        return rng.choice((page, receipt))
-    if kind == "tiny":
-        return rng.randint(1, 48), rng.randint(1, 48)
-    low = 1 if kind == "blank" else 64
-    return rng.randint(low, 2000), rng.randint(low, 2000)
-
-
-def _maybe(rng: random.Random, p: float, lo: float, hi: float) -> float:
-    return round(rng.uniform(lo, hi), 3) if rng.random() < p else 0.0
-
-
-def sample_spec(
-    label: str, rng: random.Random, layouts: tuple[str, ...] = tuple(LAYOUTS), **factors: object
-) -> RenderSpec:
-    """Draw every factor of an image of `label`, its layout from `layouts`; `factors` pin fields."""
-    if label not in LABELS:
-        raise ValueError(f"unknown label {label!r}; expected one of {LABELS}")
-    kinds = list(INVALID_KINDS)
-    kind = "screen" if label != "invalid" else rng.choices(kinds, list(INVALID_KINDS.values()))[0]
-    kind = str(factors.get("kind", kind))
-    if kind == "badge":
-        ink = rng.choice((*UI_COLORS, *(status_color(s, rng) for s in LABELS[:3])))
-    else:
-        ink = status_color(label, rng)
-    width, height = _size(kind, rng)
-    photo = rng.random() < 0.3
-    # photos are often blurred, noisy, reflective and turned; screenshots only now and then
-    p = 0.6 if photo else 0.06
-    spec = RenderSpec(
-        label=label,
-        kind=kind,
-        layout=rng.choice(layouts),
-        width=width,
-        height=height,
-        dark=rng.random() < 0.3,
-        ink=ink,
-        fmt="jpeg" if photo and rng.random() < 0.9 else rng.choices(FORMATS, (0.7, 0.3))[0],
-        quality=rng.randint(30, 95),
-        crop=not photo and rng.random() < 0.25,
-        photo=photo,
-        rotation=_maybe(rng, 0.8 if photo else 0.06, -15, 15),
-        blur=_maybe(rng, p, 0.1, 0.8),
-        glare=_maybe(rng, p * 0.6, 0.1, 0.6),
-        moire=_maybe(rng, p * 0.6, 0.03, 0.15),
-        noise=_maybe(rng, p, 2, 12),
-        chat=rng.random() < 0.2,
-    )
-    return dataclasses.replace(spec, **factors)
+_PHONE_PAGES = {"payment": payment, "venue": venue, "trip": trip, "status": status_page}
 
 
 def _crop_around(
@@ -153,7 +58,7 @@ def _crop_around(
     return img.crop((left, top, right, bottom))
 
 
-def _screen(spec: RenderSpec, rng: random.Random) -> Image.Image:
+def _screen(spec: RenderSpec, size: tuple[int, int], rng: random.Random) -> Image.Image:
     theme = sample_theme(rng, spec.dark)
     # Dark apps mostly keep the code on a white card; a bright ink may sit on the dark card.
     dark_paper_ok = spec.dark and max(spec.ink) > 150 and rng.random() < 0.4
@@ -166,24 +71,34 @@ def _screen(spec: RenderSpec, rng: random.Random) -> Image.Image:
         banner = (rng.choice(words), rng.choice(UI_COLORS)) if rng.random() < 0.3 else None
     # a few apps shade the code between two tones of its status colour
     second = status_color(spec.label, rng) if rng.random() < 0.2 else spec.ink
-    inks = (spec.ink, spec.ink if spec.kind == "badge" else second)
-    size = (spec.width, spec.height)
-    screen = Screen(size, theme, rng, inks, paper, banner, badge=spec.kind == "badge")
+    inks = (spec.ink, spec.ink if spec.kind != "screen" else second)
+    stand_in = spec.kind if spec.kind in ("badge", "placeholder") else ""
+    screen = Screen(size, theme, rng, inks, paper, banner, stand_in, stamp(spec))
     box = LAYOUTS[spec.layout](screen)
+    if screen.stamp_box is not None:  # a crop keeps the shown time
+        box = _union(box, screen.stamp_box)
     return _crop_around(screen.img, box, rng) if spec.crop else screen.img
+
+
+def stamp(spec: RenderSpec) -> Stamp:
+    """The time texts that `spec` puts on its screen."""
+    lines = () if spec.shown_time is None else format_shown_time(spec.shown_time, spec.time_format)
+    return Stamp(lines, spec.time_position == "above", spec.status_clock)
+
+
+def _union(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> tuple[int, ...]:
+    return min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])
 
 
 def _base(spec: RenderSpec, rng: random.Random) -> Image.Image:
     size = (spec.width, spec.height)
     if spec.photo:  # a camera sees the screen at a lower resolution: draw it there (it is in dp)
-        scale = min(1.0, rng.randint(500, 900) / max(size))
+        scale = min(1.0, rng.randint(700, 1300) / max(size))
         size = (max(1, round(size[0] * scale)), max(1, round(size[1] * scale)))
-    if spec.kind in ("screen", "badge"):
-        return _screen(spec, rng)
-    if spec.kind == "payment":
-        return payment(size, rng, spec.dark)
-    if spec.kind == "trip":
-        return trip(size, rng, spec.dark)
+    if spec.kind in LAYOUT_KINDS:
+        return _screen(spec, size, rng)
+    if spec.kind in _PHONE_PAGES:
+        return _PHONE_PAGES[spec.kind](size, rng, spec.dark, stamp(spec))
     if spec.kind == "document":
         return document(size, rng)
     if spec.kind in _NO_EFFECTS:  # blank and tiny images are one flat colour

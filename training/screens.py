@@ -9,8 +9,10 @@ import numpy as np
 import segno
 from PIL import Image, ImageDraw
 
+from training import standins
 from training.colours import RGB, UI_COLORS, ink_on
 from training.fonts import APP_NAMES, APP_NAMES_CJK, BOLD, font_for, random_text
+from training.timestamps import Stamp, draw_stamp
 
 Box = tuple[int, int, int, int]
 
@@ -73,10 +75,14 @@ class Screen:
         inks: tuple[RGB, RGB],
         paper: RGB,
         banner: tuple[str, RGB] | None,
-        badge: bool,
+        stand_in: str = "",
+        stamp: Stamp | None = None,
     ) -> None:
         self.img = Image.new("RGB", size, theme.bg)
-        self.inks, self.paper, self.banner, self.badge = inks, paper, banner, badge
+        self.inks, self.paper, self.banner = inks, paper, banner
+        self.stand_in = stand_in  # "badge" or "placeholder" in place of the code, or ""
+        self.stamp = stamp or Stamp()
+        self.stamp_box: Box | None = None  # where draw_stamp put the shown time
         self.draw = ImageDraw.Draw(self.img)
         self.theme, self.rng = theme, rng
         self.w, self.h = size
@@ -117,14 +123,8 @@ class Screen:
         h = self.dp(24)
         if fill is not None:
             self.draw.rectangle((0, 0, self.w, h), fill=fill)
-        self.text(
-            (self.dp(16), h // 2),
-            f"{self.rng.randint(0, 23)}:{self.rng.randint(0, 59):02d}",
-            12,
-            fg,
-            bold=True,
-            anchor="lm",
-        )
+        if self.stamp.clock:
+            self.text((self.dp(16), h // 2), self.stamp.clock, 12, fg, bold=True, anchor="lm")
         x = self.w - self.dp(16)
         self.draw.rounded_rectangle(
             (x - self.dp(22), h // 2 - self.dp(5), x, h // 2 + self.dp(5)),
@@ -205,9 +205,13 @@ class Screen:
         """Draw the screen's code (a QR code or a non-QR badge) of `size` px; return its box."""
         x0, y0 = center[0] - size // 2, center[1] - size // 2
         box = (x0, y0, x0 + size, y0 + size)
+        self.stamp_box = draw_stamp(self, box)
         ink = self.inks[0]
-        if self.badge:  # a coloured badge where the code would be: the colour, not the QR texture
-            self.draw.rounded_rectangle(box, self.rng.randint(0, size // 4), fill=ink)
+        if self.stand_in == "badge":  # a coloured shape: the colour, not the QR texture
+            standins.badge(self, box, ink)
+            return box
+        if self.stand_in == "placeholder":
+            standins.placeholder(self, box)
             return box
         with_logo = self.rng.random() < 0.3
         mask = qr_mask(self.rng, size, with_logo)

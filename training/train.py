@@ -1,8 +1,10 @@
 """Render the data, train the classifier on the CPU, calibrate, evaluate and export it to ONNX.
 
-.venv/bin/python -m training.train --out model_repository/health_code_classifier/1/model.onnx
+.venv/bin/python -m training.train --out model_repository/health_code_classifier/2/model.onnx
 
-Writes what it used and measured (settings, splits, temperature, test metrics) to --record.
+Writes what it used and measured (settings, splits, temperature, decision-rule threshold, test
+metrics) to --record, and the threshold into the classifier's config.pbtxt and configs/gpu.pbtxt
+(the folders above --out) where they exist.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import functools
 import hashlib
 import json
 import platform
+import resource
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -22,14 +25,21 @@ from torch import nn
 
 from training import render
 from training.dataset import SEED_OFFSETS, TRAIN_LAYOUTS, Dataset, load
-from training.export import export_onnx, verify_onnx
-from training.families import HOLDOUT_LAYOUT
+from training.export import export_onnx, verify_onnx, write_threshold
+from training.families import HOLDOUT_LAYOUTS
 from training.fonts import cjk_font_file
-from training.metrics import Report, evaluate, expected_calibration_error, fit_temperature, softmax
+from training.metrics import (
+    Report,
+    choose_threshold,
+    evaluate,
+    expected_calibration_error,
+    fit_temperature,
+    softmax,
+)
 from training.model import HealthCodeNet, count_macs
-from training.preprocessing import INPUT_SIZE
+from training.preprocessing import INPUT_SHAPE
 
-DEFAULT_OUT = Path("model_repository/health_code_classifier/1/model.onnx")
+DEFAULT_OUT = Path("model_repository/health_code_classifier/2/model.onnx")
 DEFAULT_RECORD = Path("training/model_run.json")
 
 
@@ -87,6 +97,15 @@ def predict(net: HealthCodeNet, pixels: np.ndarray, batch_size: int = 256) -> np
     return torch.cat(chunks).numpy()
 
 
+def cpu_seconds() -> float:
+    """CPU seconds (user + system) of this process and its finished children (the renderers)."""
+    own, children = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def _record(args: argparse.Namespace, **measured: object) -> dict[str, object]:
     """What this run used and measured, for the model card and for reproducing it."""
     settings = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
@@ -99,7 +118,7 @@ def _record(args: argparse.Namespace, **measured: object) -> dict[str, object]:
         "data": {
             "seed_offsets": SEED_OFFSETS,
             "train_and_calib_layouts": list(TRAIN_LAYOUTS),
-            "held_out_layout": HOLDOUT_LAYOUT,
+            "held_out_layouts": list(HOLDOUT_LAYOUTS),
             "invalid_kinds": render.INVALID_KINDS,
             "phone_sizes": render.PHONE_SIZES,
             "cjk_font": cjk_font_file(),
@@ -126,17 +145,25 @@ def run(args: argparse.Namespace, log: Callable[[str], None] = print) -> Report:
     log(f"data: {splits}, {data_s:.0f} s")
     net = HealthCodeNet()
     params = sum(p.numel() for p in net.parameters())
-    macs = count_macs(net, INPUT_SIZE)
+    macs = count_macs(net, *INPUT_SHAPE[1:])
     log(f"model: {params} parameters, {macs / 1e6:.1f} M multiply-adds per image")
     fit(net, train, args.epochs, args.batch_size, args.lr, args.seed, log)
     train_s = time.monotonic() - started - data_s
-    temperature = fit_temperature(predict(net, calib.pixels), calib.labels)
+    calib_logits = predict(net, calib.pixels)
+    temperature = fit_temperature(calib_logits, calib.labels)
+    threshold = choose_threshold(softmax(calib_logits, temperature), calib.labels)
     logits = predict(net, test.pixels)
     ece_before = expected_calibration_error(softmax(logits), test.labels)
-    report = evaluate(softmax(logits, temperature), test.labels, test.kinds)
+    argmax = evaluate(softmax(logits, temperature), test.labels, test.kinds)
+    report = evaluate(softmax(logits, temperature), test.labels, test.kinds, threshold)
     log(f"temperature {temperature:.3f}: test ECE {ece_before:.4f} -> {report.ece:.4f}")
+    log(f"decision rule: a colour needs a calibrated probability >= {threshold:.2f}")
     log(report.format())
     export_onnx(net, args.out, temperature)
+    configs = [args.out.parent.parent / name for name in ("config.pbtxt", "configs/gpu.pbtxt")]
+    for config in configs:
+        if config.exists():
+            write_threshold(config, threshold)
     diff = verify_onnx(args.out, net, test.pixels, temperature)
     total_s = time.monotonic() - started
     log(
@@ -145,12 +172,15 @@ def run(args: argparse.Namespace, log: Callable[[str], None] = print) -> Report:
     )
     record = _record(
         args,
-        model={"parameters": params, "multiply_adds": macs, "input_size": INPUT_SIZE,
+        model={"parameters": params, "multiply_adds": macs, "input_shape": list(INPUT_SHAPE),
                "onnx_bytes": args.out.stat().st_size,
                "onnx_sha256": hashlib.sha256(args.out.read_bytes()).hexdigest()},
         temperature=temperature,
-        test={**report.to_json(), "ece_before_calibration": ece_before},
-        seconds={"data": round(data_s), "training": round(train_s), "total": round(total_s)},
+        min_colour_probability=threshold,
+        test={**report.to_json(), "ece_before_calibration": ece_before,
+              "argmax": {k: argmax.to_json()[k] for k in ("accuracy", "invalid_as_colour")}},
+        seconds={"data": round(data_s), "training": round(train_s), "total": round(total_s),
+                 "cpu": round(cpu_seconds())},
     )  # fmt: skip
     args.record.write_text(json.dumps(record, indent=1) + "\n")
     return report
@@ -162,10 +192,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where to write model.onnx")
     parser.add_argument("--record", type=Path, default=DEFAULT_RECORD, help="run record (JSON)")
-    parser.add_argument("--train-samples", type=int, default=12000)
-    parser.add_argument("--calib-samples", type=int, default=1200, help="for temperature scaling")
+    parser.add_argument("--train-samples", type=int, default=16000)
+    parser.add_argument(
+        "--calib-samples", type=int, default=2000, help="for the temperature and the threshold"
+    )
     parser.add_argument("--test-samples", type=int, default=2000)
-    parser.add_argument("--epochs", type=int, default=14)
+    parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--lr", type=float, default=3e-3, help="peak learning rate")
     parser.add_argument("--seed", type=int, default=0, help="fixes the data and the training")

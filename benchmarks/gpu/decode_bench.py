@@ -109,11 +109,12 @@ def main(repository: Path, folder: Path) -> dict:
     out["nvjpeg_damaged_behind_valid_header"] = _outcome(lambda: calls([tensor(damaged)]))
     out["nvjpeg_progressive"] = _outcome(lambda: calls([tensor(progressive)]))
     device = torch.device("cuda", 0)
+    height = imaging.INPUT_HEIGHT
     for factor in (gpu_plan.MAX_GPU_DOWNSCALE, 98):  # ours, and a 1080 x 22000 screenshot's
-        tall = torch.zeros((1, 3, 224 * factor, 1080), device=device)
+        tall = torch.zeros((1, 3, height * factor, 1080), device=device)
         width = max(1, round(1080 / factor))
         resize = lambda t=tall, w=width: F.interpolate(  # noqa: E731
-            t, size=(224, w), mode="bilinear", antialias=True
+            t, size=(height, w), mode="bilinear", antialias=True
         )
         out[f"cuda_antialiased_downscale_{factor}x"] = _outcome(resize)
     torch.cuda.synchronize()

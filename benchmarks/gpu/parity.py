@@ -20,7 +20,7 @@ import tritonclient.grpc as grpcclient
 from tritonclient.utils import InferenceServerException
 
 from benchmarks.gpu.observe import triton_metrics, triton_window
-from gateway.repository import DEFAULT_FAMILY, ModelFamily, labels, load_imaging
+from gateway.repository import DEFAULT_FAMILY, ModelFamily, labels, load_imaging, versions
 
 SCORE_TOLERANCE = 0.05
 _CODE = re.compile(r"\[(\w+)\]")
@@ -42,7 +42,8 @@ def check(entries: list[dict], repository: Path, grpc_target: str, metrics_url: 
     family = ModelFamily(DEFAULT_FAMILY)
     imaging = load_imaging(family, repository)
     names = labels(family, repository)
-    model = repository / family.classifier / "1" / "model.onnx"
+    classifier = repository / family.classifier
+    model = classifier / str(versions(classifier)[-1]) / "model.onnx"  # the newest, as served
     session = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
     client = grpcclient.InferenceServerClient(grpc_target)
     rows = []

@@ -13,10 +13,14 @@ import pytest
 import tritonclient.grpc as grpcclient
 from PIL import Image
 
+from gateway.repository import versions
 from tests.support.images import jpeg_with_orientation
-from tests.support.service import run_service
+from tests.support.service import PROJECT, run_service
 from training.preprocessing import image_to_tensor
 from training.render import LABELS, render
+
+# The classifier version the repository ships: Triton serves the newest.
+SHIPPED_VERSION = str(versions(PROJECT / "model_repository" / "health_code_classifier")[-1])
 
 # Seeds no test or training split depends on; every class in both formats.
 CASES = [(label, fmt) for label in LABELS for fmt in ("jpeg", "png")]
@@ -35,7 +39,7 @@ def test_each_status_is_recognised_from_a_base64_json_body(client, label, fmt):
     assert set(body["scores"]) == set(LABELS)
     assert body["confidence"] == pytest.approx(max(body["scores"].values()))
     assert sum(body["scores"].values()) == pytest.approx(1.0, abs=1e-4)
-    assert body["model_version"] == "1"
+    assert body["model_version"] == SHIPPED_VERSION
     assert body["request_id"] == response.headers["x-request-id"]
 
 

@@ -26,6 +26,7 @@ from gateway.repository import PROJECT_REPOSITORY
 from gateway.routing import image_inputs
 from gateway.time_reading import MODEL
 from tests.support.service import wait_for
+from training.render import render_sample
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 READY_TIMEOUT_S = 120
@@ -116,6 +117,17 @@ def test_screenshots_drawn_without_training_show_their_time(grpc_url, style, kin
     shot = time_screens.screen(rng, style)
     out = asyncio.run(reading(grpc_url, time_screens.encode(shot.image, kind, rng)))
     assert out["READING"] == shot.reading, out["LINES"]
+
+
+def test_a_rendered_screenshot_shows_the_time_its_spec_says(grpc_url):
+    shown = datetime(2022, 4, 12, 9, 31, 7)
+    spec, image = render_sample(
+        "green", 4, shown_time=shown, time_format="iso", photo=False, crop=False, chat=False,
+        blur=0.0, noise=0.0, glare=0.0, moire=0.0, rotation=0.0, fmt="png", layout="classic",
+    )  # fmt: skip
+    assert spec.shown_time == shown
+    out = asyncio.run(reading(grpc_url, image))
+    assert out["READING"] == "2022-04-12T09:31:07", out["LINES"]
 
 
 def test_concurrent_images_of_different_sizes_are_each_read(grpc_url):

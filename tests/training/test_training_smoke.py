@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -11,15 +12,17 @@ import onnx
 import pytest
 
 from training import evaluate
-from training.dataset import TRAIN_LAYOUTS, generate, split_seeds
-from training.export import INPUT_NAME, OUTPUT_NAME, session
-from training.families import FAMILIES, family_factors
-from training.preprocessing import INPUT_SIZE, image_to_tensor
+from training.dataset import TRAIN_LAYOUTS, _render, generate, split_seeds
+from training.export import INPUT_NAME, OUTPUT_NAME, session, write_threshold
+from training.families import FAMILIES, HOLDOUT_LAYOUTS, family_factors
+from training.metrics import choose_threshold, rule_rates, safe_answers
+from training.metrics import evaluate as score
+from training.preprocessing import INPUT_SHAPE, image_to_tensor
 from training.render import LABELS, render, render_sample
 from training.train import parse_args, run
 
 COMMITTED = (
-    Path(__file__).resolve().parents[2] / "model_repository/health_code_classifier/1/model.onnx"
+    Path(__file__).resolve().parents[2] / "model_repository/health_code_classifier/2/model.onnx"
 )
 
 
@@ -29,11 +32,11 @@ def check_contract(path: Path) -> None:
     sess = session(path)
     (pixels,), (scores,) = sess.get_inputs(), sess.get_outputs()
     assert (pixels.name, pixels.type) == (INPUT_NAME, "tensor(uint8)")
-    assert pixels.shape[1:] == [3, INPUT_SIZE, INPUT_SIZE] and isinstance(pixels.shape[0], str)
+    assert pixels.shape[1:] == list(INPUT_SHAPE) and isinstance(pixels.shape[0], str)
     assert (scores.name, scores.type) == (OUTPUT_NAME, "tensor(float)")
     rng = np.random.default_rng(0)
     for n in (1, 7):
-        batch = rng.integers(0, 256, (n, 3, INPUT_SIZE, INPUT_SIZE), dtype=np.uint8)
+        batch = rng.integers(0, 256, (n, *INPUT_SHAPE), dtype=np.uint8)
         (out,) = sess.run([OUTPUT_NAME], {INPUT_NAME: batch})
         assert out.shape == (n, len(LABELS)) and out.dtype == np.float32
         np.testing.assert_allclose(out.sum(axis=1), 1.0, atol=1e-5)
@@ -41,7 +44,10 @@ def check_contract(path: Path) -> None:
 
 
 def test_a_tiny_training_run_exports_a_model_that_meets_the_contract(tmp_path):
-    out, record = tmp_path / "1" / "model.onnx", tmp_path / "run.json"
+    out, record = tmp_path / "2" / "model.onnx", tmp_path / "run.json"
+    (tmp_path / "configs").mkdir()
+    for name in ("config.pbtxt", "configs/gpu.pbtxt"):  # the classifier folder's own configs
+        (tmp_path / name).write_text((COMMITTED.parents[1] / name).read_text())
     args = parse_args(
         [
             "--out",
@@ -70,6 +76,12 @@ def test_a_tiny_training_run_exports_a_model_that_meets_the_contract(tmp_path):
     written = json.loads(record.read_text())
     assert written["settings"]["train_samples"] == 32 and written["temperature"] > 0
     assert written["model"]["onnx_sha256"] == hashlib.sha256(out.read_bytes()).hexdigest()
+    threshold = f'string_value: "{written["min_colour_probability"]:.2f}"'
+    for name in ("config.pbtxt", "configs/gpu.pbtxt"):
+        assert (
+            f'key: "min_colour_probability" value: {{ {threshold} }}'
+            in (tmp_path / name).read_text()
+        )
 
 
 @pytest.mark.skipif(not COMMITTED.exists(), reason="no committed model yet")
@@ -94,9 +106,9 @@ def test_the_evaluation_reports_every_set_calibration_and_latency(tmp_path):
     )
     results = evaluate.run(args, log=lambda line: None)
     assert json.loads(out.read_text()) == json.loads(json.dumps(results))
-    assert len(results["sets"]) == 2 + len(FAMILIES)
+    assert len(results["sets"]) == 1 + len(HOLDOUT_LAYOUTS) + len(FAMILIES)
     assert all(0 <= s["ece"] <= 1 and len(s["confusion"]) == 4 for s in results["sets"].values())
-    assert set(results["latency_ms_per_image"]) == {1, 32}
+    assert set(results["latency_ms_per_image"]) == {1, 16}
 
 
 def test_training_tensors_are_the_serving_preprocessing_of_the_rendered_bytes():
@@ -131,3 +143,47 @@ def test_the_committed_model_meets_the_contract_and_recognises_fresh_renders():
     (scores,) = session(COMMITTED).run([OUTPUT_NAME], {INPUT_NAME: pixels})
     expected = [label for label in LABELS for _ in seeds]
     assert [LABELS[i] for i in scores.argmax(axis=1)] == expected
+
+
+def test_the_decision_rule_answers_invalid_below_the_threshold_and_says_so():
+    scores = np.array([[0.9, 0.05, 0.03, 0.02], [0.6, 0.3, 0.05, 0.05], [0.1, 0.1, 0.1, 0.7]])
+    labels = np.array([0, 0, 3])
+    assert safe_answers(scores, 0.8).tolist() == [0, 3, 3]
+    assert safe_answers(scores, 0.5).tolist() == [0, 0, 3]
+    report = score(scores, labels, np.array(["screen/home"] * 3), threshold=0.8)
+    assert report.rule_decided == 1 and report.invalid_as_colour == 0.0
+    assert report.colour_recall == 0.5
+
+
+def test_the_threshold_keeps_invalid_images_off_the_colours_and_the_colours_answered():
+    rng = np.random.default_rng(0)
+    confident = rng.uniform(0.9, 1.0, 1000)  # true colours, mostly sure
+    doubtful = rng.uniform(0.4, 0.7, 1000)  # invalid images the argmax would call green
+    scores = np.zeros((2000, 4))
+    scores[:1000, 0], scores[:1000, 3] = confident, 1 - confident
+    scores[1000:, 0], scores[1000:, 3] = doubtful, 1 - doubtful
+    labels = np.array([0] * 1000 + [3] * 1000)
+    threshold = choose_threshold(scores, labels)
+    as_colour, recall = rule_rates(scores, labels, threshold)
+    assert 0.7 <= threshold <= 0.9 and as_colour <= 0.003 and recall >= 0.99
+
+
+def test_the_threshold_is_written_into_the_classifier_configs_it_finds(tmp_path):
+    config = tmp_path / "config.pbtxt"
+    shipped = (COMMITTED.parents[1] / "config.pbtxt").read_text()
+    config.write_text(shipped)
+    write_threshold(config, 0.873)
+    assert 'key: "min_colour_probability" value: { string_value: "0.87" }' in config.read_text()
+    assert config.read_text().replace("0.87", "") == shipped.replace(
+        re.search(r'min_colour_probability" value: \{ string_value: "([0-9.]+)"', shipped)[1], ""
+    )
+    config.write_text('name: "x"\n')
+    with pytest.raises(ValueError, match="min_colour_probability"):
+        write_threshold(config, 0.9)
+
+
+@pytest.mark.parametrize("split", ["test", "holdout/portal", "family/photo of screen"])
+def test_the_evaluation_knows_which_images_are_photos_without_rendering_them(split):
+    seeds = split_seeds(split, 8, 0)
+    flags = evaluate.photographed(split, 8, 0)
+    assert flags.tolist() == [_render((s, split))[0].photo for s in seeds]

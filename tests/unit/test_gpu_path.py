@@ -20,6 +20,7 @@ from google.protobuf import text_format
 from PIL import Image
 from tritonclient.grpc import model_config_pb2
 
+from gateway.repository import project_imaging
 from gateway.settings import Settings
 from tests.deploy.manifests import quantity_bytes
 from tests.support.images import jpeg_claiming, jpeg_with_orientation
@@ -28,6 +29,7 @@ PROJECT = Path(__file__).resolve().parents[2]
 REPOSITORY = PROJECT / "model_repository"
 VERSION = REPOSITORY / "health_code_preprocess" / "1"
 STAGED = ("imaging", "gpu_plan", "gpu_decode", "model")
+SHAPE = tuple(project_imaging().INPUT_SHAPE)  # the model input, (3, height, width)
 
 
 def parse(path: Path) -> model_config_pb2.ModelConfig:
@@ -244,7 +246,7 @@ def test_asking_for_the_gpu_decode_without_a_usable_gpu_warns_once_and_uses_the_
     assert model.gpu is None
     assert len(triton.warnings) == 1
     assert "using the CPU" in triton.warnings[0]
-    assert pixels_of(run(model, [encode(smooth(300, 600), "JPEG")])[0]).shape == (3, 224, 224)
+    assert pixels_of(run(model, [encode(smooth(300, 600), "JPEG")])[0]).shape == SHAPE
 
 
 class BrokenInstall(types.ModuleType):
@@ -267,7 +269,7 @@ def test_the_gpu_warms_up_at_load_and_a_healthy_one_serves_the_first_batch(trito
     assert model.gpu is not None and not triton.warnings
     assert cuda.calls[0] == 2  # the warm-up's batched decode, before any request
     image = encode(smooth(600, 300), "JPEG")
-    assert pixels_of(run(model, [image])[0]).shape == (3, 224, 224)
+    assert pixels_of(run(model, [image])[0]).shape == SHAPE
     assert triton.route_count("gpu") == 1
 
 
@@ -308,7 +310,7 @@ def test_a_refused_image_is_found_by_halving_the_batch_and_only_it_goes_to_the_c
     responses = run(model, [*good[:40], refused, *good[40:]])
     imaging = importlib.import_module("imaging")
     assert np.array_equal(pixels_of(responses[40]), imaging.image_to_tensor(refused))
-    assert all(pixels_of(r).shape == (3, 224, 224) for r in responses)
+    assert all(pixels_of(r).shape == SHAPE for r in responses)
     # one by one would be 1 + 64 calls; halving is the failing path's log2(64) levels, twice
     # (both halves of each failing split), plus a known-good probe per failure
     assert len(cuda.calls) <= 1 + 2 * 6 + 7
@@ -344,7 +346,7 @@ def test_damaged_data_behind_a_valid_header_gets_the_gpu_answer_when_nvjpeg_deco
     with pytest.raises(imaging.ImageError, match="corrupt_image"):
         imaging.image_to_tensor(image)  # the CPU path is strict
     model = start("gpu")
-    assert pixels_of(run(model, [image])[0]).shape == (3, 224, 224)  # decided: lenient
+    assert pixels_of(run(model, [image])[0]).shape == SHAPE  # decided: lenient
 
 
 def test_damaged_data_that_nvjpeg_refuses_gets_the_cpu_paths_corrupt_image(triton, cuda):
@@ -383,7 +385,7 @@ def test_an_image_beyond_the_downscale_limit_takes_the_cpu_and_the_rest_of_its_b
     box_h, box_w = importlib.import_module("gpu_plan")._box()
     tall = jpeg_claiming(box_w, 70 * box_h)  # only its header is real: the CPU refuses its data
     responses = run(model, [encode(smooth(300, 600), "JPEG"), tall])
-    assert pixels_of(responses[0]).shape == (3, 224, 224)
+    assert pixels_of(responses[0]).shape == SHAPE
     assert "[corrupt_image]" in responses[1].error.message
     assert triton.route_count("downscale") == 1 and triton.route_count("gpu") == 1
 
@@ -393,10 +395,10 @@ def test_a_batch_is_decoded_in_chunks_within_the_pixel_budget(triton, cuda):
     model.gpu.pixel_budget = 3 * 300 * 600  # three of these images at a time
     cuda.calls.clear()
     images = [encode(smooth(300, 600), "JPEG") for _ in range(8)]
-    assert all(pixels_of(r).shape == (3, 224, 224) for r in run(model, images))
+    assert all(pixels_of(r).shape == SHAPE for r in run(model, images))
     assert cuda.calls == [3, 3, 2]
     gpu_plan = importlib.import_module("gpu_plan")
-    jobs = [gpu_plan.Job(10, 10, (10, 10)), gpu_plan.Job(100, 100, (224, 224))]
+    jobs = [gpu_plan.Job(10, 10, (10, 10)), gpu_plan.Job(100, 100, (100, 100))]
     assert gpu_plan.chunks(jobs, budget=50) == [[0], [1]]  # alone, even past the budget
 
 
@@ -408,7 +410,7 @@ def test_the_cpu_share_of_a_batch_is_decoded_on_the_pool_beside_the_gpu(triton, 
     responses = run(model, [png, jpeg, grey, b"not an image"])
     assert np.array_equal(pixels_of(responses[0]), imaging.image_to_tensor(png))
     assert np.array_equal(pixels_of(responses[2]), imaging.image_to_tensor(grey))
-    assert pixels_of(responses[1]).shape == (3, 224, 224)
+    assert pixels_of(responses[1]).shape == SHAPE
     assert "[not_an_image]" in responses[3].error.message
     assert triton.route_count("not_jpeg") == 2 and triton.route_count("colorspace") == 1
     model.finalize()
@@ -417,14 +419,16 @@ def test_the_cpu_share_of_a_batch_is_decoded_on_the_pool_beside_the_gpu(triton, 
 def test_the_cpu_path_serves_a_batch_in_which_one_request_is_corrupt(triton):
     model = start(None)
     ok, bad = run(model, [encode(smooth(300, 600), "JPEG"), b"\xff\xd8\xff"])
-    assert ok.output_tensors[0].array.shape == (1, 3, 224, 224)
+    assert ok.output_tensors[0].array.shape == (1, *importlib.import_module("imaging").INPUT_SHAPE)
     assert bad.error.code == triton.TritonError.INVALID_ARG
     assert "[corrupt_image]" in bad.error.message
     assert not triton.warnings and not triton.counters
 
 
 # (1256, 2411) and (2064, 603): sizing from the full-size decode would be a pixel off imaging's.
-@pytest.mark.parametrize("size", [(1080, 2340), (1256, 2411), (2064, 603), (150, 100)])
+@pytest.mark.parametrize(
+    "size", [(1080, 2340), (1256, 2411), (2064, 603), (150, 100), (1440, 3200), (720, 1280)]
+)
 def test_the_gpu_letterbox_of_a_full_size_decode_matches_imaging(triton, size):
     torch = pytest.importorskip("torch")
     gpu_decode, imaging = importlib.import_module("gpu_decode"), importlib.import_module("imaging")
@@ -434,11 +438,12 @@ def test_the_gpu_letterbox_of_a_full_size_decode_matches_imaging(triton, size):
     target = importlib.import_module("gpu_plan").plan(data).target
     ours = gpu_decode.letterbox(full, target).numpy()
     theirs = imaging.image_to_tensor(data)
-    assert ours.shape == theirs.shape == (3, 224, 224)
+    assert ours.shape == theirs.shape == imaging.INPUT_SHAPE
     assert ours.dtype == np.uint8
     (width, height), pad = target, imaging.PAD_VALUE
-    top, left = (224 - height) // 2, (224 - width) // 2
-    inside = np.zeros((224, 224), dtype=bool)
+    box_h, box_w = imaging.INPUT_SHAPE[1:]
+    top, left = (box_h - height) // 2, (box_w - width) // 2
+    inside = np.zeros((box_h, box_w), dtype=bool)
     inside[top : top + height, left : left + width] = True
     for tensor in (ours, theirs):  # the same region holds the image, the same grey surrounds it
         assert (tensor[:, ~inside] == pad).all()

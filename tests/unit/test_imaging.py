@@ -7,10 +7,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import simplejpeg
 from PIL import Image
 
 from tests.support.images import jpeg_with_orientation, png_claiming
-from training.preprocessing import INPUT_SIZE, ImageError, image_to_tensor, imaging
+from training.preprocessing import (
+    INPUT_HEIGHT,
+    INPUT_SHAPE,
+    INPUT_WIDTH,
+    ImageError,
+    image_to_tensor,
+    imaging,
+)
 
 CONFIG = (
     Path(__file__).resolve().parents[2] / "model_repository/health_code_preprocess/config.pbtxt"
@@ -24,25 +32,46 @@ def encode(img: Image.Image, fmt: str, **kw) -> bytes:
 
 
 @pytest.mark.parametrize("fmt", ["JPEG", "PNG"])
-def test_a_tall_screenshot_is_letterboxed_into_a_square_uint8_chw_tensor(fmt):
+def test_a_phone_screenshot_fills_the_height_of_the_portrait_uint8_chw_tensor(fmt):
     img = Image.new("RGB", (1080, 2340), (0, 170, 80))
     tensor = image_to_tensor(encode(img, fmt))
-    assert tensor.shape == (3, INPUT_SIZE, INPUT_SIZE)
+    assert tensor.shape == INPUT_SHAPE == (3, INPUT_HEIGHT, INPUT_WIDTH)
     assert tensor.dtype == np.uint8
-    middle = tensor[:, INPUT_SIZE // 2, INPUT_SIZE // 2].astype(int)
+    middle = tensor[:, INPUT_HEIGHT // 2, INPUT_WIDTH // 2].astype(int)
     assert abs(middle - [0, 170, 80]).max() <= 3  # the image sits in the middle
-    assert (tensor[:, INPUT_SIZE // 2, 0] == 127).all()  # grey bars left and right
+    assert (tensor[:, :, 0] == 127).all() and (tensor[:, :, -1] == 127).all()  # bars beside
+    assert (tensor[:, [0, -1], INPUT_WIDTH // 2] != 127).all()  # the full height: none above
+
+
+@pytest.mark.parametrize(("size", "scale"), [((1440, 3200), 8), ((720, 1600), 4)])
+def test_a_20_by_9_screen_fills_the_tensor_from_a_dct_scaled_decode_with_no_resize(size, scale):
+    data = encode(Image.effect_noise(size, 80).convert("RGB"), "JPEG", quality=90)
+    decoded = simplejpeg.decode_jpeg(data, colorspace="RGB", min_width=size[0] // scale,
+                                     min_height=size[1] // scale)  # fmt: skip
+    assert decoded.shape[:2] == (INPUT_HEIGHT, 180)
+    left = (INPUT_WIDTH - 180) // 2
+    tensor = image_to_tensor(data)
+    np.testing.assert_array_equal(tensor[:, :, left : left + 180], decoded.transpose(2, 0, 1))
+    assert (tensor[:, :, :left] == 127).all() and (tensor[:, :, left + 180 :] == 127).all()
+
+
+def test_a_landscape_image_is_letterboxed_with_bars_above_and_below():
+    tensor = image_to_tensor(encode(Image.new("RGB", (1600, 900), (200, 30, 30)), "PNG"))
+    assert tensor.shape == INPUT_SHAPE
+    rows = (tensor != 127).any(axis=(0, 2))
+    assert rows.sum() == round(900 * INPUT_WIDTH / 1600)  # its rows, centred, the rest grey
+    assert rows[INPUT_HEIGHT // 2] and not rows[0] and not rows[-1]
 
 
 def test_grayscale_palette_and_alpha_images_become_rgb():
     for mode in ("L", "P", "RGBA", "LA"):
         tensor = image_to_tensor(encode(Image.new(mode, (300, 200)), "PNG"))
-        assert tensor.shape == (3, INPUT_SIZE, INPUT_SIZE)
+        assert tensor.shape == INPUT_SHAPE
 
 
 def test_a_cmyk_jpeg_is_decoded_too():
     tensor = image_to_tensor(encode(Image.new("CMYK", (640, 480), (0, 0, 0, 0)), "JPEG"))
-    assert tensor.shape == (3, INPUT_SIZE, INPUT_SIZE)
+    assert tensor.shape == INPUT_SHAPE
 
 
 @pytest.mark.parametrize(
@@ -71,7 +100,7 @@ def test_a_truncated_jpeg_is_refused_rather_than_half_decoded():
 
 
 def test_the_preprocess_config_declares_the_tensor_this_function_makes():
-    assert f"dims: [ 3, {INPUT_SIZE}, {INPUT_SIZE} ]" in CONFIG.read_text()
+    assert f"dims: [ 3, {INPUT_HEIGHT}, {INPUT_WIDTH} ]" in CONFIG.read_text()
 
 
 def quadrants(width: int = 720, height: int = 1600) -> Image.Image:

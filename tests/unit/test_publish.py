@@ -12,10 +12,11 @@ from onnx import TensorProto, helper
 from tritonclient.grpc import model_config_pb2
 
 from gateway.publish import MODEL, PublishError, publish, publish_family
-from gateway.repository import PROJECT_REPOSITORY
+from gateway.repository import PROJECT_REPOSITORY, versions
 
 REPO = Path(__file__).resolve().parents[2] / "model_repository"
-V1 = REPO / MODEL / "1" / "model.onnx"
+SERVED = versions(REPO / MODEL)[-1]  # the committed (newest) version
+COMMITTED = REPO / MODEL / str(SERVED) / "model.onnx"
 
 
 @pytest.fixture
@@ -25,19 +26,20 @@ def repository(tmp_path: Path) -> Path:
 
 
 def test_a_good_model_becomes_the_next_version_with_nothing_left_behind(repository):
-    assert publish(V1, repository) == 2
+    assert publish(COMMITTED, repository) == SERVED + 1
     model_dir = repository / MODEL
-    assert (model_dir / "2" / "model.onnx").read_bytes() == V1.read_bytes()
+    assert (model_dir / str(SERVED + 1) / "model.onnx").read_bytes() == COMMITTED.read_bytes()
     names = sorted(p.name for p in model_dir.iterdir())
-    assert names == ["1", "2", "config.pbtxt", "configs", "labels.txt"]  # no staging folder left
+    # no staging folder left
+    assert names == [str(SERVED), str(SERVED + 1), "config.pbtxt", "configs", "labels.txt"]
 
 
 def test_a_file_onnxruntime_cannot_load_is_refused(repository, tmp_path):
     broken = tmp_path / "broken.onnx"
-    broken.write_bytes(V1.read_bytes()[:1000])
+    broken.write_bytes(COMMITTED.read_bytes()[:1000])
     with pytest.raises(PublishError, match="does not load"):
         publish(broken, repository)
-    assert not (repository / MODEL / "2").exists()
+    assert not (repository / MODEL / str(SERVED + 1)).exists()
 
 
 def test_a_model_with_other_tensor_names_is_refused(repository, tmp_path):
@@ -55,12 +57,12 @@ def test_a_model_with_other_tensor_names_is_refused(repository, tmp_path):
 
 def test_an_existing_version_is_never_overwritten(repository):
     with pytest.raises(PublishError, match="exists already"):
-        publish(V1, repository, version=1)
+        publish(COMMITTED, repository, version=SERVED)
 
 
 def test_a_folder_that_is_not_a_triton_model_is_refused(tmp_path):
     with pytest.raises(PublishError, match=r"no config\.pbtxt"):
-        publish(V1, tmp_path)
+        publish(COMMITTED, tmp_path)
 
 
 def test_a_family_is_copied_under_a_new_name_with_its_configs_renamed(tmp_path):

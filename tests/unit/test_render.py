@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import io
 import random
+from datetime import datetime
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from training import spec as spec_module
 from training.colours import STATUS_SHADES, shade_label
-from training.preprocessing import INPUT_SIZE, image_to_tensor
+from training.layouts import LAYOUTS
+from training.preprocessing import INPUT_SHAPE, image_to_tensor
 from training.render import FORMATS, INVALID_KINDS, LABELS, render, render_sample, sample_spec
+from training.spec import LAYOUT_KINDS, PHONE_SIZES
+from training.timestamps import CJK_FORMATS, TIME_FORMATS, format_shown_time
 
 CLEAN = {
     "photo": False,
@@ -42,7 +47,7 @@ def test_every_class_renders_decodable_bytes_in_both_formats(label, fmt):
         data = render(label, seed=seed, fmt=fmt)
         with Image.open(io.BytesIO(data)) as img:
             assert img.format == fmt.upper()
-        assert image_to_tensor(data).shape == (3, INPUT_SIZE, INPUT_SIZE)
+        assert image_to_tensor(data).shape == INPUT_SHAPE
 
 
 def test_the_same_seed_and_factors_give_the_same_bytes():
@@ -89,3 +94,65 @@ def test_wrong_labels_and_factors_are_refused():
         render("green", seed=0, quality=0)
     with pytest.raises(TypeError):
         render("green", seed=0, colour="pink")
+
+
+def test_the_spec_says_which_time_is_shown_by_the_code_and_in_which_format():
+    moment = datetime(2022, 4, 12, 9, 31, 7)
+    pinned = {**CLEAN, "shown_time": moment, "time_format": "slash_minutes"}
+    spec, data = render_sample("green", 5, time_position="above", **pinned)
+    assert (spec.shown_time, spec.time_format, spec.time_position) == (
+        moment,
+        "slash_minutes",
+        "above",
+    )
+    assert format_shown_time(spec.shown_time, spec.time_format) == ("2022/04/12 09:31",)
+    assert data != render("green", seed=5, time_position="above", **{**pinned, "shown_time": None})
+
+
+def test_every_time_format_draws_its_lines():
+    moment = datetime(2022, 4, 12, 9, 31, 7)
+    assert format_shown_time(moment, "iso") == ("2022-04-12 09:31:07",)
+    assert format_shown_time(moment, "cn_two_lines") == ("04月12日", "09:31:07")
+    assert format_shown_time(moment, "updated") == ("更新于\uff1a2022.04.12 09:31:07",)
+    assert format_shown_time(moment, "time_only") == ("09:31:07",)
+    for name in TIME_FORMATS:  # each draws on a screen, and the spec records it
+        spec, data = render_sample("red", 0, **{**CLEAN, "time_format": name, "shown_time": moment})
+        assert (spec.time_format, spec.shown_time) == (name, moment)
+        assert image_to_tensor(data).shape == INPUT_SHAPE
+
+
+def test_screens_mostly_show_a_time_and_a_status_bar_clock_and_documents_neither():
+    specs = [sample_spec(label, random.Random(s)) for s in range(200) for label in LABELS[:3]]
+    assert 0.75 < sum(s.shown_time is not None for s in specs) / len(specs) < 0.95
+    assert sum(s.status_clock is not None for s in specs) / len(specs) > 0.85
+    assert {s.time_format for s in specs} == set(TIME_FORMATS)
+    doc = sample_spec("invalid", random.Random(1), kind="document")
+    assert doc.shown_time is None and doc.status_clock is None
+    with pytest.raises(ValueError, match="shows no time"):
+        render("invalid", seed=0, kind="scene", shown_time=datetime(2022, 1, 1))
+
+
+def test_without_a_cjk_font_only_latin_time_formats_are_drawn(monkeypatch):
+    monkeypatch.setattr(spec_module, "cjk_font_file", lambda: None)
+    names = {sample_spec("green", random.Random(s)).time_format for s in range(200)}
+    assert names == set(TIME_FORMATS) - set(CJK_FORMATS)
+
+
+@pytest.mark.parametrize("layout", sorted(LAYOUTS))
+def test_every_layout_draws_a_code_a_badge_and_a_placeholder_at_any_phone_size(layout):
+    for i, kind in enumerate(LAYOUT_KINDS):
+        width, height = PHONE_SIZES[(i * 5 + len(layout)) % len(PHONE_SIZES)]
+        label = "green" if kind == "screen" else "invalid"
+        factors = {**CLEAN, "width": width, "height": height, "kind": kind, "layout": layout}
+        spec, data = render_sample(label, i, **factors)
+        assert (spec.kind, spec.layout) == (kind, layout)
+        with Image.open(io.BytesIO(data)) as img:
+            assert img.size == (width, height)
+        assert image_to_tensor(data).shape == INPUT_SHAPE
+
+
+@pytest.mark.parametrize("kind", ["payment", "venue", "trip", "status"])
+def test_the_app_pages_that_are_not_health_codes_render_in_light_and_dark(kind):
+    for dark in (False, True):
+        spec, data = render_sample("invalid", 3, **{**CLEAN, "kind": kind, "dark": dark})
+        assert spec.kind == kind and image_to_tensor(data).shape == INPUT_SHAPE

@@ -10,9 +10,9 @@ from PIL import Image
 
 from training import fonts
 from training.dataset import SEED_OFFSETS, TRAIN_LAYOUTS, split_seeds
-from training.families import FAMILIES, HOLDOUT_LAYOUT, family_factors
+from training.families import FAMILIES, HOLDOUT_LAYOUTS, family_factors
 from training.layouts import LAYOUTS
-from training.preprocessing import INPUT_SIZE, image_to_tensor
+from training.preprocessing import INPUT_SHAPE, image_to_tensor
 from training.render import LABELS, render, render_sample, sample_spec
 
 CLEAN = {
@@ -59,7 +59,7 @@ def test_each_factor_alone_changes_the_image_and_is_reproducible(factor, value):
     assert data == render("green", seed=3, **pinned)  # the same seed: the same bytes
     assert data != render("green", seed=3, **CLEAN)
     assert decoded(data).format == ("PNG" if pinned["fmt"] == "png" else "JPEG")
-    assert image_to_tensor(data).shape == (3, INPUT_SIZE, INPUT_SIZE)
+    assert image_to_tensor(data).shape == INPUT_SHAPE
 
 
 def test_a_rotated_screenshot_grows_to_hold_its_corners_and_a_photo_has_its_own_size():
@@ -78,7 +78,7 @@ def test_every_family_renders_every_class(label):
         factors = family_factors(family, label, i)
         assert factors == family_factors(family, label, i)
         data = render(label, seed=i, **factors)
-        assert image_to_tensor(data).shape == (3, INPUT_SIZE, INPUT_SIZE)
+        assert image_to_tensor(data).shape == INPUT_SHAPE
 
 
 def test_the_renderer_works_without_a_cjk_font(monkeypatch):
@@ -86,17 +86,19 @@ def test_the_renderer_works_without_a_cjk_font(monkeypatch):
     monkeypatch.setattr(fonts, "cjk_font", lambda size: None)
     assert fonts.random_text(random.Random(0), 3, cjk=True).isascii()
     for seed in range(4):
-        assert image_to_tensor(render("green", seed=seed)).shape == (3, INPUT_SIZE, INPUT_SIZE)
+        assert image_to_tensor(render("green", seed=seed)).shape == INPUT_SHAPE
 
 
-def test_the_held_out_layout_is_never_drawn_for_training():
-    assert HOLDOUT_LAYOUT in LAYOUTS and HOLDOUT_LAYOUT not in TRAIN_LAYOUTS
+def test_the_held_out_layouts_are_never_drawn_for_training():
+    assert len(HOLDOUT_LAYOUTS) >= 2
+    assert set(HOLDOUT_LAYOUTS) <= set(LAYOUTS) and not set(HOLDOUT_LAYOUTS) & set(TRAIN_LAYOUTS)
     layouts = {sample_spec("red", random.Random(s), TRAIN_LAYOUTS).layout for s in range(300)}
     assert layouts == set(TRAIN_LAYOUTS)
 
 
 def test_no_two_splits_share_a_seed():
-    splits = [*SEED_OFFSETS, *(f"family/{f}" for f in FAMILIES)]
+    splits = [*SEED_OFFSETS, *(f"holdout/{h}" for h in HOLDOUT_LAYOUTS)]
+    splits += [f"family/{f}" for f in FAMILIES]
     seen: set[int] = set()
     for split in splits:
         seeds = set(split_seeds(split, 50_000, 0))

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import simplejpeg
-from imaging import INPUT_SIZE, _check_pixels, _scaled_size, exif_orientation, sniff_format
+from imaging import INPUT_SHAPE, _check_pixels, _scaled_size, exif_orientation, sniff_format
 
 # A full-size decode holds 3 bytes a pixel, its resize 12 more (float): 16 Mpx is 240 MB at most.
 # Phone photos (12 Mpx) stay here; 48-50 Mpx sensor-resolution photos go to the CPU.
@@ -27,15 +27,16 @@ MAX_GPU_DOWNSCALE = 64
 BATCH_PIXEL_BUDGET = 256_000_000
 
 
-# --- imaging.py's geometry: the one place the GPU path reads it (keep in step with imaging) ----
+# --- imaging.py's geometry: the one place the GPU path reads it ---------------------------------
 def _box() -> tuple[int, int]:
     """The (height, width) of the model input that images are letterboxed into."""
-    return INPUT_SIZE, INPUT_SIZE
+    _, height, width = INPUT_SHAPE
+    return height, width
 
 
 def _fit(width: int, height: int) -> tuple[int, int]:
     """The (width, height) imaging resizes a decoded image of this size to."""
-    return _scaled_size(width, height, INPUT_SIZE)
+    return _scaled_size(width, height, _box())
 
 
 # -------------------------------------------------------------------------------------------------

@@ -19,7 +19,14 @@ import numpy as np
 import simplejpeg
 from PIL import ExifTags, Image
 
-INPUT_SIZE = 224
+# The model input: a portrait letterbox, 400 x 240 (5:3). A 20:9 phone screen fills its height (a
+# 1440 x 3200 or 720 x 1600 screenshot from a 1/8 or 1/4 DCT-scaled decode, 180 x 400, no resize), a
+# 16:9 one nearly all of it, and a 3:4 phone photo 240 x 320 of it: a code 25% of the screen wide
+# is 45 px across on a 20:9 screen, 1.4 px per module of a 33-module QR code, where a 224 x 224
+# square letterbox gave 0.76 (training/MODEL_CARD.md: geometry).
+INPUT_HEIGHT = 400
+INPUT_WIDTH = 240
+INPUT_SHAPE = (3, INPUT_HEIGHT, INPUT_WIDTH)  # CHW, what image_to_tensor returns
 # Letterbox fill: mid grey is neutral for light-mode and dark-mode screenshots alike.
 PAD_VALUE = 127
 # 50 Mpx is far above any phone screen or photo; a header claiming more is a decompression bomb.
@@ -69,6 +76,7 @@ _UPRIGHT = {
     7: Image.Transpose.TRANSVERSE,
     8: Image.Transpose.ROTATE_90,
 }
+_SIDEWAYS = (5, 6, 7, 8)  # orientations that swap width and height
 
 
 class ImageError(ValueError):
@@ -134,18 +142,19 @@ def _check_pixels(width: int, height: int, limit: int = MAX_PIXELS) -> None:
         )
 
 
-def _scaled_size(width: int, height: int, size: int) -> tuple[int, int]:
-    scale = size / max(width, height)
+def _scaled_size(width: int, height: int, box: tuple[int, int]) -> tuple[int, int]:
+    """The (width, height) of an image of that size scaled to fit a (height, width) box."""
+    scale = min(box[0] / height, box[1] / width)
     return max(1, round(width * scale)), max(1, round(height * scale))
 
 
-def _decode_jpeg(data: bytes, size: int) -> Image.Image:
+def _decode_jpeg(data: bytes, box: tuple[int, int]) -> Image.Image:
     try:
         height, width, _, _ = simplejpeg.decode_jpeg_header(data)
     except ValueError as e:
         raise ImageError("corrupt_image", f"unreadable JPEG header: {e}") from e
     _check_pixels(width, height)
-    target_w, target_h = _scaled_size(width, height, size)
+    target_w, target_h = _scaled_size(width, height, box)
     try:
         # libjpeg-turbo picks the largest DCT scale factor (1/8 .. 1) that stays >= the minimum.
         pixels = simplejpeg.decode_jpeg(
@@ -154,18 +163,18 @@ def _decode_jpeg(data: bytes, size: int) -> Image.Image:
     except ValueError as e:
         if "Unsupported color conversion" not in str(e):
             raise ImageError("corrupt_image", f"cannot decode JPEG: {e}") from e
-        return _decode_with_pillow(data, size)  # CMYK/YCCK JPEGs: rare, Pillow handles them
+        return _decode_with_pillow(data, box)  # CMYK/YCCK JPEGs: rare, Pillow handles them
     return Image.fromarray(pixels)
 
 
-def _decode_with_pillow(data: bytes, size: int) -> Image.Image:
+def _decode_with_pillow(data: bytes, box: tuple[int, int]) -> Image.Image:
     try:
         with warnings.catch_warnings():
             # Pillow's own bomb check warns past 89 Mpx: far past our limit, so refuse it too.
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as img:
                 _check_pixels(*img.size, MAX_PNG_PIXELS if img.format == "PNG" else MAX_PIXELS)
-                img.draft("RGB", _scaled_size(*img.size, size))  # DCT scaling for JPEG only
+                img.draft("RGB", _scaled_size(*img.size, box))  # DCT scaling for JPEG only
                 return img.convert("RGB")
     except ImageError:
         raise
@@ -175,9 +184,10 @@ def _decode_with_pillow(data: bytes, size: int) -> Image.Image:
         raise ImageError("corrupt_image", f"cannot decode image: {e}") from e
 
 
-def decode_upright(data: bytes, size: int) -> Image.Image:
-    """An RGB image, turned upright (EXIF), decoded to about `size` px on its longer side where
-    the format allows (a DCT-scaled JPEG; a PNG comes whole). ImageError for unusable bytes.
+def decode_upright(data: bytes, box: tuple[int, int]) -> Image.Image:
+    """An RGB image, turned upright (EXIF), decoded to about the size that fits a (height, width)
+    box where the format allows (a DCT-scaled JPEG; a PNG comes whole). ImageError for unusable
+    bytes.
 
     The decoding rules and limits of every reader of the page: image_to_tensor for the
     classifier, and the time reader of `?read=time` (model_repository/health_code_time).
@@ -186,20 +196,25 @@ def decode_upright(data: bytes, size: int) -> Image.Image:
     if fmt is None:
         raise unusable(data)
     if fmt == "png":
-        return _decode_with_pillow(data, size)
-    img = _decode_jpeg(data, size)
+        return _decode_with_pillow(data, box)
     orientation = exif_orientation(data)
+    # A photo stored sideways is decoded sideways and turned afterwards: size its decode so.
+    img = _decode_jpeg(data, box[::-1] if orientation in _SIDEWAYS else box)
     return img if orientation == 1 else img.transpose(_UPRIGHT[orientation])
 
 
-def image_to_tensor(data: bytes, size: int = INPUT_SIZE) -> np.ndarray:
-    """Decode a JPEG or PNG and letterbox it into a UINT8 CHW array of shape (3, size, size)."""
-    img = decode_upright(data, size)
-    target = _scaled_size(*img.size, size)
+def image_to_tensor(data: bytes, box: tuple[int, int] = INPUT_SHAPE[1:]) -> np.ndarray:
+    """Decode a JPEG or PNG and letterbox it into a UINT8 CHW array of shape (3, *box).
+
+    `box` is (height, width); the default is the model's input, (INPUT_HEIGHT, INPUT_WIDTH).
+    """
+    img = decode_upright(data, box)
+    target = _scaled_size(*img.size, box)
     if img.size != target:
         img = img.resize(target, Image.Resampling.BILINEAR)
-    canvas = np.full((size, size, 3), PAD_VALUE, dtype=np.uint8)
-    top, left = (size - target[1]) // 2, (size - target[0]) // 2
+    height, width = box
+    canvas = np.full((height, width, 3), PAD_VALUE, dtype=np.uint8)
+    top, left = (height - target[1]) // 2, (width - target[0]) // 2
     canvas[top : top + target[1], left : left + target[0]] = np.asarray(img)
     return np.ascontiguousarray(canvas.transpose(2, 0, 1))
 

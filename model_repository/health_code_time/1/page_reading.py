@@ -48,7 +48,7 @@ def decode_upright(data: bytes, imaging) -> Image.Image:
     imaging.py (the classifier's preprocessing) decodes: its rules and limits, without the
     letterbox, at about DECODE_LONG_SIDE_PX.
     """
-    image = imaging.decode_upright(data, DECODE_LONG_SIDE_PX)
+    image = imaging.decode_upright(data, (DECODE_LONG_SIDE_PX, DECODE_LONG_SIDE_PX))
     factor = max(image.size) // DECODE_LONG_SIDE_PX
     return image.reduce(factor) if factor >= 2 else image
 

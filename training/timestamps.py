@@ -1,0 +1,129 @@
+"""The date and time a health-code app shows near its code, and the phone's status-bar clock.
+
+Apps show when the code was last refreshed, above or below it, in a handful of formats; the
+status bar at the top shows the phone's own clock, a distractor for anything that reads the time.
+A RenderSpec records the exact datetime drawn, its format and position, and the clock's text, so a
+test set with known times can be rendered:
+
+    spec, data = render_sample("green", 7, shown_time=datetime(2022, 4, 12, 9, 31, 7),
+                               time_format="cn_two_lines", time_position="above")
+    format_shown_time(spec.shown_time, spec.time_format)  # ("04月12日", "09:31:07")
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from training.colours import UI_COLORS, ink_on
+from training.fonts import BOLD, font_for
+
+if TYPE_CHECKING:  # screens.py imports this module
+    from training.screens import Box, Screen
+
+# format name -> the lines drawn, one template per line (str.format fields from datetime parts).
+TIME_FORMATS: dict[str, tuple[str, ...]] = {
+    "iso": ("{Y}-{m}-{d} {H}:{M}:{S}",),  # 2022-04-12 09:31:07
+    "cn_two_lines": ("{m}月{d}日", "{H}:{M}:{S}"),  # 04月12日 / 09:31:07
+    "cn_one_line": ("{m}月{d}日 {H}:{M}:{S}",),  # 04月12日 09:31:07
+    "updated": ("更新于\uff1a{Y}.{m}.{d} {H}:{M}:{S}",),  # full-width colon
+    "slash_minutes": ("{Y}/{m}/{d} {H}:{M}",),  # 2022/04/12 09:31
+    "time_only": ("{H}:{M}:{S}",),  # 09:31:07
+}
+TIME_POSITIONS = ("above", "below")  # relative to the code
+# Formats that need a CJK font; without one the renderer draws only the others.
+CJK_FORMATS = tuple(name for name, lines in TIME_FORMATS.items() if not "".join(lines).isascii())
+# Shown times are drawn from these years: the years health codes were in use.
+_FIRST, _LAST = datetime(2020, 2, 1), datetime(2022, 12, 31, 23, 59, 59)
+
+
+def format_shown_time(moment: datetime, time_format: str) -> tuple[str, ...]:
+    """The lines of text that `time_format` draws for `moment`."""
+    parts = {
+        "Y": f"{moment.year:04d}",
+        "m": f"{moment.month:02d}",
+        "d": f"{moment.day:02d}",
+        "H": f"{moment.hour:02d}",
+        "M": f"{moment.minute:02d}",
+        "S": f"{moment.second:02d}",
+    }
+    return tuple(line.format(**parts) for line in TIME_FORMATS[time_format])
+
+
+def sample_shown_time(rng: random.Random) -> datetime:
+    """A datetime to the second, uniform over the years health codes were shown."""
+    span_s = int((_LAST - _FIRST).total_seconds())
+    return _FIRST + timedelta(seconds=rng.randrange(span_s + 1))
+
+
+def sample_time_format(rng: random.Random, cjk: bool) -> str:
+    """A format name; only formats a Latin font can draw when `cjk` is False."""
+    names = [n for n in TIME_FORMATS if cjk or n not in CJK_FORMATS]
+    return rng.choice(names)
+
+
+def sample_status_clock(rng: random.Random, shown: datetime | None) -> str:
+    """The status bar's clock text ("09:31" or, as iOS draws it, "9:31").
+
+    Most screenshots are taken just after the code refreshed: the clock then shows the shown time's
+    hour and minute or a few minutes later; otherwise any time.
+    """
+    if shown is not None and rng.random() < 0.6:
+        moment = shown + timedelta(minutes=rng.choice((0, 0, 1, 2, 5, 17)))
+        hour, minute = moment.hour, moment.minute
+    else:
+        hour, minute = rng.randrange(24), rng.randrange(60)
+    return f"{hour}:{minute:02d}" if rng.random() < 0.4 else f"{hour:02d}:{minute:02d}"
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """What a screen shows of the time: the shown time's lines by the code, the status-bar clock."""
+
+    lines: tuple[str, ...] = ()
+    above: bool = False  # above the code, else below it
+    clock: str | None = None
+
+
+def stamp_height(s: Screen) -> int:
+    """The px the shown time takes by the code (0 without one), for layouts to keep free."""
+    return s.dp(25) * len(s.stamp.lines) + s.dp(12) if s.stamp.lines else 0
+
+
+def stamp_room(s: Screen) -> tuple[int, int]:
+    """The px to keep free above and below the code for the shown time."""
+    height = stamp_height(s)
+    return (height, 0) if s.stamp.above else (0, height)
+
+
+def draw_stamp(s: Screen, code: Box) -> Box | None:
+    """Draw the shown time centred above or below the code box; return the box it covers.
+
+    The lines sit on a patch of the colour already there, so whatever a layout drew at that place
+    cannot make them unreadable.
+    """
+    if not s.stamp.lines:
+        return None
+    size = s.rng.uniform(11, 17)
+    step, gap = s.dp(size * 1.45), s.dp(s.rng.uniform(3, 10))
+    height = step * len(s.stamp.lines)
+    cx = (code[0] + code[2]) // 2
+    top = code[1] - gap - height if s.stamp.above else code[3] + gap
+    top = min(max(0, top), s.h - height)
+    bold = s.rng.random() < 0.3
+    px = max(6, s.dp(size))
+    widths = [s.draw.textlength(x, font=font_for(x, BOLD if bold else s.font_index, px))
+              for x in s.stamp.lines]  # fmt: skip
+    half = round(max(widths)) // 2 + s.dp(6)
+    box = (max(0, cx - half), top, min(s.w, cx + half), top + height)
+    patch = s.img.getpixel((min(s.w - 1, cx), min(s.h - 1, top + height // 2)))
+    s.draw.rectangle(box, fill=patch)
+    roll = s.rng.random()
+    ink = s.theme.muted if roll < 0.2 else s.rng.choice(UI_COLORS) if roll < 0.3 else patch
+    if sum(abs(a - b) for a, b in zip(ink, patch, strict=True)) < 200:  # keep it readable
+        ink = ink_on(patch)
+    for i, line in enumerate(s.stamp.lines):
+        s.text((cx, top + i * step + step // 2), line, size, ink, bold=bold, anchor="mm")
+    return box
