@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from training.colours import UI_COLORS, ink_on
+from training.colours import RGB, UI_COLORS
 from training.fonts import BOLD, font_for
 
 if TYPE_CHECKING:  # screens.py imports this module
@@ -87,9 +87,19 @@ class Stamp:
     clock: str | None = None
 
 
+# The shown time's font size in dp. Apps draw it as a clock meant to be read by a checker at arm's
+# length, 13-21 sp; smaller text did not survive the renderer's photos (blur, distance) legibly.
+SIZE_DP = (13.0, 21.0)
+MIN_SIZE_DP = 10.0  # shrunk to fit no further than this (a small code at a screen edge)
+LINE_STEP = 1.45  # line pitch, in font sizes
+EDGE_DP = 12  # the time keeps this far from the screen's sides (cards are inset as much)
+MIN_CONTRAST = 110  # luma difference between the time and what it sits on, 0..255
+
+
 def stamp_height(s: Screen) -> int:
     """The px the shown time takes by the code (0 without one), for layouts to keep free."""
-    return s.dp(25) * len(s.stamp.lines) + s.dp(12) if s.stamp.lines else 0
+    lines = len(s.stamp.lines)
+    return s.dp(SIZE_DP[1] * LINE_STEP) * lines + s.dp(12) if lines else 0
 
 
 def stamp_room(s: Screen) -> tuple[int, int]:
@@ -98,21 +108,48 @@ def stamp_room(s: Screen) -> tuple[int, int]:
     return (height, 0) if s.stamp.above else (0, height)
 
 
+def _luma(c: RGB) -> float:
+    return 0.299 * c[0] + 0.587 * c[1] + 0.114 * c[2]
+
+
+def _fitted_size(s: Screen, cx: int, size: float, bold: bool) -> tuple[float, int]:
+    """The font size (dp) at which the widest line fits centred on cx inside the screen's edges,
+    shrunk no further than MIN_SIZE_DP; and the centre, moved inwards if it still does not fit.
+
+    Centred on a code at one side of a card or tile, text that fits this way stays in the code's
+    column: wider, the screen edge would clip it or a neighbouring tile or label cover it.
+    """
+
+    def widest(dp_size: float) -> float:
+        px = max(6, s.dp(dp_size))
+        face = BOLD if bold else s.font_index
+        return max(s.draw.textlength(x, font=font_for(x, face, px)) for x in s.stamp.lines)
+
+    room = 2 * (min(cx, s.w - cx) - s.dp(EDGE_DP))
+    width = widest(size)
+    if width > room:
+        size = max(MIN_SIZE_DP, size * room / width)
+        width = widest(size)
+    half = width / 2
+    if half > min(cx, s.w - cx) - s.dp(EDGE_DP):  # still too wide: slide it into the screen
+        cx = round(min(max(cx, s.dp(EDGE_DP) + half), s.w - s.dp(EDGE_DP) - half))
+    return size, cx
+
+
 def draw_stamp(s: Screen, code: Box) -> Box | None:
     """Draw the shown time centred above or below the code box; return the box it covers.
 
     The lines sit on a patch of the colour already there, so whatever a layout drew at that place
-    cannot make them unreadable.
+    cannot make them unreadable; they fit inside the screen and contrast with the patch.
     """
     if not s.stamp.lines:
         return None
-    size = s.rng.uniform(11, 17)
-    step, gap = s.dp(size * 1.45), s.dp(s.rng.uniform(3, 10))
+    bold = s.rng.random() < 0.3
+    size, cx = _fitted_size(s, (code[0] + code[2]) // 2, s.rng.uniform(*SIZE_DP), bold)
+    step, gap = s.dp(size * LINE_STEP), s.dp(s.rng.uniform(3, 10))
     height = step * len(s.stamp.lines)
-    cx = (code[0] + code[2]) // 2
     top = code[1] - gap - height if s.stamp.above else code[3] + gap
     top = min(max(0, top), s.h - height)
-    bold = s.rng.random() < 0.3
     px = max(6, s.dp(size))
     widths = [s.draw.textlength(x, font=font_for(x, BOLD if bold else s.font_index, px))
               for x in s.stamp.lines]  # fmt: skip
@@ -122,8 +159,8 @@ def draw_stamp(s: Screen, code: Box) -> Box | None:
     s.draw.rectangle(box, fill=patch)
     roll = s.rng.random()
     ink = s.theme.muted if roll < 0.2 else s.rng.choice(UI_COLORS) if roll < 0.3 else patch
-    if sum(abs(a - b) for a, b in zip(ink, patch, strict=True)) < 200:  # keep it readable
-        ink = ink_on(patch)
+    if abs(_luma(ink) - _luma(patch)) < MIN_CONTRAST:  # keep it readable: black or white
+        ink = (20, 20, 20) if _luma(patch) > 135 else (255, 255, 255)
     for i, line in enumerate(s.stamp.lines):
         s.text((cx, top + i * step + step // 2), line, size, ink, bold=bold, anchor="mm")
     return box
