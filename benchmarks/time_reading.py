@@ -120,22 +120,27 @@ class InProcess:
         detected = clock()
         page.set_probability(probability[0, 0])
         boxes = clock()
-        recognise = crop = 0.0
+        recognise = crop = zoom = 0.0
         while True:
             t0 = clock()
-            crops = page.next_crops()
+            if (region := page.zoom_input()) is not None:
+                zoomed = self.sessions[0].run(None, {"x": region[None]})[0]
+                page.set_zoom_probability(zoomed[0, 0])
             t1 = clock()
-            crop += t1 - t0
+            crops = page.next_crops()
+            t2 = clock()
+            zoom, crop = zoom + t1 - t0, crop + t2 - t1
             if not crops:
                 break
             batch = self.page_reading.to_line_batch(crops)
             page.add_lines(self.decoder.decode(self.sessions[1].run(None, {"x": batch})[0]))
-            recognise += clock() - t1
+            recognise += clock() - t2
         reading = page.reading()
         self.stages.update(
             decode=decoded - started,
             detect=detected - decoded,
             boxes=boxes - detected,
+            zoom=zoom,
             crop=crop,
             recognise=recognise,
         )

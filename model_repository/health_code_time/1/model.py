@@ -3,9 +3,10 @@
 A batch of requests goes through the stages of page_reading.Page together: each image is decoded
 here; the text detector (`ocr_text_detector`) runs once per distinct input size on all the pages
 of that size; the text recogniser (`ocr_text_recognizer`) reads the chosen line crops of all pages
-at once, crops of similar width batched together (padding is paid for on a CPU), in at most two
-rounds. BLS rather than an ensemble: what the recogniser reads depends on what the detector found
-and on what the first round read.
+at once, crops of similar width batched together (padding is paid for on a CPU), round by
+round. BLS rather than an ensemble: what the recogniser reads depends on what the detector found
+and on what the first round read, and a page may ask for a second, enlarged look around its
+code (page_reading.Page.zoom_input), detected between two rounds.
 
 Outputs per request: TEXT (the date and time as read), READING (partial ISO 8601 local time, see
 shown_time.py; empty when the page shows none) and LINES (every line read, for diagnosis). A bad
@@ -81,23 +82,33 @@ class TritonPythonModel:
         except Exception as e:  # never let one odd image take the batch down
             return e
 
-    def _detect(self, pages: list) -> None:
+    def _detect(self, pages: list, inputs: list | None = None, zoom: bool = False) -> None:
+        """One detector call per input size: each page's detector_input, or the given inputs."""
         by_size: dict[tuple, list] = {}
-        for page in pages:
-            by_size.setdefault(page.detector_input.shape, []).append(page)
+        for page, tensor in zip(pages, inputs or [p.detector_input for p in pages], strict=True):
+            by_size.setdefault(tensor.shape, []).append((page, tensor))
         for group in by_size.values():
-            batch = np.stack([p.detector_input for p in group])
+            batch = np.stack([tensor for _, tensor in group])
             try:
                 maps = self._infer(self.detector, batch, PROBABILITY_MAP)
             except RuntimeError as e:
-                for page in group:
+                for page, _ in group:
                     page.error = e
                 continue
-            for page, probability in zip(group, maps, strict=True):
-                _guarded(page, page.set_probability, probability[0])
+            for (page, _), probability in zip(group, maps, strict=True):
+                step = page.set_zoom_probability if zoom else page.set_probability
+                _guarded(page, step, probability[0])
+
+    def _zoom(self, pages: list) -> None:
+        """A second detection of the region around the code, for the pages that want one."""
+        wanted = [(p, _guarded(p, p.zoom_input)) for p in pages if p.error is None]
+        wanted = [(p, z) for p, z in wanted if z is not None]
+        if wanted:
+            self._detect([p for p, _ in wanted], [z for _, z in wanted], zoom=True)
 
     def _recognise(self, pages: list) -> None:
         while True:
+            self._zoom(pages)
             crops = {id(p): _guarded(p, p.next_crops) or [] for p in pages if p.error is None}
             work = [
                 (page, i, crop) for page in pages for i, crop in enumerate(crops.get(id(page), []))

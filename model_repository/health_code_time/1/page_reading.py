@@ -2,15 +2,23 @@
 
     page = Page.from_bytes(data, imaging)     # decode (DCT-scaled), detector input
     page.set_probability(detector(page.detector_input[None])[0, 0])
-    while crops := page.next_crops():         # a few lines per round of recognition
+    while True:
+        if (zoom := page.zoom_input()) is not None:   # the code's surroundings, enlarged
+            page.set_zoom_probability(detector(zoom[None])[0, 0])
+        if not (crops := page.next_crops()):  # a few lines per round of recognition
+            break
         page.add_lines(decoder.decode(recogniser(to_line_batch(crops))))
     page.reading()                            # Reading or None
 
 Only what is needed is read. Boxes whose shape cannot hold a date or time are never recognised;
-the others are read a round of LINES_PER_ROUND at a time, likeliest first (centred, then wide),
-and reading stops as soon as a date and time is read. Once a part is read (a time, a date), the
-boxes beside it come next, whatever the rounds so far: they may complete it, or hold a date that
-cannot be read, which withdraws it. With nothing found, reading gives up after MAX_ROUNDS.
+the others are read a round of LINES_PER_ROUND at a time, likeliest first, and reading stops as
+soon as a date and time is read. Likeliest: the lines just above and below the code, nearest
+first (apps draw their clock there), then centred, then wide ones. Once a part is read (a time,
+a date), the boxes beside it come next, whatever the rounds so far: they may complete it, or
+hold a date that cannot be read, which withdraws it. With nothing found, reading gives up after
+MAX_ROUNDS. When the code is small in the detector's input, or its neighbours hold no reading,
+the region around it is detected again, enlarged (once): a phone photographed from a distance
+shows its clock too small for the whole-page pass.
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
+from code_region import Box, beside_code, locate_code, time_region
 from ctc_decoding import Line
 from PIL import Image
 from shown_time import Reading, TextLine, read_shown_time, shows_date_or_time
@@ -40,6 +49,15 @@ MIN_TEXT_HEIGHT_PX = 6.0  # in decoded pixels: smaller is unreadable at any scal
 # Lines recognised per round, and rounds at most while nothing is found. Reading a page costs
 # about as much as its lines are wide: 0.07-0.08 CPU-ms per pixel of crop width (48 high).
 LINES_PER_ROUND, MAX_ROUNDS = 2, 5
+# The second look around the code: enlarged so that the code is ZOOM_CODE_PX wide in the
+# detector's input (its clock's text then ~10-25 px high), up to ZOOM_MAX_UPSCALE times the
+# decoded image and ZOOM_AREA_PX; done only when that is at least ZOOM_MIN_GAIN times the
+# whole-page pass's resolution, at once when the code is under ZOOM_AT_ONCE_BELOW_PX there.
+ZOOM_CODE_PX = 224
+ZOOM_MAX_UPSCALE = 2.0
+ZOOM_AREA_PX = 320 * 480
+ZOOM_MIN_GAIN = 1.4
+ZOOM_AT_ONCE_BELOW_PX = 120
 
 
 def decode_upright(data: bytes, imaging) -> Image.Image:
@@ -108,6 +126,9 @@ class Page:
         self._reading: list[TextBox] = []
         self.lines: list[TextLine] = []
         self.rounds = 0
+        self.code: Box | None = None  # where the code is, in image pixels
+        self._zoom: tuple[Box, float, float] | None = None  # region, its x and y scale
+        self._zoomed = False
         self.error: Exception | None = None  # set by a caller whose model call failed
 
     @classmethod
@@ -116,12 +137,65 @@ class Page:
 
     def set_probability(self, probability: np.ndarray) -> None:
         """The detector's (H, W) map for detector_input: keep the boxes worth reading."""
+        self.code = locate_code(self.image, probability)
         boxes = [b.scaled(*self._scale) for b in boxes_from_probability(probability)]
-        self._waiting = sorted(
-            filter(_could_hold_time, boxes),
-            key=lambda b: _likelihood(b, self.image.width),
-            reverse=True,
+        self._waiting = self._ordered(list(filter(_could_hold_time, boxes)))
+
+    def _ordered(self, boxes: list[TextBox]) -> list[TextBox]:
+        """Lines beside the code nearest first, then the rest by _likelihood."""
+
+        def key(box: TextBox) -> tuple:
+            gap = None if self.code is None else beside_code(box.center, box.height, self.code)
+            return (gap is None, gap or 0.0, -_likelihood(box, self.image.width))
+
+        return sorted(boxes, key=key)
+
+    def _near_code(self, box: TextBox) -> bool:
+        return self.code is not None and beside_code(box.center, box.height, self.code) is not None
+
+    def zoom_input(self) -> np.ndarray | None:
+        """The region around the code, enlarged for the detector, when a second look is due."""
+        if self._zoomed or self.code is None or self.reading() is not None:
+            return None
+        side = max(self.code[2] - self.code[0], self.code[3] - self.code[1])
+        region = time_region(self.code, *self.image.size)
+        width, height = region[2] - region[0], region[3] - region[1]
+        scale = min(
+            ZOOM_CODE_PX / side, ZOOM_MAX_UPSCALE, math.sqrt(ZOOM_AREA_PX / (width * height))
         )
+        whole_page = 1 / self._scale[0]
+        if scale < ZOOM_MIN_GAIN * whole_page:
+            return None
+        at_once = side * whole_page < ZOOM_AT_ONCE_BELOW_PX
+        if not at_once and (self.rounds == 0 or any(map(self._near_code, self._waiting))):
+            return None  # read the lines beside the code first
+        self._zoomed = True
+        size = tuple(
+            max(DETECT_STRIDE, round(side_px * scale / DETECT_STRIDE) * DETECT_STRIDE)
+            for side_px in (width, height)
+        )
+        crop = self.image.crop(tuple(round(v) for v in region))
+        self._zoom = (region, crop.width / size[0], crop.height / size[1])
+        return to_model_input(crop.resize(size, Image.Resampling.BILINEAR))
+
+    def set_zoom_probability(self, probability: np.ndarray) -> None:
+        """The detector's map for zoom_input(): its boxes replace those of the region."""
+        if self._zoom is None:
+            return
+        (x0, y0, x1, y1), sx, sy = self._zoom
+        offset = np.array([round(x0), round(y0)], dtype=np.float32)
+        found = [
+            TextBox(b.scaled(sx, sy).corners + offset, b.score)
+            for b in boxes_from_probability(probability)
+        ]
+
+        def inside(x: float, y: float) -> bool:
+            return x0 <= x <= x1 and y0 <= y <= y1
+
+        # Lines read from the whole-page pass there are read again from sharper boxes.
+        self.lines = [x for x in self.lines if not inside(x.center_x, x.center_y)]
+        rest = [b for b in self._waiting if not inside(*b.center)]
+        self._waiting = self._ordered(list(filter(_could_hold_time, found))) + rest
 
     def next_boxes(self) -> list[TextBox]:
         """The boxes to recognise next; none when the reading is settled."""

@@ -83,6 +83,21 @@ def _blobs(rows: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray
     return np.array([root(i) for i in range(len(rows))], dtype=np.int64)
 
 
+def blob_bounds(mask: np.ndarray) -> list[tuple[int, int, int, int, int]]:
+    """The 8-connected blobs of a bool mask: x0, y0, x1, y1 (exclusive) and pixel count of each."""
+    rows, starts, ends = _runs(mask)
+    if len(rows) == 0:
+        return []
+    labels = _blobs(rows, starts, ends)
+    order = np.argsort(labels, kind="stable")
+    found = []
+    for group in np.split(order, np.flatnonzero(np.diff(labels[order])) + 1):
+        r, s, e = rows[group], starts[group], ends[group]
+        count = int((e - s).sum())
+        found.append((int(s.min()), int(r.min()), int(e.max()), int(r.max()) + 1, count))
+    return found
+
+
 def _hull(points: np.ndarray) -> np.ndarray:
     """Convex hull (monotone chain) of (N, 2) points, counter-clockwise."""
     pts = sorted(set(map(tuple, points.tolist())))
