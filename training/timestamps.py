@@ -13,6 +13,7 @@ test set with known times can be rendered:
 from __future__ import annotations
 
 import random
+import weakref
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -87,19 +88,42 @@ class Stamp:
     clock: str | None = None
 
 
-# The shown time's font size in dp. Apps draw it as a clock meant to be read by a checker at arm's
-# length, 13-21 sp; smaller text did not survive the renderer's photos (blur, distance) legibly.
-SIZE_DP = (13.0, 21.0)
+# How apps draw the shown time, in dp: half as a ticking clock meant to be read by a checker at
+# arm's length (big, mostly bold), half as an "updated at" label. Smaller text (11-17 dp, regular)
+# did not survive the renderer's photos (their blur and distance) legibly.
+CLOCK_SHARE = 0.5
+CLOCK_SIZE_DP, CLOCK_BOLD = (18.0, 26.0), 0.7
+LABEL_SIZE_DP, LABEL_BOLD = (13.0, 18.0), 0.2
 MIN_SIZE_DP = 10.0  # shrunk to fit no further than this (a small code at a screen edge)
 LINE_STEP = 1.45  # line pitch, in font sizes
 EDGE_DP = 12  # the time keeps this far from the screen's sides (cards are inset as much)
 MIN_CONTRAST = 110  # luma difference between the time and what it sits on, 0..255
 
 
+@dataclass(frozen=True)
+class StampStyle:
+    size_dp: float
+    bold: bool
+
+
+_STYLES: weakref.WeakKeyDictionary[Screen, StampStyle] = weakref.WeakKeyDictionary()
+
+
+def stamp_style(s: Screen) -> StampStyle:
+    """The size and weight of the shown time on screen `s`: drawn from its rng once, when a layout
+    first asks how much room to keep for it, so that the room fits the text."""
+    if s not in _STYLES:
+        if s.rng.random() < CLOCK_SHARE:
+            _STYLES[s] = StampStyle(s.rng.uniform(*CLOCK_SIZE_DP), s.rng.random() < CLOCK_BOLD)
+        else:
+            _STYLES[s] = StampStyle(s.rng.uniform(*LABEL_SIZE_DP), s.rng.random() < LABEL_BOLD)
+    return _STYLES[s]
+
+
 def stamp_height(s: Screen) -> int:
     """The px the shown time takes by the code (0 without one), for layouts to keep free."""
     lines = len(s.stamp.lines)
-    return s.dp(SIZE_DP[1] * LINE_STEP) * lines + s.dp(12) if lines else 0
+    return s.dp(stamp_style(s).size_dp * LINE_STEP) * lines + s.dp(12) if lines else 0
 
 
 def stamp_room(s: Screen) -> tuple[int, int]:
@@ -144,8 +168,9 @@ def draw_stamp(s: Screen, code: Box) -> Box | None:
     """
     if not s.stamp.lines:
         return None
-    bold = s.rng.random() < 0.3
-    size, cx = _fitted_size(s, (code[0] + code[2]) // 2, s.rng.uniform(*SIZE_DP), bold)
+    style = stamp_style(s)
+    bold = style.bold
+    size, cx = _fitted_size(s, (code[0] + code[2]) // 2, style.size_dp, bold)
     step, gap = s.dp(size * LINE_STEP), s.dp(s.rng.uniform(3, 10))
     height = step * len(s.stamp.lines)
     top = code[1] - gap - height if s.stamp.above else code[3] + gap

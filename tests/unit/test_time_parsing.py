@@ -63,6 +63,17 @@ def test_a_time_beside_a_date_that_cannot_be_read_is_no_reading():
     assert read(line("04月1?日", y=900), line("09:31:07", y=960)) is None
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "年11月14日19:09:29",  # the year's digits lost: not a date without a year
+        "更新于：2020:07.1612:01:31",  # noqa: RUF001 (a year misread with a colon, not 07-16)
+    ],
+)
+def test_a_date_whose_year_was_drawn_but_not_read_is_no_reading(text):
+    assert read(line(text)) is None
+
+
 def test_a_time_beside_digits_on_its_row_that_are_no_date_is_no_reading():
     assert read(line("020", x=300), line("11:45:30", x=600)) is None
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 from PIL import Image
-from text_boxes import blob_bounds
+from text_boxes import TextBox, blob_bounds, boxes_from_probability
 
 Box = tuple[float, float, float, float]  # x0, y0, x1, y1
 
@@ -30,9 +30,14 @@ MIN_SIDE = 0.05  # of the page's short side: a smaller square is an icon
 MIN_FILL = 0.45  # of the blob's bounding box: a code is solid, a ring of rules is not
 MAX_ASPECT = 1.7  # a code is square (a photo's perspective stretches it a little)
 TEXT_THRESHOLD = 0.3  # the detector's probability above which a pixel is text
-# The region where the time is looked for, in code sides beyond the code: apps centre it on the
-# code and draw it within about one side of it; its lines may be wider than the code.
-REGION_ACROSS, REGION_ALONG = 1.0, 1.0
+ACTIVE_LINE = 0.04  # a row or column of the code has edges in at least this share of its pixels
+# Where the time is looked for, in code sides: in a band above and one below the code, reaching
+# REGION_ALONG beyond it, as wide as the code and REGION_ACROSS more each side (apps centre their
+# clock on the code, within about one side of it; its lines may be wider than the code).
+REGION_ACROSS, REGION_ALONG = 0.65, 1.0
+STRIDE = 32  # the detector's input sides are multiples of this
+BAND_GAP_PX = 32  # between the two bands in the detector's input
+INSET = 0.15
 
 
 def _window_sums(a: np.ndarray, r: int) -> np.ndarray:
@@ -59,23 +64,103 @@ def locate_code(image: Image.Image, probability: np.ndarray) -> Box | None:
     text_near = _window_sums(np.asarray(text, dtype=np.int32), r // 2 + 1) > 0
     counts = [_window_sums((e & ~text_near).astype(np.int32), r) for e in (across, along)]
     dense = np.minimum(*counts) > MIN_DENSITY * (2 * r + 1) ** 2
-    best: tuple[int, Box] | None = None
+    best: tuple[int, tuple[int, int, int, int]] | None = None
     for x0, y0, x1, y1, count in blob_bounds(dense):
         bw, bh = x1 - x0, y1 - y0
         if min(bw, bh) - 2 * r < MIN_SIDE * min(w, h) or count < MIN_FILL * bw * bh:
             continue
         if max(bw, bh) > MAX_ASPECT * min(bw, bh):
             continue
-        if best is None or count > best[0]:  # the window widened the blob by r each side
-            best = (count, (x0 + r, y0 + r, x1 - r, y1 - r))
-    return None if best is None else tuple(v * k for v in best[1])  # type: ignore[return-value]
+        if best is None or count > best[0]:
+            best = (count, (x0, y0, x1, y1))
+    if best is None:
+        return None
+    x0, y0, x1, y1 = best[1]
+    # The window widened the blob, and may have joined it to text just beside the code that the
+    # detector missed (a small clock): keep the longest stretch of rows, then of columns, that
+    # have edges, which a blank gap between the code and its neighbours ends.
+    edges = (across | along)[y0:y1, x0:x1] & ~text_near[y0:y1, x0:x1]
+    top, bottom = _longest_run(edges.mean(axis=1) > ACTIVE_LINE)
+    left, right = _longest_run(edges[top:bottom].mean(axis=0) > ACTIVE_LINE)
+    return (x0 + left) * k, (y0 + top) * k, (x0 + right) * k, (y0 + bottom) * k
 
 
-def time_region(code: Box, width: int, height: int) -> Box:
-    """Where the shown time may lie around the code, inside the image."""
+def _longest_run(active: np.ndarray) -> tuple[int, int]:
+    """Start and end (exclusive) of the longest run of True, gaps of one False bridged."""
+    active = active.copy()
+    active[1:-1] |= active[:-2] & active[2:]
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], active.astype(np.int8), [0]])))
+    starts, ends = edges[0::2], edges[1::2]
+    if len(starts) == 0:
+        return 0, len(active)
+    i = int(np.argmax(ends - starts))
+    return int(starts[i]), int(ends[i])
+
+
+def time_bands(code: Box, width: int, height: int) -> list[Box]:
+    """The bands above and below the code where its time may lie, inside the image."""
     x0, y0, x1, y1 = code
-    dx, dy = (x1 - x0) * REGION_ACROSS, (y1 - y0) * REGION_ALONG
-    return max(0.0, x0 - dx), max(0.0, y0 - dy), min(width, x1 + dx), min(height, y1 + dy)
+    side = max(x1 - x0, y1 - y0)
+    left, right = max(0.0, x0 - side * REGION_ACROSS), min(width, x1 + side * REGION_ACROSS)
+    inset = side * INSET  # into the code: a line close to it must not touch the edge
+    bands = [
+        (left, max(0.0, y0 - side * REGION_ALONG), right, y0 + inset),
+        (left, y1 - inset, right, min(height, y1 + side * REGION_ALONG)),
+    ]
+    return [b for b in bands if b[3] - b[1] >= side * 0.2]
+
+
+class Bands:
+    """The bands around the code, enlarged by `scale` and stacked into one detector input."""
+
+    def __init__(self, image: Image.Image, bands: list[Box], scale: float) -> None:
+        self._placed: list[tuple[Box, float, float, float]] = []  # band, y in input, sx, sy
+        sizes = [(round((b[2] - b[0]) * scale), round((b[3] - b[1]) * scale)) for b in bands]
+        width = max(STRIDE, -(-max(w for w, _ in sizes) // STRIDE) * STRIDE)
+        height = sum(h for _, h in sizes) + BAND_GAP_PX * (len(sizes) - 1)
+        self.image = Image.new("RGB", (width, -(-height // STRIDE) * STRIDE), (128, 128, 128))
+        top = 0
+        for band, (w, h) in zip(bands, sizes, strict=True):
+            crop = image.crop(tuple(round(v) for v in band))
+            self.image.paste(crop.resize((w, h), Image.Resampling.BILINEAR), (0, top))
+            self._placed.append((band, top, crop.width / w, crop.height / h))
+            top += h + BAND_GAP_PX
+        self._limits = image.size
+
+    def boxes(self, probability: np.ndarray) -> list[TextBox]:
+        """Boxes in image pixels from the detector's map of self.image; those that a band's edge
+        cuts (the image's own edges aside) are left out: a part of a line must not be read alone."""
+        found = []
+        for box in boxes_from_probability(probability):
+            y = box.center[1]
+            for band, top, sx, sy in self._placed:
+                h = (band[3] - band[1]) / sy
+                if top <= y < top + h:
+                    shift = np.array([0, -top], dtype=np.float32)
+                    moved = TextBox(
+                        (box.corners + shift) * np.array([sx, sy], np.float32), box.score
+                    )
+                    offset = np.array([round(band[0]), round(band[1])], dtype=np.float32)
+                    moved = TextBox(moved.corners + offset, box.score)
+                    if self.covers(moved):
+                        found.append(moved)
+                    break
+        return found
+
+    def covers(self, box: TextBox) -> bool:
+        """Whether the box lies wholly inside one band, clear of its edges."""
+        xs, ys = box.corners[:, 0], box.corners[:, 1]
+        width, height = self._limits
+        for (x0, y0, x1, y1), _, sx, sy in self._placed:
+            margin = 2 * max(sx, sy)
+            if (
+                (x0 <= 0 or xs.min() > x0 + margin)
+                and (x1 >= width or xs.max() < x1 - margin)
+                and (y0 <= 0 or ys.min() > y0 + margin)
+                and (y1 >= height or ys.max() < y1 - margin)
+            ):
+                return True
+        return False
 
 
 def beside_code(center: tuple[float, float], height: float, code: Box) -> float | None:

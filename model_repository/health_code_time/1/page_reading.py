@@ -27,7 +27,7 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
-from code_region import Box, beside_code, locate_code, time_region
+from code_region import Bands, Box, beside_code, locate_code, time_bands
 from ctc_decoding import Line
 from PIL import Image
 from shown_time import Reading, TextLine, read_shown_time, shows_date_or_time
@@ -53,9 +53,9 @@ LINES_PER_ROUND, MAX_ROUNDS = 2, 5
 # detector's input (its clock's text then ~10-25 px high), up to ZOOM_MAX_UPSCALE times the
 # decoded image and ZOOM_AREA_PX; done only when that is at least ZOOM_MIN_GAIN times the
 # whole-page pass's resolution, at once when the code is under ZOOM_AT_ONCE_BELOW_PX there.
-ZOOM_CODE_PX = 224
+ZOOM_CODE_PX = 192
 ZOOM_MAX_UPSCALE = 2.0
-ZOOM_AREA_PX = 320 * 480
+ZOOM_AREA_PX = 192_000
 ZOOM_MIN_GAIN = 1.4
 ZOOM_AT_ONCE_BELOW_PX = 120
 
@@ -125,9 +125,10 @@ class Page:
         self._waiting: list[TextBox] = []
         self._reading: list[TextBox] = []
         self.lines: list[TextLine] = []
+        self._line_boxes: list[TextBox] = []  # where each of self.lines was read
         self.rounds = 0
         self.code: Box | None = None  # where the code is, in image pixels
-        self._zoom: tuple[Box, float, float] | None = None  # region, its x and y scale
+        self._zoom: Bands | None = None
         self._zoomed = False
         self.error: Exception | None = None  # set by a caller whose model call failed
 
@@ -154,15 +155,15 @@ class Page:
         return self.code is not None and beside_code(box.center, box.height, self.code) is not None
 
     def zoom_input(self) -> np.ndarray | None:
-        """The region around the code, enlarged for the detector, when a second look is due."""
+        """The bands around the code, enlarged for the detector, when a second look is due."""
         if self._zoomed or self.code is None or self.reading() is not None:
             return None
         side = max(self.code[2] - self.code[0], self.code[3] - self.code[1])
-        region = time_region(self.code, *self.image.size)
-        width, height = region[2] - region[0], region[3] - region[1]
-        scale = min(
-            ZOOM_CODE_PX / side, ZOOM_MAX_UPSCALE, math.sqrt(ZOOM_AREA_PX / (width * height))
-        )
+        bands = time_bands(self.code, *self.image.size)
+        area = sum((b[2] - b[0]) * (b[3] - b[1]) for b in bands)
+        if not bands:
+            return None
+        scale = min(ZOOM_CODE_PX / side, ZOOM_MAX_UPSCALE, math.sqrt(ZOOM_AREA_PX / area))
         whole_page = 1 / self._scale[0]
         if scale < ZOOM_MIN_GAIN * whole_page:
             return None
@@ -170,32 +171,20 @@ class Page:
         if not at_once and (self.rounds == 0 or any(map(self._near_code, self._waiting))):
             return None  # read the lines beside the code first
         self._zoomed = True
-        size = tuple(
-            max(DETECT_STRIDE, round(side_px * scale / DETECT_STRIDE) * DETECT_STRIDE)
-            for side_px in (width, height)
-        )
-        crop = self.image.crop(tuple(round(v) for v in region))
-        self._zoom = (region, crop.width / size[0], crop.height / size[1])
-        return to_model_input(crop.resize(size, Image.Resampling.BILINEAR))
+        self._zoom = Bands(self.image, bands, scale)
+        return to_model_input(self._zoom.image)
 
     def set_zoom_probability(self, probability: np.ndarray) -> None:
-        """The detector's map for zoom_input(): its boxes replace those of the region."""
+        """The detector's map for zoom_input(): its boxes replace those inside the bands."""
         if self._zoom is None:
             return
-        (x0, y0, x1, y1), sx, sy = self._zoom
-        offset = np.array([round(x0), round(y0)], dtype=np.float32)
-        found = [
-            TextBox(b.scaled(sx, sy).corners + offset, b.score)
-            for b in boxes_from_probability(probability)
-        ]
-
-        def inside(x: float, y: float) -> bool:
-            return x0 <= x <= x1 and y0 <= y <= y1
-
-        # Lines read from the whole-page pass there are read again from sharper boxes.
-        self.lines = [x for x in self.lines if not inside(x.center_x, x.center_y)]
-        rest = [b for b in self._waiting if not inside(*b.center)]
-        self._waiting = self._ordered(list(filter(_could_hold_time, found))) + rest
+        zoom = self._zoom
+        found = list(filter(_could_hold_time, zoom.boxes(probability)))
+        self._waiting = self._ordered(found) + [b for b in self._waiting if not zoom.covers(b)]
+        # Lines the whole-page pass read there are read again from the sharper boxes.
+        kept = [i for i, b in enumerate(self._line_boxes) if not zoom.covers(b)]
+        self.lines = [self.lines[i] for i in kept]
+        self._line_boxes = [self._line_boxes[i] for i in kept]
 
     def next_boxes(self) -> list[TextBox]:
         """The boxes to recognise next; none when the reading is settled."""
@@ -227,6 +216,7 @@ class Page:
         for box, line in zip(self._reading, lines, strict=True):
             x, y = box.center
             self.lines.append(TextLine(line.text, line.probabilities, x, y, box.height))
+            self._line_boxes.append(box)
 
     def reading(self) -> Reading | None:
         return read_shown_time(self.lines)

@@ -40,8 +40,9 @@ _YMD = re.compile(
     r"|(?P<sep>[-./])\s*(?P<m2>\d{1,2})\s*(?P=sep)\s*(?P<d2>\d{1,2})" + _DAY_END + ")"
 )
 _MD_CJK = re.compile(_D + r"(?P<m>\d{1,2})\s*月\s*(?P<d>\d{1,2})" + _DAY_END + r"\s*日?")
-# 04-12 / 04.12 / 04/12 without a year: a date only when a time follows on the same line.
-_MD_NUMERIC = re.compile(r"(?<![\d./-])(?P<m>\d{1,2})(?P<sep>[-./])(?P<d>\d{1,2})(?=\s|$)")
+# 04-12 / 04.12 / 04/12 without a year: a date only when a time follows on the same line, and
+# not after a colon either: "2020:07.16" is a year misread before "07.16", not a date without one.
+_MD_NUMERIC = re.compile(r"(?<![\d./:-])(?P<m>\d{1,2})(?P<sep>[-./])(?P<d>\d{1,2})(?=\s|$)")
 _HMS = re.compile(
     r"(?<![\d:])(?P<h>\d{1,2})\s*:\s*(?P<mi>\d{2})(?:\s*:\s*(?P<s>\d{2}))?(?![\d:])"
     r"|" + _D + r"(?P<h2>\d{1,2})\s*[时點点]\s*(?P<mi2>\d{1,2})\s*分(?:\s*(?P<s2>\d{1,2})\s*秒)?"
@@ -150,6 +151,8 @@ def _dates(text: str) -> list[_Date]:
         for m in pattern.finditer(text):
             if any(m.start() < e and s < m.end() for s, e in taken):
                 continue  # the "04-12" inside "2022-04-12"
+            if not with_year and text[: m.start()].rstrip().endswith("年"):
+                continue  # "年11月14日": a year was drawn but not read, not a date without one
             groups = m.groupdict()
             month = int(groups.get("m1") or groups.get("m2") or groups["m"])
             day = int(groups.get("d1") or groups.get("d2") or groups["d"])
