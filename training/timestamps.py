@@ -13,7 +13,6 @@ test set with known times can be rendered:
 from __future__ import annotations
 
 import random
-import weakref
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -100,30 +99,10 @@ EDGE_DP = 12  # the time keeps this far from the screen's sides (cards are inset
 MIN_CONTRAST = 110  # luma difference between the time and what it sits on, 0..255
 
 
-@dataclass(frozen=True)
-class StampStyle:
-    size_dp: float
-    bold: bool
-
-
-_STYLES: weakref.WeakKeyDictionary[Screen, StampStyle] = weakref.WeakKeyDictionary()
-
-
-def stamp_style(s: Screen) -> StampStyle:
-    """The size and weight of the shown time on screen `s`: drawn from its rng once, when a layout
-    first asks how much room to keep for it, so that the room fits the text."""
-    if s not in _STYLES:
-        if s.rng.random() < CLOCK_SHARE:
-            _STYLES[s] = StampStyle(s.rng.uniform(*CLOCK_SIZE_DP), s.rng.random() < CLOCK_BOLD)
-        else:
-            _STYLES[s] = StampStyle(s.rng.uniform(*LABEL_SIZE_DP), s.rng.random() < LABEL_BOLD)
-    return _STYLES[s]
-
-
 def stamp_height(s: Screen) -> int:
     """The px the shown time takes by the code (0 without one), for layouts to keep free."""
     lines = len(s.stamp.lines)
-    return s.dp(stamp_style(s).size_dp * LINE_STEP) * lines + s.dp(12) if lines else 0
+    return s.dp(CLOCK_SIZE_DP[1] * LINE_STEP) * lines + s.dp(12) if lines else 0
 
 
 def stamp_room(s: Screen) -> tuple[int, int]:
@@ -168,10 +147,16 @@ def draw_stamp(s: Screen, code: Box) -> Box | None:
     """
     if not s.stamp.lines:
         return None
-    style = stamp_style(s)
-    bold = style.bold
-    size, cx = _fitted_size(s, (code[0] + code[2]) // 2, style.size_dp, bold)
-    step, gap = s.dp(size * LINE_STEP), s.dp(s.rng.uniform(3, 10))
+    # A clock or a label, and its size, from one draw; then the gap, the weight and the colour:
+    # as many draws from the screen's rng as the layout's own drawing expects to follow.
+    u = s.rng.random()
+    clock = u < CLOCK_SHARE
+    lo, hi = CLOCK_SIZE_DP if clock else LABEL_SIZE_DP
+    share = u / CLOCK_SHARE if clock else (u - CLOCK_SHARE) / (1 - CLOCK_SHARE)
+    gap = s.dp(s.rng.uniform(3, 10))
+    bold = s.rng.random() < (CLOCK_BOLD if clock else LABEL_BOLD)
+    size, cx = _fitted_size(s, (code[0] + code[2]) // 2, lo + share * (hi - lo), bold)
+    step = s.dp(size * LINE_STEP)
     height = step * len(s.stamp.lines)
     top = code[1] - gap - height if s.stamp.above else code[3] + gap
     top = min(max(0, top), s.h - height)

@@ -59,8 +59,9 @@ def test_a_date_beside_a_time_on_one_row_is_one_reading():
     assert reading.value == "2022-04-12T09:31:07"
 
 
-def test_a_time_beside_a_date_that_cannot_be_read_is_no_reading():
-    assert read(line("04月1?日", y=900), line("09:31:07", y=960)) is None
+@pytest.mark.parametrize("date", ["04月1?日", "月日", "04月日"])  # digits unread or lost
+def test_a_time_beside_a_date_that_cannot_be_read_is_no_reading(date):
+    assert read(line(date, y=900), line("09:31:07", y=960)) is None
 
 
 @pytest.mark.parametrize(

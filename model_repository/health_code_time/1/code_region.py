@@ -34,10 +34,10 @@ ACTIVE_LINE = 0.04  # a row or column of the code has edges in at least this sha
 # Where the time is looked for, in code sides: in a band above and one below the code, reaching
 # REGION_ALONG beyond it, as wide as the code and REGION_ACROSS more each side (apps centre their
 # clock on the code, within about one side of it; its lines may be wider than the code).
-REGION_ACROSS, REGION_ALONG = 0.65, 1.0
+REGION_ACROSS, REGION_ALONG = 0.65, 0.7
 STRIDE = 32  # the detector's input sides are multiples of this
 BAND_GAP_PX = 32  # between the two bands in the detector's input
-INSET = 0.15
+INSET = 0.2
 
 
 def _window_sums(a: np.ndarray, r: int) -> np.ndarray:
@@ -148,14 +148,16 @@ class Bands:
         return found
 
     def covers(self, box: TextBox) -> bool:
-        """Whether the box lies wholly inside one band, clear of its edges."""
+        """Whether the box lies wholly inside one band, clear of its edges: of its sides by a line
+        height (the detector may end a line the edge cuts a character or two before it)."""
         xs, ys = box.corners[:, 0], box.corners[:, 1]
         width, height = self._limits
         for (x0, y0, x1, y1), _, sx, sy in self._placed:
             margin = 2 * max(sx, sy)
+            side = max(margin, box.height)
             if (
-                (x0 <= 0 or xs.min() > x0 + margin)
-                and (x1 >= width or xs.max() < x1 - margin)
+                (x0 <= 0 or xs.min() > x0 + side)
+                and (x1 >= width or xs.max() < x1 - side)
                 and (y0 <= 0 or ys.min() > y0 + margin)
                 and (y1 >= height or ys.max() < y1 - margin)
             ):

@@ -53,10 +53,10 @@ LINES_PER_ROUND, MAX_ROUNDS = 2, 5
 # detector's input (its clock's text then ~10-25 px high), up to ZOOM_MAX_UPSCALE times the
 # decoded image and ZOOM_AREA_PX; done only when that is at least ZOOM_MIN_GAIN times the
 # whole-page pass's resolution, at once when the code is under ZOOM_AT_ONCE_BELOW_PX there.
-ZOOM_CODE_PX = 192
+ZOOM_CODE_PX = 240
 ZOOM_MAX_UPSCALE = 2.0
 ZOOM_AREA_PX = 192_000
-ZOOM_MIN_GAIN = 1.4
+ZOOM_MIN_GAIN = 1.25
 ZOOM_AT_ONCE_BELOW_PX = 120
 
 

@@ -50,8 +50,9 @@ _HMS = re.compile(
 
 
 # Anything shaped like a date: one before a time that did not read as a valid, sure date means
-# the line shows a date we cannot read, and its time alone would be a guess at the day.
-_DATE_SHAPED = re.compile(r"\d{1,4}\s*[-./年月]\s*\d{1,2}")
+# the line shows a date we cannot read, and its time alone would be a guess at the day. So does
+# a month and a day whose digits were lost ("月日", "04月日").
+_DATE_SHAPED = re.compile(r"\d{1,4}\s*[-./年月]\s*\d{1,2}|月\s*\d{0,2}\s*日")
 # The recogniser may drop the space between a date and a time: "2022.04.1209:31:07".
 # Only before a two-digit hour: "2023-03-202:14:19" may be the 20th at 2:14 or the 2x-th at 02:14.
 _GLUED = re.compile(r"(?<=[-./月]\d{2})(?=\d{2}:\d{2})")
