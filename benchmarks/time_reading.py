@@ -31,9 +31,10 @@ import numpy as np
 from benchmarks import time_screens
 from benchmarks.procstat import cpu_s_by_role, rss_mb_by_role
 from benchmarks.systems import REPO, gateway_triton, seed_jpeg
+from gateway.local_service import LocalService
+from gateway.time_reading import MODEL
 
 KINDS = ("screenshot", "resaved", "photo")
-TIME_MODEL = "health_code_time"
 SEED_READING = "2022-08-27T10:15:46"
 
 
@@ -149,10 +150,10 @@ class InProcess:
         return ("", "", lines) if reading is None else (reading.text, reading.value, lines)
 
 
-async def _triton_reads(grpc_url: str, images: list[bytes], concurrency: int) -> list:
+async def triton_reads(grpc_url: str, images: list[bytes], concurrency: int) -> list:
     from tritonclient.grpc.aio import InferenceServerClient
 
-    from gateway.time_reading import time_inputs
+    from gateway.routing import image_inputs
 
     client = InferenceServerClient(grpc_url)
     results: list = [None] * len(images)
@@ -162,7 +163,7 @@ async def _triton_reads(grpc_url: str, images: list[bytes], concurrency: int) ->
     async def worker() -> None:
         for i in queue:
             started = time.perf_counter()
-            r = await client.infer(TIME_MODEL, time_inputs(images[i]), client_timeout=60)
+            r = await client.infer(MODEL, image_inputs(images[i]), client_timeout=60)
             latencies.append(time.perf_counter() - started)
             results[i] = tuple(r.as_numpy(n)[0, 0].decode() for n in ("TEXT", "READING", "LINES"))
 
@@ -181,12 +182,12 @@ async def _wait_model(grpc_url: str, timeout_s: float = 180) -> None:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             try:
-                if await client.is_model_ready(TIME_MODEL):
+                if await client.is_model_ready(MODEL):
                     return
             except Exception:
                 pass
             await asyncio.sleep(0.5)
-        raise TimeoutError(f"{TIME_MODEL} not ready in {timeout_s} s")
+        raise TimeoutError(f"{MODEL} not ready in {timeout_s} s")
     finally:
         await client.close()
 
@@ -226,13 +227,13 @@ def accuracy(read_all, sets: list[str], kinds: list[str], n: int, seed: int) -> 
     return out
 
 
-def cost(endpoints, n: int, seconds: float, concurrency: list[int]) -> dict:
+def cost(service: LocalService, n: int, seconds: float, concurrency: list[int]) -> dict:
     """CPU-ms per seed request (tritonserver + stubs), then throughput and latency under load."""
-    seed = seed_jpeg()
-    results, _ = asyncio.run(_triton_reads(endpoints.grpc, [seed] * 3, 1))  # warm up
-    before = cpu_s_by_role(endpoints.pid)
-    results, latencies = asyncio.run(_triton_reads(endpoints.grpc, [seed] * n, 1))
-    after = cpu_s_by_role(endpoints.pid)
+    seed, grpc = seed_jpeg(), service.triton_grpc_url()
+    results, _ = asyncio.run(triton_reads(grpc, [seed] * 3, 1))  # warm up
+    before = cpu_s_by_role(service.process.pid)
+    results, latencies = asyncio.run(triton_reads(grpc, [seed] * n, 1))
+    after = cpu_s_by_role(service.process.pid)
     spent = {k: round((after.get(k, 0) - before.get(k, 0)) * 1000 / n, 1) for k in after}
     out = {
         "seed_reading": results[0][1],
@@ -247,7 +248,7 @@ def cost(endpoints, n: int, seconds: float, concurrency: list[int]) -> dict:
     for c in concurrency:
         started = time.perf_counter()
         count = max(c * 4, round(seconds * 4))
-        _, latencies = asyncio.run(_triton_reads(endpoints.grpc, [seed] * count, c))
+        _, latencies = asyncio.run(triton_reads(grpc, [seed] * count, c))
         elapsed = time.perf_counter() - started
         out["load"].append(
             {
@@ -259,7 +260,7 @@ def cost(endpoints, n: int, seconds: float, concurrency: list[int]) -> dict:
             }
         )
         print(f"c={c}: {out['load'][-1]}", flush=True)
-    out["rss_mb"] = {k: round(v) for k, v in rss_mb_by_role(endpoints.pid).items()}
+    out["rss_mb"] = {k: round(v) for k, v in rss_mb_by_role(service.process.pid).items()}
     return out
 
 
@@ -287,11 +288,12 @@ def main(argv: list[str] | None = None) -> int:
         }
         results["lines_read_mean"] = round(statistics.mean(reader.lines_read), 2)
     else:
-        with tempfile.TemporaryDirectory() as tmp, gateway_triton(Path(tmp) / "serve.log") as ep:
-            asyncio.run(_wait_model(ep.grpc))
+        with tempfile.TemporaryDirectory() as tmp, gateway_triton(Path(tmp) / "serve.log") as svc:
+            grpc = svc.triton_grpc_url()
+            asyncio.run(_wait_model(grpc))
             if args.n:
                 results["accuracy"] = accuracy(
-                    lambda images: asyncio.run(_triton_reads(ep.grpc, images, 2))[0],
+                    lambda images: asyncio.run(triton_reads(grpc, images, 2))[0],
                     sets,
                     kinds,
                     args.n,
@@ -299,7 +301,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
             if args.cost_n:
                 levels = [int(c) for c in args.concurrency.split(",") if c]
-                results["cost"] = cost(ep, args.cost_n, 10, levels)
+                results["cost"] = cost(svc, args.cost_n, 10, levels)
     text = json.dumps(results, indent=2, ensure_ascii=False)
     print(text)
     if args.out:

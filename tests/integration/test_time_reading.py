@@ -21,6 +21,7 @@ from tritonclient.utils import InferenceServerException
 
 from benchmarks import time_screens
 from benchmarks.systems import seed_jpeg
+from benchmarks.time_reading import accuracy, cost, triton_reads
 from gateway import ocr_models
 from gateway.repository import PROJECT_REPOSITORY
 from gateway.routing import image_inputs
@@ -169,3 +170,20 @@ def test_a_bad_image_is_an_invalid_argument_and_the_model_keeps_serving(grpc_url
     assert code in error.value.message()
     assert error.value.status() == "StatusCode.INVALID_ARGUMENT"
     assert asyncio.run(reading(grpc_url, seed_jpeg()))["READING"] == "2022-08-27T10:15:46"
+
+
+def test_the_time_reading_benchmark_measures_the_running_service(service, grpc_url):
+    """benchmarks/time_reading.py's accuracy and cost paths, a few images, on this service."""
+    measured = accuracy(
+        lambda images: asyncio.run(triton_reads(grpc_url, images, 2))[0],
+        ["independent"],
+        ["screenshot"],
+        n=3,
+        seed=5,
+    )["independent/screenshot"]
+    assert measured["n"] == 3
+    assert measured["right"] + measured["none"] + measured["wrong"] == 3
+    spent = cost(service, n=3, seconds=1, concurrency=[2])
+    assert spent["seed_right"], spent
+    assert spent["cpu_ms_triton_total"] > 0
+    assert [level["concurrency"] for level in spent["load"]] == [2]
