@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from training import families
 from training import spec as spec_module
 from training.colours import STATUS_SHADES, shade_label
 from training.layouts import LAYOUTS
@@ -18,17 +19,8 @@ from training.render import FORMATS, INVALID_KINDS, LABELS, render, render_sampl
 from training.spec import LAYOUT_KINDS, PHONE_SIZES
 from training.timestamps import CJK_FORMATS, TIME_FORMATS, format_shown_time
 
-CLEAN = {
-    "photo": False,
-    "rotation": 0.0,
-    "blur": 0.0,
-    "glare": 0.0,
-    "moire": 0.0,
-    "noise": 0.0,
-    "chat": False,
-    "crop": False,
-    "fmt": "png",
-}
+# A clean screenshot (training.families.CLEAN), lossless so pixels can be compared exactly.
+CLEAN = {**families.CLEAN, "fmt": "png"}
 
 
 def share_in_shade(data: bytes, label: str) -> float:

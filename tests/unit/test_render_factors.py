@@ -10,26 +10,14 @@ from PIL import Image
 
 from training import fonts
 from training.dataset import SEED_OFFSETS, TRAIN_LAYOUTS, split_seeds
+from training.families import CLEAN as FAMILY_CLEAN
 from training.families import FAMILIES, HOLDOUT_LAYOUTS, family_factors
 from training.layouts import LAYOUTS
 from training.preprocessing import INPUT_SHAPE, image_to_tensor
 from training.render import LABELS, render, render_sample, sample_spec
 
-CLEAN = {
-    "photo": False,
-    "rotation": 0.0,
-    "blur": 0.0,
-    "glare": 0.0,
-    "moire": 0.0,
-    "noise": 0.0,
-    "chat": False,
-    "crop": False,
-    "dark": False,
-    "fmt": "jpeg",
-    "quality": 90,
-    "width": 720,
-    "height": 1280,
-}
+# A clean screenshot (training.families.CLEAN) on a small phone, so renders stay cheap.
+CLEAN = {**FAMILY_CLEAN, "width": 720, "height": 1280}
 FACTORS = {
     "photo": True,
     "rotation": 12.0,
