@@ -36,10 +36,13 @@ def seed_jpeg() -> bytes:
 
 
 @contextlib.contextmanager
-def _process(cmd: list[str], env: dict, ready_url: str, log: Path) -> Iterator[subprocess.Popen]:
+def process(
+    cmd: list[str], env: dict, ready_url: str, log: Path, cwd: Path = REPO
+) -> Iterator[subprocess.Popen]:
+    """cmd in a session of its own, once ready_url answers 200; SIGTERM (then SIGKILL) after."""
     with log.open("ab") as out:
         proc = subprocess.Popen(
-            cmd, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=REPO, start_new_session=True
+            cmd, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=cwd, start_new_session=True
         )
     try:
         alive = lambda: proc.poll() is None  # noqa: E731
@@ -76,7 +79,7 @@ def uvicorn_app(app: str, workers: int, log: Path) -> Iterator[tuple[str, int]]:
         "--no-access-log",
     ]
     base = f"http://127.0.0.1:{port}"
-    with _process(cmd, dict(os.environ), f"{base}/healthz", log) as proc:
+    with process(cmd, dict(os.environ), f"{base}/healthz", log) as proc:
         for _ in range(workers * 4):  # load the model in every worker before measuring
             httpx.get(f"{base}/healthz", timeout=30)
         yield base, proc.pid

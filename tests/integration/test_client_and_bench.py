@@ -59,3 +59,32 @@ def test_bench_sends_200_requests_at_concurrency_8_without_failures(
     result = orjson.loads(done.stdout)
     assert (result["complete"], result["ok"], result["failed"]) == (200, 200, 0)
     assert result["latency_ms"]["p50"] > 0 and result["requests_per_s"] > 0
+
+
+def test_alternate_measures_a_traced_serve_and_the_peer_side_by_side(tmp_path: Path) -> None:
+    """benchmarks/alternate.py starts each system, measures it from /proc, and stops it."""
+    out = tmp_path / "alternate.json"
+    cmd = [
+        sys.executable,
+        "-m",
+        "benchmarks.alternate",
+        "--system",
+        "serve=serve+trace",
+        "--system",
+        "peer=peer:1",
+        "--rounds",
+        "1",
+        "-n",
+        "40",
+        "-c",
+        "4",
+        "--out",
+        str(out),
+    ]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=400)
+    assert done.returncode == 0, done.stderr[-3000:]
+    summary = orjson.loads(out.read_bytes())["medians"]
+    assert list(summary) == ["serve", "peer"]
+    for name, roles in (("serve", {"web", "tritonserver", "python stubs"}), ("peer", {"web"})):
+        assert summary[name]["failed"] == 0 and summary[name]["requests_per_s"] > 0
+        assert roles <= set(summary[name]["cpu_ms_per_request"]), summary[name]
