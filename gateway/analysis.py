@@ -35,7 +35,8 @@ UNKNOWN_USAGE = "unknown"  # the metrics label of every usage that is not config
 
 def wants_time(query: bytes) -> bool:
     """Whether the query string asks for `read=time`; 422 for another `read`."""
-    values = parse_qs(query.decode("latin-1")).get("read", [])
+    # Blank values kept: `?read=` is a read of nothing, not an absent `read`.
+    values = parse_qs(query.decode("latin-1"), keep_blank_values=True).get("read", [])
     if any(value != "time" for value in values):
         raise errors.InvalidRequest("read must be time (the only thing read besides the status)")
     return bool(values)

@@ -155,8 +155,9 @@ async def test_an_invalid_image_or_a_page_without_a_time_has_time_null():
     assert invalid["status"] == "invalid" and invalid["time"] is None
 
 
-async def test_another_read_value_is_refused_with_422_invalid_request():
+@pytest.mark.parametrize("query", ["?read=colour", "?read=", "?read", "?read=time&read=x"])
+async def test_another_read_value_is_refused_with_422_invalid_request(query):
     async with gateway() as (http, fake):
-        response = await http.post(URL + "?read=colour", json=as_json(encode("JPEG")))
+        response = await http.post(URL + query, json=as_json(encode("JPEG")))
     assert response.status_code == 422 and error_code(response) == "invalid_request"
     assert fake.calls == []
