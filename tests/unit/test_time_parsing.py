@@ -138,6 +138,14 @@ def test_hours_and_minutes_with_a_date_are_a_reading():
     assert read(line("04月12日", y=900), line("09:31", y=960)).value == "--04-12T09:31"
 
 
+def test_hours_and_minutes_ending_a_line_that_may_go_on_are_no_reading():
+    # The detector gave ":36" of "2022-07-15 16:19:36" to a blob beside it (runs_on).
+    cut = TextLine("2022-07-15 16:19", (0.99,) * 16, 540, 1000, 40, runs_on=True)
+    assert read(cut) is None
+    went_on = TextLine("2022-07-15 16:19:36", (0.99,) * 19, 540, 1000, 40, runs_on=True)
+    assert read(went_on).value == "2022-07-15T16:19:36"  # with its seconds it is whole
+
+
 def test_the_most_complete_reading_wins_over_bigger_text():
     big_clock = line("09:31:07", y=400, height=120)
     stamp = line("2022-04-12 09:31:07", y=1500, height=30)

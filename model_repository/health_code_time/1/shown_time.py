@@ -66,6 +66,8 @@ class TextLine(NamedTuple):
     center_x: float
     center_y: float
     height: float
+    # Another box lies just past the line's end: what it shows may go on there (the seconds).
+    runs_on: bool = False
 
 
 @dataclass(frozen=True)
@@ -229,6 +231,8 @@ def _pairs(date_line: _Line, date: _Date, time_line: _Line) -> bool:
 
 def _with_date(line: _Line, time: _Time, parsed: list[_Line]) -> _Candidate | None:
     """The time with a date before it on its line, or on a line beside it."""
+    if time.second is None and line.source.runs_on and not line.text[time.end :].strip():
+        return None  # hours:minutes at the end of a line that may go on: its seconds, maybe
     before = [d for d in line.dates if d.end <= time.start]
     if before:
         date = before[-1]

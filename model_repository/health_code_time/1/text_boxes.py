@@ -30,6 +30,7 @@ class TextBox:
 
     corners: np.ndarray  # float32 (4, 2)
     score: float
+    runs_on: bool = False  # another box lies at its end: the line may go on (mark_runs_on)
 
     @property
     def width(self) -> float:
@@ -45,7 +46,33 @@ class TextBox:
         return float(x), float(y)
 
     def scaled(self, sx: float, sy: float) -> TextBox:
-        return TextBox(self.corners * np.array([sx, sy], dtype=np.float32), self.score)
+        corners = self.corners * np.array([sx, sy], dtype=np.float32)
+        return TextBox(corners, self.score, self.runs_on)
+
+    def holds(self, point: np.ndarray) -> bool:
+        """Whether a point (x, y) lies inside the box."""
+        tl, tr, _, bl = self.corners.astype(np.float64)
+        d = point - (tl + self.corners[2]) / 2
+        u, v = tr - tl, bl - tl
+        return abs(d @ u) <= (u @ u) / 2 and abs(d @ v) <= (v @ v) / 2
+
+
+def mark_runs_on(boxes: list[TextBox]) -> list[TextBox]:
+    """The boxes, each marked runs_on when another box lies at or just past its end, on its line.
+
+    The detector may give a line's last characters to a blob it touches (the frame around a code,
+    an icon): "2022-07-15 16:19:36" boxed as "2022-07-15 16:19", whose reading would then be a
+    wrong time. A reader must not take such a line's end for the end of what it shows.
+    """
+    out = []
+    for box in boxes:
+        tl, tr, br, _ = box.corners.astype(np.float64)
+        u = (tr - tl) / max(box.width, 1e-6)
+        end = (tr + br) / 2
+        points = [end + u * box.height * f for f in (-0.25, 0.0, 0.25, 0.5)]
+        runs_on = any(o is not box and any(o.holds(p) for p in points) for o in boxes)
+        out.append(TextBox(box.corners, box.score, runs_on))
+    return out
 
 
 def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
