@@ -122,6 +122,15 @@ def test_a_digit_the_recogniser_is_unsure_of_discards_the_reading(unsure_at):
     assert read(unsure) is None
 
 
+def test_a_blurred_separator_between_sure_digits_is_enough_a_very_unsure_one_is_not():
+    probabilities = [0.99] * 19
+    probabilities[16] = 0.45  # the second colon of "09:31:07"
+    blurred = TextLine("2022-04-12 09:31:07", tuple(probabilities), 540, 1000, 40)
+    assert read(blurred).value == "2022-04-12T09:31:07"
+    probabilities[16] = 0.2
+    assert read(TextLine("2022-04-12 09:31:07", tuple(probabilities), 540, 1000, 40)) is None
+
+
 def test_an_unsure_character_outside_the_date_and_time_does_not_matter():
     text = "更新于 2022-04-12 09:31:07"
     unsure = TextLine(text, (0.1, 0.1, 0.1) + (0.99,) * (len(text) - 3), 540, 1000, 40)

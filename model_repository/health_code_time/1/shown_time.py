@@ -26,6 +26,9 @@ from typing import NamedTuple
 # A character read with less confidence than this makes its date or time no reading: the
 # recogniser's best guess must at least have even odds.
 MIN_CHAR_PROBABILITY = 0.5
+# A separator (":", "-", "月") only places the digits, which the pattern already checked: a blurred
+# colon read at 0.45 between sure digits says nothing against them. It needs only this much.
+MIN_SEPARATOR_PROBABILITY = 0.3
 # A date and a time on separate lines belong together when stacked at most this many line heights
 # apart (centre to centre), or side by side on one row; the date's line holds little else.
 PAIR_DISTANCE_LINES = 2.2
@@ -119,7 +122,12 @@ class _Line:
     times: list[_Time] = field(default_factory=list)
 
     def sure(self, start: int, end: int) -> bool:
-        return min(self.probabilities[start:end], default=0.0) >= MIN_CHAR_PROBABILITY
+        if end <= start:
+            return False
+        return all(
+            p >= (MIN_CHAR_PROBABILITY if c.isdigit() else MIN_SEPARATOR_PROBABILITY)
+            for c, p in zip(self.text[start:end], self.probabilities[start:end], strict=True)
+        )
 
 
 def normalise(text: str, probabilities: tuple[float, ...]) -> tuple[str, list[float]]:
