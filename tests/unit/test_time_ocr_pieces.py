@@ -84,7 +84,7 @@ def test_a_box_runs_on_when_another_box_lies_at_its_end_on_its_line():
     prob = blobs(220, 400, (10, 20, 100, 30), (104, 10, 200, 120), (10, 180, 100, 190))
     boxes = text_boxes.boxes_from_probability(prob)
     assert len(boxes) == 3
-    marked = {round(b.center[1]): b.runs_on for b in text_boxes.mark_runs_on(boxes)}
+    marked = {round(b.center[1]): b.runs_on for b in text_boxes.mark_runs_on(boxes, boxes)}
     assert marked[25] is True
     assert marked[185] is False
 

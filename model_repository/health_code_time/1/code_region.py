@@ -156,7 +156,7 @@ class Bands:
                     moved = TextBox(moved.corners + offset, box.score)
                     found.append(moved)
                     break
-        return [b for b in mark_runs_on(found) if self.covers(b)]
+        return mark_runs_on([b for b in found if self.covers(b)], found)
 
     def covers(self, box: TextBox) -> bool:
         """Whether the box lies wholly inside one band, clear of its edges: of its sides by a line

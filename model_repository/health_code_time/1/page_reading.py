@@ -139,8 +139,8 @@ class Page:
     def set_probability(self, probability: np.ndarray) -> None:
         """The detector's (H, W) map for detector_input: keep the boxes worth reading."""
         self.code = locate_code(self.image, probability)
-        boxes = mark_runs_on([b.scaled(*self._scale) for b in boxes_from_probability(probability)])
-        self._waiting = self._ordered(list(filter(_could_hold_time, boxes)))
+        boxes = [b.scaled(*self._scale) for b in boxes_from_probability(probability)]
+        self._waiting = self._ordered(mark_runs_on(list(filter(_could_hold_time, boxes)), boxes))
 
     def _ordered(self, boxes: list[TextBox]) -> list[TextBox]:
         """Lines beside the code nearest first, then the rest by _likelihood."""

@@ -49,30 +49,34 @@ class TextBox:
         corners = self.corners * np.array([sx, sy], dtype=np.float32)
         return TextBox(corners, self.score, self.runs_on)
 
-    def holds(self, point: np.ndarray) -> bool:
-        """Whether a point (x, y) lies inside the box."""
-        tl, tr, _, bl = self.corners.astype(np.float64)
-        d = point - (tl + self.corners[2]) / 2
-        u, v = tr - tl, bl - tl
-        return abs(d @ u) <= (u @ u) / 2 and abs(d @ v) <= (v @ v) / 2
 
-
-def mark_runs_on(boxes: list[TextBox]) -> list[TextBox]:
-    """The boxes, each marked runs_on when another box lies at or just past its end, on its line.
+def mark_runs_on(lines: list[TextBox], among: list[TextBox]) -> list[TextBox]:
+    """The lines, each marked runs_on when a box of `among` (but itself) lies at or just past its
+    end, on its line.
 
     The detector may give a line's last characters to a blob it touches (the frame around a code,
     an icon): "2022-07-15 16:19:36" boxed as "2022-07-15 16:19", whose reading would then be a
-    wrong time. A reader must not take such a line's end for the end of what it shows.
+    wrong time. A reader must not take such a line's end for the end of what it shows. Points on
+    the line's axis from a quarter line height inside its end to half a line height past it are
+    tested against every box, all at once (a page may hold MAX_BOXES of them).
     """
-    out = []
-    for box in boxes:
-        tl, tr, br, _ = box.corners.astype(np.float64)
-        u = (tr - tl) / max(box.width, 1e-6)
-        end = (tr + br) / 2
-        points = [end + u * box.height * f for f in (-0.25, 0.0, 0.25, 0.5)]
-        runs_on = any(o is not box and any(o.holds(p) for p in points) for o in boxes)
-        out.append(TextBox(box.corners, box.score, runs_on))
-    return out
+    if not lines or not among:
+        return lines
+    ends = np.stack([b.corners for b in lines])  # (n, 4, 2)
+    u = ends[:, 1] - ends[:, 0]
+    unit = u / np.maximum(np.linalg.norm(u, axis=1, keepdims=True), 1e-6)
+    height = np.linalg.norm(ends[:, 3] - ends[:, 0], axis=1, keepdims=True)
+    steps = np.array([-0.25, 0.0, 0.25, 0.5], np.float32)[None, :, None]
+    points = ((ends[:, 1] + ends[:, 2]) / 2)[:, None] + (unit * height)[:, None] * steps
+    boxes = np.stack([b.corners for b in among])  # (m, 4, 2)
+    bu, bv = boxes[:, 1] - boxes[:, 0], boxes[:, 3] - boxes[:, 0]
+    d = points[:, :, None] - ((boxes[:, 0] + boxes[:, 2]) / 2)[None, None]  # (n, 4, m, 2)
+    inside = (np.abs((d * bu).sum(-1)) <= (bu * bu).sum(-1) / 2) & (
+        np.abs((d * bv).sum(-1)) <= (bv * bv).sum(-1) / 2
+    )
+    itself = np.array([[a is b for b in among] for a in lines])  # (n, m)
+    runs_on = (inside & ~itself[:, None]).any(axis=(1, 2))
+    return [TextBox(b.corners, b.score, bool(r)) for b, r in zip(lines, runs_on, strict=True)]
 
 
 def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
