@@ -79,6 +79,16 @@ def test_a_time_beside_digits_on_its_row_that_are_no_date_is_no_reading():
     assert read(line("020", x=300), line("11:45:30", x=600)) is None
 
 
+def test_in_a_turned_photo_digits_on_the_times_row_are_still_its_unread_date():
+    # "2022-06-11 08:22:50" turned 13 degrees, split by the detector: its date pieces' centres lie
+    # 23 and 45 px lower than the time's, yet on its row
+    slope = -0.23
+    time = TextLine("08:22:50", (0.99,) * 8, 888, 185, 38, slope=slope)
+    day, year = line("11", y=208, x=789, height=21), line("2022", y=230, x=688, height=25)
+    assert read(time, day, year) is None
+    assert read(time._replace(slope=0.0), day, year).value == "T08:22:50"  # as if not turned
+
+
 def test_a_date_in_a_sentence_far_below_a_clock_is_not_its_date():
     clock = line("20:23:16", y=900)
     notice = line("Health status normal 2021-03-14", y=1000, x=400)

@@ -218,8 +218,10 @@ class Page:
         """The recognised text of the crops next_crops() gave, in the same order."""
         for box, line in zip(self._reading, lines, strict=True):
             x, y = box.center
+            along = box.corners[1] - box.corners[0]
+            slope = float(along[1] / along[0]) if along[0] > 0 else 0.0
             self.lines.append(
-                TextLine(line.text, line.probabilities, x, y, box.height, box.runs_on)
+                TextLine(line.text, line.probabilities, x, y, box.height, box.runs_on, slope)
             )
             self._line_boxes.append(box)
 
