@@ -15,6 +15,7 @@ sys.path.insert(0, str(FOLDER))  # as Triton's python stub does for the model's 
 text_boxes = importlib.import_module("text_boxes")
 ctc_decoding = importlib.import_module("ctc_decoding")
 page_reading = importlib.import_module("page_reading")
+code_region = importlib.import_module("code_region")
 
 
 def blobs(height: int, width: int, *rects: tuple[int, int, int, int], p: float = 0.9):
@@ -75,6 +76,17 @@ def test_pieces_of_one_line_split_at_a_space_are_joined():
 def test_boxes_far_apart_on_one_row_stay_apart():
     prob = blobs(60, 400, (10, 20, 110, 30), (250, 20, 350, 30))
     assert len(text_boxes.boxes_from_probability(prob)) == 2
+
+
+def test_a_box_runs_on_when_another_box_lies_at_its_end_on_its_line():
+    # a line whose end the detector gave to a bigger blob (a frame around a code), a line below
+    # it, and one alone on its row
+    prob = blobs(220, 400, (10, 20, 100, 30), (104, 10, 200, 120), (10, 180, 100, 190))
+    boxes = text_boxes.boxes_from_probability(prob)
+    assert len(boxes) == 3
+    marked = {round(b.center[1]): b.runs_on for b in text_boxes.mark_runs_on(boxes, boxes)}
+    assert marked[25] is True
+    assert marked[185] is False
 
 
 def test_a_crop_is_upright_48_high_and_keeps_the_aspect():
@@ -173,9 +185,27 @@ def test_what_lies_beside_a_time_alone_is_read_even_after_the_last_round():
     assert page.rounds == page_reading.MAX_ROUNDS + 1
 
 
+def test_a_page_the_whole_page_pass_found_nothing_on_looks_at_its_code_again_at_once():
+    page = page_reading.Page(Image.new("RGB", (1400, 1400), "white"))
+    page.set_probability(np.zeros(page.detector_input.shape[1:], np.float32))
+    page.code = (500.0, 500.0, 900.0, 900.0)  # big in the whole-page pass: no look at once
+    assert page.zoom_input() is not None  # yet nothing else to read first
+
+
 def test_a_page_without_a_time_is_read_in_a_bounded_number_of_lines():
     rows = {200 + 100 * i: f"Line {i}" for i in range(14)}
     page = line_page(rows)
     answer(page, rows)
     assert page.reading() is None
     assert len(page.lines) == page_reading.LINES_PER_ROUND * page_reading.MAX_ROUNDS
+
+
+def test_a_code_the_detector_took_for_text_is_still_found():
+    rng = np.random.default_rng(0)
+    modules = rng.integers(0, 2, (29, 29), dtype=np.uint8) * 255
+    page = Image.new("RGB", (800, 1200), "white")
+    page.paste(Image.fromarray(modules).resize((290, 290), Image.Resampling.NEAREST), (250, 400))
+    as_text = np.zeros((600, 400), np.float32)
+    as_text[180:370, 110:310] = 0.9  # one blob over the code and around it
+    x0, y0, x1, y1 = code_region.locate_code(page, as_text)
+    assert (x0, y0, x1, y1) == pytest.approx((250, 400, 540, 690), abs=12)

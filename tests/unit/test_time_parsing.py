@@ -79,6 +79,16 @@ def test_a_time_beside_digits_on_its_row_that_are_no_date_is_no_reading():
     assert read(line("020", x=300), line("11:45:30", x=600)) is None
 
 
+def test_in_a_turned_photo_digits_on_the_times_row_are_still_its_unread_date():
+    # "2022-06-11 08:22:50" turned 13 degrees, split by the detector: its date pieces' centres lie
+    # 23 and 45 px lower than the time's, yet on its row
+    slope = -0.23
+    time = TextLine("08:22:50", (0.99,) * 8, 888, 185, 38, slope=slope)
+    day, year = line("11", y=208, x=789, height=21), line("2022", y=230, x=688, height=25)
+    assert read(time, day, year) is None
+    assert read(time._replace(slope=0.0), day, year).value == "T08:22:50"  # as if not turned
+
+
 def test_a_date_in_a_sentence_far_below_a_clock_is_not_its_date():
     clock = line("20:23:16", y=900)
     notice = line("Health status normal 2021-03-14", y=1000, x=400)
@@ -122,6 +132,15 @@ def test_a_digit_the_recogniser_is_unsure_of_discards_the_reading(unsure_at):
     assert read(unsure) is None
 
 
+def test_a_blurred_separator_between_sure_digits_is_enough_a_very_unsure_one_is_not():
+    probabilities = [0.99] * 19
+    probabilities[16] = 0.45  # the second colon of "09:31:07"
+    blurred = TextLine("2022-04-12 09:31:07", tuple(probabilities), 540, 1000, 40)
+    assert read(blurred).value == "2022-04-12T09:31:07"
+    probabilities[16] = 0.2
+    assert read(TextLine("2022-04-12 09:31:07", tuple(probabilities), 540, 1000, 40)) is None
+
+
 def test_an_unsure_character_outside_the_date_and_time_does_not_matter():
     text = "更新于 2022-04-12 09:31:07"
     unsure = TextLine(text, (0.1, 0.1, 0.1) + (0.99,) * (len(text) - 3), 540, 1000, 40)
@@ -136,6 +155,14 @@ def test_hours_and_minutes_alone_are_the_status_bar_clock_not_a_reading():
 
 def test_hours_and_minutes_with_a_date_are_a_reading():
     assert read(line("04月12日", y=900), line("09:31", y=960)).value == "--04-12T09:31"
+
+
+def test_hours_and_minutes_ending_a_line_that_may_go_on_are_no_reading():
+    # The detector gave ":36" of "2022-07-15 16:19:36" to a blob beside it (runs_on).
+    cut = TextLine("2022-07-15 16:19", (0.99,) * 16, 540, 1000, 40, runs_on=True)
+    assert read(cut) is None
+    went_on = TextLine("2022-07-15 16:19:36", (0.99,) * 19, 540, 1000, 40, runs_on=True)
+    assert read(went_on).value == "2022-07-15T16:19:36"  # with its seconds it is whole
 
 
 def test_the_most_complete_reading_wins_over_bigger_text():

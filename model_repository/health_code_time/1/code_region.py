@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 from PIL import Image
-from text_boxes import TextBox, blob_bounds, boxes_from_probability
+from text_boxes import TextBox, blob_bounds, boxes_from_probability, mark_runs_on
 
 Box = tuple[float, float, float, float]  # x0, y0, x1, y1
 
@@ -50,8 +50,16 @@ def _window_sums(a: np.ndarray, r: int) -> np.ndarray:
 def locate_code(image: Image.Image, probability: np.ndarray) -> Box | None:
     """The code's box in image pixels, or None when no code-like square is found.
 
-    `probability` is the text detector's map for the page (any size): text is not a code.
+    `probability` is the text detector's map for the page (any size): text is not a code. But the
+    detector may take a blurred or tilted code for text too (one big blob over it and the lines
+    around it): when nothing code-like is left beside the text, the page is looked at again
+    without it. A wrong box costs at most a look at the wrong region, never a wrong reading.
     """
+    return _locate(image, probability) or _locate(image, None)
+
+
+def _locate(image: Image.Image, probability: np.ndarray | None) -> Box | None:
+    """locate_code's search, with what the map holds as text masked out (none without a map)."""
     k = max(1, max(image.size) // LOCATE_LONG_SIDE_PX)
     pixels = np.asarray(image.reduce(k) if k > 1 else image, dtype=np.int16)
     h, w = pixels.shape[:2]
@@ -60,8 +68,11 @@ def locate_code(image: Image.Image, probability: np.ndarray) -> Box | None:
     across[:, 2:] = np.abs(pixels[:, 2:] - pixels[:, :-2]).max(axis=2) > EDGE_STEP
     along[2:, :] = np.abs(pixels[2:, :] - pixels[:-2, :]).max(axis=2) > EDGE_STEP
     r = max(2, round(max(w, h) * WINDOW_FRACTION))
-    text = Image.fromarray((probability > TEXT_THRESHOLD).astype(np.uint8)).resize((w, h))
-    text_near = _window_sums(np.asarray(text, dtype=np.int32), r // 2 + 1) > 0
+    if probability is None:
+        text_near = np.zeros((h, w), bool)
+    else:
+        text = Image.fromarray((probability > TEXT_THRESHOLD).astype(np.uint8)).resize((w, h))
+        text_near = _window_sums(np.asarray(text, dtype=np.int32), r // 2 + 1) > 0
     counts = [_window_sums((e & ~text_near).astype(np.int32), r) for e in (across, along)]
     dense = np.minimum(*counts) > MIN_DENSITY * (2 * r + 1) ** 2
     best: tuple[int, tuple[int, int, int, int]] | None = None
@@ -128,8 +139,9 @@ class Bands:
         self._limits = image.size
 
     def boxes(self, probability: np.ndarray) -> list[TextBox]:
-        """Boxes in image pixels from the detector's map of self.image; those that a band's edge
-        cuts (the image's own edges aside) are left out: a part of a line must not be read alone."""
+        """Boxes in image pixels from the detector's map of self.image, each marked runs_on as
+        text_boxes.mark_runs_on does; those that a band's edge cuts (the image's own edges aside)
+        are left out: a part of a line must not be read alone."""
         found = []
         for box in boxes_from_probability(probability):
             y = box.center[1]
@@ -142,10 +154,9 @@ class Bands:
                     )
                     offset = np.array([round(band[0]), round(band[1])], dtype=np.float32)
                     moved = TextBox(moved.corners + offset, box.score)
-                    if self.covers(moved):
-                        found.append(moved)
+                    found.append(moved)
                     break
-        return found
+        return mark_runs_on([b for b in found if self.covers(b)], found)
 
     def covers(self, box: TextBox) -> bool:
         """Whether the box lies wholly inside one band, clear of its edges: of its sides by a line

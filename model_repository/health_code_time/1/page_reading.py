@@ -31,7 +31,7 @@ from code_region import Bands, Box, beside_code, locate_code, time_bands
 from ctc_decoding import Line
 from PIL import Image
 from shown_time import Reading, TextLine, read_shown_time, shows_date_or_time
-from text_boxes import TextBox, boxes_from_probability, crop_line
+from text_boxes import TextBox, boxes_from_probability, crop_line, mark_runs_on
 
 # Images are decoded (JPEGs DCT-scaled) to at least this on the long side, and bigger ones
 # reduced to it: a phone screen's 14 dp text stays ~25 px high, enough for the recogniser's 48.
@@ -140,7 +140,7 @@ class Page:
         """The detector's (H, W) map for detector_input: keep the boxes worth reading."""
         self.code = locate_code(self.image, probability)
         boxes = [b.scaled(*self._scale) for b in boxes_from_probability(probability)]
-        self._waiting = self._ordered(list(filter(_could_hold_time, boxes)))
+        self._waiting = self._ordered(mark_runs_on(list(filter(_could_hold_time, boxes)), boxes))
 
     def _ordered(self, boxes: list[TextBox]) -> list[TextBox]:
         """Lines beside the code nearest first, then the rest by _likelihood."""
@@ -168,8 +168,11 @@ class Page:
         if scale < ZOOM_MIN_GAIN * whole_page:
             return None
         at_once = side * whole_page < ZOOM_AT_ONCE_BELOW_PX
-        if not at_once and (self.rounds == 0 or any(map(self._near_code, self._waiting))):
-            return None  # read the lines beside the code first
+        # Read the lines beside the code first; but a page whose whole-page pass found nothing to
+        # read at all (faint, noisy text) has no first round to wait for: its look is due now.
+        first_round_due = self.rounds == 0 and bool(self._waiting)
+        if not at_once and (first_round_due or any(map(self._near_code, self._waiting))):
+            return None
         self._zoomed = True
         self._zoom = Bands(self.image, bands, scale)
         return to_model_input(self._zoom.image)
@@ -215,7 +218,11 @@ class Page:
         """The recognised text of the crops next_crops() gave, in the same order."""
         for box, line in zip(self._reading, lines, strict=True):
             x, y = box.center
-            self.lines.append(TextLine(line.text, line.probabilities, x, y, box.height))
+            along = box.corners[1] - box.corners[0]
+            slope = float(along[1] / along[0]) if along[0] > 0 else 0.0
+            self.lines.append(
+                TextLine(line.text, line.probabilities, x, y, box.height, box.runs_on, slope)
+            )
             self._line_boxes.append(box)
 
     def reading(self) -> Reading | None:

@@ -18,6 +18,7 @@ not readings.
 from __future__ import annotations
 
 import calendar
+import math
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -26,6 +27,9 @@ from typing import NamedTuple
 # A character read with less confidence than this makes its date or time no reading: the
 # recogniser's best guess must at least have even odds.
 MIN_CHAR_PROBABILITY = 0.5
+# A separator (":", "-", "月") only places the digits, which the pattern already checked: a blurred
+# colon read at 0.45 between sure digits says nothing against them. It needs only this much.
+MIN_SEPARATOR_PROBABILITY = 0.3
 # A date and a time on separate lines belong together when stacked at most this many line heights
 # apart (centre to centre), or side by side on one row; the date's line holds little else.
 PAIR_DISTANCE_LINES = 2.2
@@ -66,6 +70,9 @@ class TextLine(NamedTuple):
     center_x: float
     center_y: float
     height: float
+    # Another box lies just past the line's end: what it shows may go on there (the seconds).
+    runs_on: bool = False
+    slope: float = 0.0  # of the line's axis, dy / dx: a photo turns the page's rows
 
 
 @dataclass(frozen=True)
@@ -117,7 +124,12 @@ class _Line:
     times: list[_Time] = field(default_factory=list)
 
     def sure(self, start: int, end: int) -> bool:
-        return min(self.probabilities[start:end], default=0.0) >= MIN_CHAR_PROBABILITY
+        if end <= start:
+            return False
+        return all(
+            p >= (MIN_CHAR_PROBABILITY if c.isdigit() else MIN_SEPARATOR_PROBABILITY)
+            for c, p in zip(self.text[start:end], self.probabilities[start:end], strict=True)
+        )
 
 
 def normalise(text: str, probabilities: tuple[float, ...]) -> tuple[str, list[float]]:
@@ -211,12 +223,20 @@ def _rank(date: _Date | None, time: _Time, height: float) -> tuple:
     )
 
 
-def _beside(a: TextLine, b: TextLine) -> bool:
-    """Stacked (centres aligned, a line or two apart) or side by side on one row."""
-    line = max(a.height, b.height, 1.0)
-    dx, dy = abs(a.center_x - b.center_x), abs(a.center_y - b.center_y)
-    stacked = dy <= PAIR_DISTANCE_LINES * line and dx <= 2 * line
-    same_row = dy <= 0.5 * line and dx <= 12 * line
+def _offsets(ref: TextLine, other: TextLine) -> tuple[float, float]:
+    """How far other's centre lies from ref's along ref's row and across it (pixels): in a turned
+    photo the pieces of one row ("2022", "11", "08:22:50") do not share a y."""
+    dx, dy = other.center_x - ref.center_x, other.center_y - ref.center_y
+    norm = math.hypot(1.0, ref.slope)
+    return abs(dx + dy * ref.slope) / norm, abs(dy - dx * ref.slope) / norm
+
+
+def _beside(ref: TextLine, other: TextLine) -> bool:
+    """Stacked (centres aligned, a line or two apart) or side by side on ref's row."""
+    line = max(ref.height, other.height, 1.0)
+    along, across = _offsets(ref, other)
+    stacked = across <= PAIR_DISTANCE_LINES * line and along <= 2 * line
+    same_row = across <= 0.5 * line and along <= 12 * line
     return stacked or same_row
 
 
@@ -224,11 +244,13 @@ def _pairs(date_line: _Line, date: _Date, time_line: _Line) -> bool:
     """Whether a line's date belongs to another line's time."""
     a, b = date_line.source, time_line.source
     short = len(date_line.text.strip()) - (date.end - date.start) <= PAIR_EXTRA_CHARS
-    return short and 0.5 <= a.height / max(b.height, 1.0) <= 2.0 and _beside(a, b)
+    return short and 0.5 <= a.height / max(b.height, 1.0) <= 2.0 and _beside(b, a)
 
 
 def _with_date(line: _Line, time: _Time, parsed: list[_Line]) -> _Candidate | None:
     """The time with a date before it on its line, or on a line beside it."""
+    if time.second is None and line.source.runs_on and not line.text[time.end :].strip():
+        return None  # hours:minutes at the end of a line that may go on: its seconds, maybe
     before = [d for d in line.dates if d.end <= time.start]
     if before:
         date = before[-1]
@@ -258,9 +280,9 @@ def _alone(line: _Line, time: _Time, parsed: list[_Line]) -> _Candidate | None:
     if _DATE_SHAPED.search(line.text[: time.start]):
         return None  # a date we could not read: the day is unknown
     for other in parsed:
-        if other is line or not _beside(other.source, line.source):
+        if other is line or not _beside(line.source, other.source):
             continue
-        same_row = abs(other.source.center_y - line.source.center_y) <= 0.5 * line.source.height
+        same_row = _offsets(line.source, other.source)[1] <= 0.5 * line.source.height
         digits = sum(c.isdigit() for c in other.text)
         if _DATE_SHAPED.search(other.text) or (same_row and digits >= 2 and not other.times):
             return None  # beside it, what may be its date, not read: the day is unknown
