@@ -11,7 +11,7 @@ rounds are the result.
 
 A system is `serve[@TREE][+VAR=VALUE...]` (`healthcode serve` from a checkout, this one by
 default, with settings) or `peer:N` (the harness's in-process peer, N uvicorn workers). `+trace`
-points HEALTHCODE_OTLP_ENDPOINT at a collector stand-in in this process that accepts every export.
+points HEALTHCODE_OTLP_ENDPOINT at a collector stand-in in this process (benchmarks/otlp_sink.py).
 """
 
 from __future__ import annotations
@@ -24,14 +24,13 @@ import os
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from benchmarks import procstat, systems
+from benchmarks.otlp_sink import running_sink
 from gateway.local_service import free_port
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -71,33 +70,6 @@ def parse_system(text: str) -> System:
         else:
             raise ValueError(f"{name}: {extra!r} is neither VAR=VALUE nor trace")
     return system
-
-
-class _Collector(BaseHTTPRequestHandler):
-    """Answers every OTLP/HTTP export with 200 and counts it."""
-
-    exports = 0
-
-    def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("content-length", 0)))
-        type(self).exports += 1
-        self.send_response(200)
-        self.send_header("content-type", "application/json")
-        self.end_headers()
-        self.wfile.write(b"{}")
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-@contextlib.contextmanager
-def collector() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Collector)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
 
 
 @contextlib.contextmanager
@@ -192,13 +164,13 @@ def main(argv: list[str] | None = None) -> int:
     stamp = time.strftime("%Y%m%dT%H%M%S")
     out = args.out or RESULTS / f"{stamp}-alternate-c{args.c}.json"
     runs: list[dict] = []
-    with tempfile.TemporaryDirectory() as tmp, collector() as otlp:
+    with tempfile.TemporaryDirectory() as tmp, running_sink() as sink:
         body = Path(tmp) / "health.json"
         body.write_text(json.dumps({"base64": base64.b64encode(systems.seed_jpeg()).decode()}))
         for round_ in range(1, args.rounds + 1):
             for system in chosen:
                 log = Path(tmp) / f"{system.name}-{round_}.log"
-                r = measure(system, body, args.n, args.c, log, otlp)
+                r = measure(system, body, args.n, args.c, log, sink.url)
                 r.update(system=system.name, round=round_)
                 runs.append(r)
                 print(

@@ -2,64 +2,27 @@
 
 from __future__ import annotations
 
-import http.server
 import secrets
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import orjson
 import pytest
 
-from gateway.local_service import free_port
+from benchmarks.otlp_sink import OtlpSink, running_sink
 from tests.support.service import SEED_JPEG, run_service, wait_for
 
 IMAGE = SEED_JPEG.read_bytes()
 
 
-class Collector(http.server.ThreadingHTTPServer):
-    """An OTLP/HTTP receiver on loopback that keeps every span it is sent (JSON encoding)."""
-
-    def __init__(self) -> None:
-        self.spans: list[dict] = []
-        super().__init__(("127.0.0.1", free_port()), _Receive)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-
-class _Receive(http.server.BaseHTTPRequestHandler):
-    def do_POST(self) -> None:
-        body = orjson.loads(self.rfile.read(int(self.headers["content-length"])))
-        for resource in body["resourceSpans"]:
-            service = {a["key"]: a["value"] for a in resource["resource"]["attributes"]}
-            for scope in resource["scopeSpans"]:
-                for span in scope["spans"]:
-                    span["service"] = service["service.name"]["stringValue"]
-                    self.server.spans.append(span)
-        self.send_response(200)
-        self.send_header("content-type", "application/json")
-        self.end_headers()
-        self.wfile.write(b"{}")
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 @pytest.fixture
-def collector() -> Iterator[Collector]:
-    server = Collector()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
+def collector() -> Iterator[OtlpSink]:
+    with running_sink() as sink:
+        yield sink
 
 
 def test_a_clients_trace_continues_through_the_gateway_into_triton(
-    tmp_path: Path, collector: Collector
+    tmp_path: Path, collector: OtlpSink
 ):
     trace_id, client_span = secrets.token_hex(16), secrets.token_hex(8)
     with run_service(tmp_path, otlp_endpoint=collector.url) as service:
