@@ -24,7 +24,14 @@ from training.dataset import _HOLDOUT_INVALID, TRAIN_LAYOUTS, load, split_seeds
 from training.export import INPUT_NAME, OUTPUT_NAME, session
 from training.families import FAMILIES, HOLDOUT_LAYOUTS, family_factors
 from training.layouts import LAYOUTS
-from training.metrics import Report, evaluate, expected_calibration_error, safe_answers, softmax
+from training.metrics import (
+    Report,
+    evaluate,
+    expected_calibration_error,
+    rule_rates,
+    safe_answers,
+    softmax,
+)
 from training.preprocessing import INPUT_SHAPE
 from training.render import LABELS
 from training.spec import sample_spec
@@ -106,6 +113,7 @@ def run(args: argparse.Namespace, log: Callable[[str], None] = print) -> dict[st
             "images_by_capture": {"screenshots": int((~photo).sum()), "photos": int(photo.sum())},
             "ece_before_calibration": expected_calibration_error(uncalibrated, data.labels),
             "argmax": {"accuracy": argmax.accuracy, "invalid_as_colour": argmax.invalid_as_colour},
+            "rule_curve": rule_curve(scores, data.labels, threshold),
         }
     main = reports["test"]
     log(f"## test split ({args.test_samples} images, every layout, unseen seeds)\n")
@@ -124,6 +132,17 @@ def run(args: argparse.Namespace, log: Callable[[str], None] = print) -> dict[st
             f"{r.invalid_as_colour:.4f} | {r.colour_recall:.4f} | {r.rule_decided} | "
             f"{r.ece:.4f} | {_capture(per_set[name], 'screenshots')} | "
             f"{_capture(per_set[name], 'photos')} |")  # fmt: skip
+    log("\n## the decision rule's trade-off: invalid images answered as a colour / colour recall\n")
+    thresholds = list(per_set["test"]["rule_curve"])
+    log("| set | " + " | ".join(thresholds) + " |")
+    log("|---|" + "---|" * len(thresholds))
+    for name, row in per_set.items():
+        if not name.startswith("family"):
+            cells = (
+                f"{c['invalid_as_colour']:.3f} / {c['colour_recall']:.3f}"
+                for c in row["rule_curve"].values()
+            )
+            log(f"| {name} | " + " | ".join(cells) + " |")
     latency = {b: latency_ms(args.model, b, args.latency_s) for b in (1, 16)}
     log(f"\nonnxruntime CPU, 1 thread, ms per image at batch 1 and 16: {latency}")
     results = {"model": str(args.model), "temperature": temperature,
@@ -132,6 +151,22 @@ def run(args: argparse.Namespace, log: Callable[[str], None] = print) -> dict[st
     if args.out:
         args.out.write_text(json.dumps(results, indent=1) + "\n")
     return results
+
+
+# Thresholds an operator might set HEALTHCODE_MIN_COLOUR_PROBABILITY to, besides the chosen one.
+RULE_GRID = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98)
+
+
+def rule_curve(scores: np.ndarray, labels: np.ndarray, chosen: float) -> dict[str, dict]:
+    """For each threshold: invalid images answered as a colour, and colour recall."""
+    curve = {}
+    for t in sorted({*RULE_GRID, round(chosen, 2)}):
+        as_colour, recall = rule_rates(scores, labels, t)
+        curve[f"{t:.2f}"] = {
+            "invalid_as_colour": round(as_colour, 6),
+            "colour_recall": round(recall, 6),
+        }
+    return curve
 
 
 def _capture(row: dict, capture: str) -> str:

@@ -109,6 +109,10 @@ def test_the_evaluation_reports_every_set_calibration_and_latency(tmp_path):
     assert len(results["sets"]) == 1 + len(HOLDOUT_LAYOUTS) + len(FAMILIES)
     assert all(0 <= s["ece"] <= 1 and len(s["confusion"]) == 4 for s in results["sets"].values())
     assert set(results["latency_ms_per_image"]) == {1, 16}
+    chosen = f"{results['min_colour_probability']:.2f}"  # the curve holds the rule's own point
+    for s in results["sets"].values():
+        assert s["rule_curve"][chosen]["invalid_as_colour"] == pytest.approx(s["invalid_as_colour"])
+        assert s["rule_curve"][chosen]["colour_recall"] == pytest.approx(s["colour_recall"])
 
 
 def test_training_tensors_are_the_serving_preprocessing_of_the_rendered_bytes():
