@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
 .PHONY: install install-dev serve test lint train evaluate bench perf clean soak k8s-check chromium \
-	ocr-models cjk-font gpu-bundle gpu-run-cpu
+	ocr-models cjk-font ab gpu-bundle gpu-run-cpu
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,7 +37,7 @@ cjk-font:
 serve: install  ## embedded Triton + gateway on 127.0.0.1:8080
 	$(BIN)/healthcode serve
 
-test: install-dev chromium cjk-font lint  ## lint, then the whole suite: unit tests, then real Triton + gateway
+test: install-dev chromium cjk-font ab lint  ## lint, then the whole suite: unit tests, then real Triton + gateway
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Debian's Chromium for the browser tests (tests/integration/test_browser.py). Where apt-get or
@@ -46,6 +46,13 @@ chromium:
 	@command -v chromium >/dev/null || ! command -v apt-get >/dev/null || \
 		apt-get install -y -q chromium || { apt-get update -q && apt-get install -y -q chromium; } || \
 		sudo -n apt-get install -y -q chromium || true
+
+# ApacheBench (Debian's apache2-utils): the load of `make bench`, benchmarks.alternate and their
+# tests (tests/integration/test_client_and_bench.py).
+ab:
+	@command -v ab >/dev/null || ! command -v apt-get >/dev/null || \
+		apt-get install -y -q apache2-utils || { apt-get update -q && apt-get install -y -q apache2-utils; } || \
+		sudo -n apt-get install -y -q apache2-utils
 
 # Offline: renders every deploy/k8s overlay (pure Python; compared with kubectl where installed)
 # and validates it against pinned Kubernetes schemas. `make test` runs the same tests.
@@ -65,10 +72,7 @@ evaluate: install-dev  ## test split, held-out layouts, factor families, decisio
 	nice -n 10 $(BIN)/python -m training.evaluate --out training/evaluation.json
 
 BENCH_ARGS ?=
-bench: install-dev  ## old service vs gateway+Triton side by side; BENCH_ARGS=--quick for < 3 min
-	@command -v ab >/dev/null || ! command -v apt-get >/dev/null || \
-		apt-get install -y -q apache2-utils || { apt-get update -q && apt-get install -y -q apache2-utils; } || \
-		sudo -n apt-get install -y -q apache2-utils
+bench: install-dev ab  ## old service vs gateway+Triton side by side; BENCH_ARGS=--quick for < 3 min
 	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
 
 SOAK_ARGS ?=
