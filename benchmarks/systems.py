@@ -7,6 +7,7 @@ import contextlib
 import io
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -103,6 +104,8 @@ _AB_FIELDS = {
 
 def run_ab(url: str, body_file: Path, n: int = 200, c: int = 20, timeout_s: int = 600) -> dict:
     """The seed's command, `ab -n 200 -c 20 -p health.json -T application/json`, parsed."""
+    if shutil.which("ab") is None:
+        raise FileNotFoundError("ab is not installed: `make ab` installs Debian's apache2-utils")
     cmd = [
         "ab",
         "-n",

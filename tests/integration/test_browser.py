@@ -22,6 +22,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, Route, sync_playw
 
 from tests.support.images import encode
 from tests.support.service import PROJECT, SEED_JPEG, Service
+from tests.support.tools import missing
 
 SCREENSHOT = SEED_JPEG
 README_IMAGES = PROJECT / "docs" / "img"
@@ -47,9 +48,7 @@ def chromium_path() -> str:
     for candidate in (os.environ.get("HEALTHCODE_CHROMIUM"), "chromium", "chromium-browser"):
         if candidate and (path := shutil.which(candidate)):
             return path
-    if os.environ.get("CI"):
-        pytest.fail("no Chromium in CI: `make test` installs it through `make chromium`")
-    pytest.skip("no Chromium here: `make chromium` installs Debian's (needs apt-get and root)")
+    missing("Chromium", "chromium")
 
 
 @pytest.fixture(scope="module")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +11,7 @@ import orjson
 
 from clients.client import HealthCodeClient, SyncHealthCodeClient
 from tests.support.service import Service
+from tests.support.tools import missing
 from training.render import render
 
 
@@ -63,6 +65,8 @@ def test_bench_sends_200_requests_at_concurrency_8_without_failures(
 
 def test_alternate_measures_a_traced_serve_and_the_peer_side_by_side(tmp_path: Path) -> None:
     """benchmarks/alternate.py starts each system, measures it from /proc, and stops it."""
+    if shutil.which("ab") is None:
+        missing("ab", "ab")
     out = tmp_path / "alternate.json"
     cmd = [
         sys.executable,
