@@ -24,10 +24,17 @@ PORTS = ("PORT", "TRITON_HTTP_PORT", "TRITON_GRPC_PORT", "TRITON_METRICS_PORT")
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+    return distinct_free_ports(1)[0]
+
+
+def distinct_free_ports(count: int) -> list[int]:
+    """`count` free loopback ports, all different: the sockets are held together while the kernel
+    picks, since a port released by one pick may come back from the next."""
+    with contextlib.ExitStack() as stack:
+        sockets = [stack.enter_context(socket.socket()) for _ in range(count)]
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
 
 
 def _is_free(port: int) -> bool:
@@ -42,11 +49,12 @@ def _is_free(port: int) -> bool:
 def free_ports(replicas: int) -> tuple[dict[str, int], int]:
     """Free ports for the gateway and `replicas` Triton replicas: the first's, and the stride."""
     for _ in range(50):
-        ports = {name: free_port() for name in PORTS}
+        ports = dict(zip(PORTS, distinct_free_ports(len(PORTS)), strict=True))
         stride = random.randrange(1000, 8000, 10)
         triton = [ports[name] for name in PORTS[1:]]
         later = [p + stride * i for p in triton for i in range(1, replicas)]
-        if all(p <= 65535 and _is_free(p) for p in later):
+        every = [*ports.values(), *later]
+        if len(set(every)) == len(every) and all(p <= 65535 and _is_free(p) for p in later):
             return ports, stride
     raise RuntimeError("no free ports for the replicas")
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gateway.embedded import server
-from gateway.local_service import free_port
+from gateway.local_service import distinct_free_ports, free_port
 from gateway.settings import Settings
 
 STOP_TIMEOUT_S = 20.0
@@ -104,11 +104,12 @@ class Triton:
     _workdir: Path = field(init=False)
 
     def __post_init__(self) -> None:
+        http, grpc, metrics = distinct_free_ports(3)
         self.settings = Settings(
             model_repository=self.repository,
-            triton_http_port=free_port(),
-            triton_grpc_port=free_port(),
-            triton_metrics_port=free_port(),
+            triton_http_port=http,
+            triton_grpc_port=grpc,
+            triton_metrics_port=metrics,
         )
         self._workdir = Path(tempfile.mkdtemp(prefix="healthcode-gpu-run-"))
         self._shm_prefix = f"healthcode_gpu_run_{os.getpid()}_"
@@ -173,8 +174,16 @@ class Gateway:
     triton: Triton
     workers: int
     log: Path
-    port: int = field(default_factory=free_port)
+    port: int = field(init=False)
     proc: subprocess.Popen | None = None
+
+    def __post_init__(self) -> None:
+        # Triton's ports are chosen but not yet bound: a pick may hand one of them out again.
+        s = self.triton.settings
+        taken = {s.triton_http_port, s.triton_grpc_port, s.triton_metrics_port}
+        while (port := free_port()) in taken:
+            pass
+        self.port = port
 
     @property
     def url(self) -> str:
