@@ -12,6 +12,7 @@ from gateway.local_service import LocalService
 from tests.support.service import run_service
 
 URL = "/analysis/health-code"
+P99_FLOOR_MS = 10.0
 
 
 def test_clients_sending_costly_images_leave_an_ordinary_client_its_latency(
@@ -20,7 +21,10 @@ def test_clients_sending_costly_images_leave_an_ordinary_client_its_latency(
     result = costly_attack.run(service.base_url + URL, seconds=12)
     alone, loaded, attack = result["alone_ms"], result["under_attack_ms"], result["attack"]
     assert loaded["p50"] <= 3 * alone["p50"], result
-    assert loaded["p99"] <= 5 * alone["p99"], result
+    # A p99 of 500 requests on an idle 2-core box can be 7 ms, where one scheduler hiccup under
+    # load is most of the margin: the tail is held to 5x, but of no less than 10 ms (the issue's
+    # attack made it 2.1 s).
+    assert loaded["p99"] <= 5 * max(alone["p99"], P99_FLOOR_MS), result
     # Every costly request was answered: decoded, refused as too large, or a clean 503.
     assert attack["failed"] == 0, result
     assert set(attack["statuses"]) <= {"200", "413", "503"}, result
