@@ -12,7 +12,7 @@ from gateway.local_service import LocalService
 from tests.support.service import run_service
 
 URL = "/analysis/health-code"
-P99_FLOOR_MS = 10.0
+BASELINE_FLOOR_MS = 10.0
 
 
 def test_clients_sending_costly_images_leave_an_ordinary_client_its_latency(
@@ -20,11 +20,13 @@ def test_clients_sending_costly_images_leave_an_ordinary_client_its_latency(
 ) -> None:
     result = costly_attack.run(service.base_url + URL, seconds=12)
     alone, loaded, attack = result["alone_ms"], result["under_attack_ms"], result["attack"]
-    assert loaded["p50"] <= 3 * alone["p50"], result
-    # A p99 of 500 requests on an idle 2-core box can be 7 ms, where one scheduler hiccup under
-    # load is most of the margin: the tail is held to 5x, but of no less than 10 ms (the issue's
-    # attack made it 2.1 s).
-    assert loaded["p99"] <= 5 * max(alone["p99"], P99_FLOOR_MS), result
+    # Issue 16's bounds: p50 <= 3x and p99 <= 5x the client's latency alone. On an idle 2-core box
+    # that is 6-7 ms, and which gateway worker the client shares with how many of the 8 attackers
+    # moves the loaded p50 between 6 and 19 ms: the bounds apply to a baseline of at least 10 ms
+    # (before issue 16 the attack made the p50 1.4-2.1 s).
+    baseline = {k: max(alone[k], BASELINE_FLOOR_MS) for k in ("p50", "p99")}
+    assert loaded["p50"] <= 3 * baseline["p50"], result
+    assert loaded["p99"] <= 5 * baseline["p99"], result
     # Every costly request was answered: decoded, refused as too large, or a clean 503.
     assert attack["failed"] == 0, result
     assert set(attack["statuses"]) <= {"200", "413", "503"}, result
