@@ -122,7 +122,6 @@ def _cached(path: Path) -> Dataset:
 
 
 def _save(path: Path, data: Dataset) -> None:
-    DATA_DIR.mkdir(parents=True, exist_ok=True)
     np.save(path.with_suffix(".npy"), data.pixels)
     np.savez(path.with_suffix(".npz"), labels=data.labels, kinds=data.kinds)
 
@@ -142,6 +141,7 @@ def load(split: str, count: int, seed: int, workers: int = 2, cache: bool = True
     path = DATA_DIR / f"{name}-{count}-{seed}-{fingerprint}"
     if path.with_suffix(".npz").exists():
         return _cached(path)
+    DATA_DIR.mkdir(parents=True, exist_ok=True)  # a fresh clone has no cache folder yet
     pixels = np.lib.format.open_memmap(path.with_suffix(".tmp.npy"), "w+", np.uint8,
                                        (count, *INPUT_SHAPE))  # fmt: skip
     labels, kinds = np.empty(count, np.int64), []

@@ -11,7 +11,7 @@ import numpy as np
 import onnx
 import pytest
 
-from training import evaluate
+from training import dataset, evaluate
 from training.dataset import TRAIN_LAYOUTS, _render, generate, split_seeds
 from training.export import INPUT_NAME, OUTPUT_NAME, session, write_threshold
 from training.families import FAMILIES, HOLDOUT_LAYOUTS, family_factors
@@ -127,6 +127,17 @@ def test_two_rendering_processes_give_the_same_data_as_one():
     one, two = generate(list(range(4)), workers=1), generate(list(range(4)), workers=2)
     np.testing.assert_array_equal(one.pixels, two.pixels)
     assert list(one.kinds) == list(two.kinds)
+
+
+def test_the_cache_starts_in_a_fresh_clone_and_is_read_back(tmp_path, monkeypatch):
+    # `make train` caches by default: its folder does not exist in a fresh clone.
+    monkeypatch.setattr(dataset, "DATA_DIR", tmp_path / "data")
+    first = dataset.load("train", 3, seed=0, workers=1)
+    again = dataset.load("train", 3, seed=0, workers=1)
+    np.testing.assert_array_equal(first.pixels, generate(split_seeds("train", 3, 0), 1).pixels)
+    np.testing.assert_array_equal(again.pixels, first.pixels)
+    assert list(again.kinds) == list(first.kinds)
+    assert len(list((tmp_path / "data").glob("*.npz"))) == 2  # the chunk and the split
 
 
 def test_train_and_test_seeds_never_overlap():
