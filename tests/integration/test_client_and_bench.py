@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import orjson
@@ -92,3 +93,22 @@ def test_alternate_measures_a_traced_serve_and_the_peer_side_by_side(tmp_path: P
     for name, roles in (("serve", {"web", "tritonserver", "python stubs"}), ("peer", {"web"})):
         assert summary[name]["failed"] == 0 and summary[name]["requests_per_s"] > 0
         assert roles <= set(summary[name]["cpu_ms_per_request"]), summary[name]
+
+
+def test_recognition_measures_the_service_on_independent_pages(service: Service) -> None:
+    """benchmarks/recognition.py sends its pages to the running service and scores the answers."""
+    from benchmarks.code_screens import LABELS
+    from benchmarks.recognition import measure
+
+    result = measure(service.base_url, ["screenshot", "photo"], n=8, seed=3)
+    for kind in ("screenshot", "photo"):
+        r = result[kind]
+        assert (r["images"], r["invalid"], r["colour"]) == (8, 2, 6)
+        answered = Counter()
+        for counts in r["by_drawn"].values():
+            answered.update(counts)
+        assert set(answered) <= set(LABELS) and answered.total() == 8
+        assert r["right"] == r["colour_right"] + r["invalid"] - r["invalid_as_colour"]
+        curve = list(r["rule_curve"].values())  # thresholds ascending: never more colours
+        for key in ("colour_right", "invalid_as_colour"):
+            assert [c[key] for c in curve] == sorted((c[key] for c in curve), reverse=True)

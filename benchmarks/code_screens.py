@@ -1,0 +1,242 @@
+"""Health-code screens and look-alikes with a known status, drawn without training/.
+
+An independent check of the classifier (issue 11: "checked again on independent screenshots and
+photos never shown here"): its own page layouts, fonts (those of benchmarks.time_screens, not the
+renderer's), status shades and look-alikes, so that accuracy here measures generalisation rather
+than the renderer's test split:
+
+    page = status_page(random.Random(7))          # a Page: image, label, what was drawn
+    jpeg = time_screens.encode(page.image, "photo", random.Random(7))
+
+Colour pages (green, yellow, red) carry a QR code drawn in the status colour, either large in the
+middle of the page or small inside a home-page card beside text, above a grid of service icons.
+Invalid pages carry no health code: a black QR code under a header in a status colour (a venue,
+sampling or payment code), a trip card (a large arrow or tick in a circle, no QR code), a status
+badge (a shield or circle in a status colour, no QR code) or a news list.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+import numpy as np
+import segno
+from PIL import Image, ImageDraw
+
+from benchmarks.time_screens import NAMES, NOTICES, SIZES, _needs_cjk, _text, cjk_available
+
+LABELS = ("green", "yellow", "red", "invalid")
+# Several shades a status: apps do not agree on their greens.
+SHADES = {
+    "green": ((22, 160, 80), (0, 180, 90), (46, 184, 100), (0, 140, 60), (60, 170, 60)),
+    "yellow": ((230, 170, 20), (245, 190, 0), (250, 200, 40), (225, 160, 0), (240, 180, 30)),
+    "red": ((210, 40, 40), (230, 50, 50), (190, 20, 30), (235, 70, 60), (220, 30, 60)),
+}
+STATUS_TEXT = {
+    "green": ("绿码", "Green code", "健康码正常", "Normal"),
+    "yellow": ("黄码", "Yellow code", "请尽快核酸检测", "Caution"),
+    "red": ("红码", "Red code", "请配合管控", "Restricted"),
+}
+COLOUR_LAYOUTS = ("centred", "home")
+INVALID_KINDS = ("black_code", "trip", "badge", "news")
+
+
+@dataclass(frozen=True)
+class Page:
+    image: Image.Image
+    label: str  # one of LABELS
+    drawn: str  # e.g. "green/home" or "invalid/trip"
+    modules: int = 0  # the QR code's modules a side (21: version 1), 0 where none is drawn
+
+
+def status_page(rng: random.Random, label: str | None = None) -> Page:
+    """One screenshot: a health code in a status colour, or a page that is not one."""
+    label = label or rng.choice(LABELS)
+    if label == "invalid":
+        kind = rng.choice(INVALID_KINDS)
+        if kind == "black_code":
+            ink = rng.choice(((20, 20, 20), (40, 40, 40), (10, 30, 70)))
+            layout = rng.choice(COLOUR_LAYOUTS)
+            header = rng.choice([*SHADES[rng.choice(("green", "yellow", "red"))], (40, 110, 220)])
+            img, modules = _code_page(rng, layout, ink, header, None)
+            return Page(img, label, f"invalid/{kind}", modules)
+        draw = {"trip": _trip_card, "badge": _badge, "news": _news}[kind]
+        return Page(draw(rng), label, f"invalid/{kind}")
+    layout = rng.choice(COLOUR_LAYOUTS)
+    shade = rng.choice(SHADES[label])
+    header = shade if rng.random() < 0.5 else _accent(rng)
+    img, modules = _code_page(rng, layout, shade, header, label)
+    return Page(img, label, f"{label}/{layout}", modules)
+
+
+def _accent(rng: random.Random) -> tuple[int, int, int]:
+    return rng.choice(((40, 110, 220), (20, 120, 200), (90, 60, 200), (30, 150, 160), (60, 60, 70)))
+
+
+def _canvas(rng: random.Random) -> tuple[Image.Image, ImageDraw.ImageDraw, float, bool]:
+    width, height = rng.choice(SIZES)
+    dark = rng.random() < 0.2
+    img = Image.new("RGB", (width, height), (20, 20, 24) if dark else (244, 245, 247))
+    return img, ImageDraw.Draw(img), width / 390, dark
+
+
+def _say(draw, xy, text, size, fill, rng, anchor="ma"):
+    if _needs_cjk(text) and not cjk_available():
+        text = "Status"
+    return _text(draw, xy, text, size, fill, rng, anchor)
+
+
+def _qr(rng: random.Random, side: int, ink: tuple[int, int, int]) -> tuple[Image.Image, int]:
+    # A token or a URL of 6 to 120 characters: QR versions 1 (21 modules a side) to 7 (45).
+    payload = "".join(rng.choices("ABCDEFGHJKLMNPQRSTUVWXYZ0123456789", k=rng.randint(6, 120)))
+    matrix = np.pad(np.array(segno.make(payload, error="m", micro=False).matrix, bool), 2)
+    pixels = np.where(matrix[..., None], np.array(ink, np.uint8), np.uint8(255)).astype(np.uint8)
+    scale = max(1, side // matrix.shape[0])
+    image = Image.fromarray(pixels).resize(
+        (matrix.shape[1] * scale, matrix.shape[0] * scale), Image.Resampling.NEAREST
+    )
+    return image, len(matrix) - 4
+
+
+def _code_page(rng, layout, ink, header, label) -> tuple[Image.Image, int]:
+    img, draw, dp, dark = _canvas(rng)
+    width, height = img.size
+    fg = (235, 235, 235) if dark else (30, 30, 30)
+    bar = round(rng.uniform(90, 130) * dp)
+    draw.rectangle((0, 0, width, bar), fill=header)
+    _say(draw, (round(16 * dp), round(14 * dp)), f"{rng.randrange(24):02d}:{rng.randrange(60):02d}",
+         round(13 * dp), "white", rng, "la")  # fmt: skip
+    _say(draw, (width // 2, round(bar * 0.55)), rng.choice(("健康码", "Health Pass", "场所码")),
+         round(19 * dp), "white", rng)  # fmt: skip
+    if layout == "centred":
+        y = bar + round(24 * dp)
+        _say(draw, (width // 2, y), rng.choice(NAMES), round(18 * dp), fg, rng)
+        y += round(40 * dp)
+        code, modules = _qr(rng, round(rng.uniform(0.45, 0.7) * width), ink)
+        img.paste(code, ((width - code.width) // 2, y))
+        y += code.height + round(16 * dp)
+        if label:
+            _say(draw, (width // 2, y), rng.choice(STATUS_TEXT[label]), round(22 * dp), ink, rng)
+        y += round(48 * dp)
+    else:  # a home page: the code small inside a card, beside text, above a service grid
+        y = bar + round(12 * dp)
+        card_h = round(rng.uniform(130, 170) * dp)
+        card_bg = (40, 40, 46) if dark else (255, 255, 255)
+        draw.rounded_rectangle((round(12 * dp), y, width - round(12 * dp), y + card_h),
+                               round(12 * dp), fill=card_bg)  # fmt: skip
+        code, modules = _qr(rng, round(rng.uniform(0.22, 0.36) * width), ink)
+        left = rng.random() < 0.5
+        cx = round(24 * dp) if left else width - round(24 * dp) - code.width
+        img.paste(code, (cx, y + (card_h - code.height) // 2))
+        tx = cx + code.width + round(16 * dp) if left else round(28 * dp)
+        _say(draw, (tx, y + round(30 * dp)), rng.choice(NAMES), round(17 * dp), fg, rng, "la")
+        if label:
+            _say(draw, (tx, y + round(62 * dp)), rng.choice(STATUS_TEXT[label]), round(18 * dp),
+                 ink, rng, "la")  # fmt: skip
+        y += card_h + round(20 * dp)
+        y = _icon_grid(draw, rng, y, width, dp, fg)
+    _notices(draw, rng, y, width, height, dp, fg)
+    _tab_bar(draw, rng, width, height, dp, dark)
+    return img, modules
+
+
+def _icon_grid(draw, rng, y, width, dp, fg) -> int:
+    cols = rng.choice((4, 5))
+    cell = (width - round(24 * dp)) // cols
+    for row in range(rng.choice((1, 2, 3))):
+        for col in range(cols):
+            cx, cy = round(12 * dp) + col * cell + cell // 2, y + row * round(78 * dp)
+            colour = tuple(rng.randrange(30, 240) for _ in range(3))
+            r = round(18 * dp)
+            if rng.random() < 0.5:
+                draw.ellipse((cx - r, cy, cx + r, cy + 2 * r), fill=colour)
+            else:
+                draw.rounded_rectangle((cx - r, cy, cx + r, cy + 2 * r), round(8 * dp), fill=colour)
+            _say(draw, (cx, cy + 2 * r + round(6 * dp)), rng.choice(("核酸", "疫苗", "行程", "Pass",
+                 "Map", "Help")), round(11 * dp), fg, rng)  # fmt: skip
+    return y + (row + 1) * round(78 * dp) + round(10 * dp)
+
+
+def _notices(draw, rng, y, width, height, dp, fg) -> None:
+    for _ in range(rng.randint(1, 3)):
+        if y > height - round(120 * dp):
+            return
+        _say(draw, (round(20 * dp), y), rng.choice(NOTICES), round(14 * dp), fg, rng, "la")
+        y += round(36 * dp)
+
+
+def _tab_bar(draw, rng, width, height, dp, dark) -> None:
+    if rng.random() < 0.3:
+        return
+    top = height - round(56 * dp)
+    draw.rectangle((0, top, width, height), fill=(34, 34, 38) if dark else (255, 255, 255))
+    for i in range(4):
+        cx = width * (2 * i + 1) // 8
+        draw.ellipse((cx - round(10 * dp), top + round(10 * dp), cx + round(10 * dp),
+                      top + round(30 * dp)), fill=(150, 150, 150))  # fmt: skip
+
+
+def _trip_card(rng: random.Random) -> Image.Image:
+    """A trip card: a large arrow or tick in a circle, in any status colour; no QR code."""
+    img, draw, dp, dark = _canvas(rng)
+    width, height = img.size
+    fg = (235, 235, 235) if dark else (30, 30, 30)
+    shade = rng.choice(SHADES[rng.choice(("green", "green", "yellow", "red"))])
+    _say(draw, (width // 2, round(60 * dp)), rng.choice(("通信大数据行程卡", "Trip card")),
+         round(20 * dp), fg, rng)  # fmt: skip
+    phone = f"{rng.randrange(130, 199)}****{rng.randrange(9999):04d}"
+    _say(draw, (width // 2, round(100 * dp)), phone, round(15 * dp), fg, rng)
+    r = round(rng.uniform(0.18, 0.3) * width)
+    cx, cy = width // 2, round(150 * dp) + r
+    draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=shade)
+    white, t = (255, 255, 255), max(3, r // 6)
+    if rng.random() < 0.5:  # a tick
+        draw.line([(cx - r // 2, cy), (cx - r // 8, cy + r // 3), (cx + r // 2, cy - r // 3)],
+                  fill=white, width=t, joint="curve")  # fmt: skip
+    else:  # an arrow
+        draw.polygon([(cx - r // 2, cy + r // 2), (cx + r // 2, cy - r // 8), (cx, cy - r // 2),
+                      (cx + r // 2, cy - r // 2), (cx + r // 2, cy)], fill=white)  # fmt: skip
+    y = cy + r + round(30 * dp)
+    _say(draw, (round(20 * dp), y), rng.choice(("您于前14天内到达或途经：", "Visited in 14 days:")),  # noqa: RUF001
+         round(15 * dp), fg, rng, "la")  # fmt: skip
+    _notices(draw, rng, y + round(40 * dp), width, height, dp, fg)
+    return img
+
+
+def _badge(rng: random.Random) -> Image.Image:
+    """A status badge: a shield or a ring in a status colour, with a word; no QR code."""
+    img, draw, dp, dark = _canvas(rng)
+    width, height = img.size
+    fg = (235, 235, 235) if dark else (30, 30, 30)
+    label = rng.choice(("green", "yellow", "red"))
+    shade = rng.choice(SHADES[label])
+    draw.rectangle((0, 0, width, round(110 * dp)), fill=rng.choice((shade, _accent(rng))))
+    side = round(rng.uniform(0.35, 0.6) * width)
+    x0, y0 = (width - side) // 2, round(rng.uniform(160, 260) * dp)
+    if rng.random() < 0.5:  # a shield
+        draw.polygon([(x0, y0), (x0 + side, y0), (x0 + side, y0 + side * 0.6),
+                      (x0 + side // 2, y0 + side), (x0, y0 + side * 0.6)], fill=shade)  # fmt: skip
+    else:  # a ring
+        draw.ellipse((x0, y0, x0 + side, y0 + side), outline=shade, width=max(4, side // 10))
+    _say(draw, (width // 2, y0 + side + round(24 * dp)), rng.choice(STATUS_TEXT[label]),
+         round(24 * dp), shade, rng)  # fmt: skip
+    _notices(draw, rng, y0 + side + round(80 * dp), width, height, dp, fg)
+    return img
+
+
+def _news(rng: random.Random) -> Image.Image:
+    """A news list: headlines beside coloured thumbnails."""
+    img, draw, dp, dark = _canvas(rng)
+    width, height = img.size
+    fg = (235, 235, 235) if dark else (30, 30, 30)
+    draw.rectangle((0, 0, width, round(90 * dp)), fill=_accent(rng))
+    y = round(110 * dp)
+    while y < height - round(120 * dp):
+        thumb = tuple(rng.randrange(20, 240) for _ in range(3))
+        draw.rectangle((width - round(120 * dp), y, width - round(16 * dp), y + round(70 * dp)),
+                       fill=thumb)  # fmt: skip
+        _say(draw, (round(16 * dp), y + round(8 * dp)), rng.choice(NOTICES), round(15 * dp),
+             fg, rng, "la")  # fmt: skip
+        y += round(90 * dp)
+    return img

@@ -1,0 +1,141 @@
+"""`python -m benchmarks.recognition`: the served classifier on independent screens and photos.
+
+The pages come from benchmarks/code_screens.py (drawn without training/), each sent as a
+screenshot (PNG or JPEG 90), a re-saved screenshot (shrunk, JPEG 50-75) and a phone photo of the
+screen (benchmarks.time_screens.encode) to a real `healthcode serve` (embedded Triton + gateway)
+as a raw image body. Reports, per kind of image: right answers; invalid pages answered as a
+colour (the error that must stay rare: issue 11 allows one in 270); colour recall; what each
+drawn page kind got (colour codes split by QR density: "coarse" is versions 1-2); and the same
+from the answers' scores at other thresholds of the decision rule
+(HEALTHCODE_MIN_COLOUR_PROBABILITY), so that an operator sees the trade-off on pages the model
+never saw.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import sys
+import tempfile
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import httpx
+
+from benchmarks import time_screens
+from benchmarks.code_screens import LABELS, Page, status_page
+from benchmarks.systems import gateway_triton
+
+KINDS = ("screenshot", "resaved", "photo")
+THRESHOLDS = (0.5, 0.66, 0.8, 0.9, 0.95)
+
+
+COARSE = 25  # modules a side: QR versions 1 and 2
+
+
+def cases(kind: str, n: int, seed: int) -> list[tuple[bytes, Page]]:
+    """(image bytes, page) for n pages; a page's seed fixes it across kinds."""
+    out = []
+    for i in range(n):
+        rng = random.Random(f"{seed}/{i}")
+        page = status_page(rng, LABELS[i % len(LABELS)])
+        out.append((time_screens.encode(page.image, kind, rng), page))
+    return out
+
+
+async def classify_all(base_url: str, images: list[bytes], concurrency: int = 4) -> list[dict]:
+    """POST each image to /analysis/health-code; the answers in order."""
+    answers: list[dict] = [{}] * len(images)
+    queue = list(enumerate(images))
+    async with httpx.AsyncClient(base_url=base_url, timeout=60) as client:
+
+        async def worker() -> None:
+            while queue:
+                i, data = queue.pop()
+                media = "image/png" if data.startswith(b"\x89PNG") else "image/jpeg"
+                r = await client.post(
+                    "/analysis/health-code", content=data, headers={"content-type": media}
+                )
+                r.raise_for_status()
+                answers[i] = r.json()
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return answers
+
+
+def answer_at(scores: dict[str, float], threshold: float) -> str:
+    """The decision rule (gateway.classification) at another threshold, from served scores."""
+    best = max(scores, key=scores.__getitem__)
+    return "invalid" if best != "invalid" and scores[best] < threshold else best
+
+
+def score(pages: list[Page], answers: list[dict]) -> dict:
+    labels = [p.label for p in pages]
+    invalid = [i for i, label in enumerate(labels) if label == "invalid"]
+    colour = [i for i, label in enumerate(labels) if label != "invalid"]
+    status = [a["status"] for a in answers]
+    by_drawn: dict[str, Counter] = defaultdict(Counter)
+    for page, s in zip(pages, status, strict=True):
+        density = "" if not page.modules else "/coarse" if page.modules <= COARSE else "/dense"
+        by_drawn[page.drawn + density][s] += 1
+    curve = {}
+    for t in THRESHOLDS:
+        at = [answer_at(a["scores"], t) for a in answers]
+        curve[f"{t:.2f}"] = {
+            "right": sum(a == label for a, label in zip(at, labels, strict=True)),
+            "invalid_as_colour": sum(at[i] != "invalid" for i in invalid),
+            "colour_right": sum(at[i] == labels[i] for i in colour),
+        }
+    return {
+        "images": len(labels),
+        "right": sum(s == label for s, label in zip(status, labels, strict=True)),
+        "invalid": len(invalid),
+        "invalid_as_colour": sum(status[i] != "invalid" for i in invalid),
+        "colour": len(colour),
+        "colour_right": sum(status[i] == labels[i] for i in colour),
+        "decided_by_threshold": sum(a["decided_by"] == "threshold" for a in answers),
+        "by_drawn": {d: dict(c) for d, c in sorted(by_drawn.items())},
+        "rule_curve": curve,
+    }
+
+
+def measure(base_url: str, kinds: list[str], n: int, seed: int) -> dict[str, dict]:
+    """Send n pages as each kind of image to the service at base_url; score its answers."""
+    out = {}
+    for kind in kinds:
+        batch = cases(kind, n, seed)
+        answers = asyncio.run(classify_all(base_url, [data for data, _ in batch]))
+        out[kind] = r = score([page for _, page in batch], answers)
+        print(
+            f"{kind}: {r['right']}/{r['images']} right; invalid as a colour "
+            f"{r['invalid_as_colour']}/{r['invalid']}; colours right "
+            f"{r['colour_right']}/{r['colour']}",
+            flush=True,
+        )
+        for drawn, answered in r["by_drawn"].items():
+            print(f"    {drawn}: {answered}", flush=True)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.recognition", description=__doc__)
+    parser.add_argument("--n", type=int, default=400, help="pages per kind of image")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--kinds", default=",".join(KINDS))
+    parser.add_argument("--out", type=Path, help="write the results as JSON here")
+    args = parser.parse_args(argv)
+    results: dict = {"n": args.n, "seed": args.seed}
+    with tempfile.TemporaryDirectory() as tmp, gateway_triton(Path(tmp) / "serve.log") as svc:
+        results["kinds"] = measure(svc.base_url, args.kinds.split(","), args.n, args.seed)
+    text = json.dumps(results, indent=2, ensure_ascii=False)
+    if args.out:
+        args.out.write_text(text + "\n")
+    else:
+        print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
