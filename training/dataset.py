@@ -11,6 +11,8 @@ import hashlib
 import multiprocessing
 import os
 import random
+import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -144,7 +146,7 @@ def load(split: str, count: int, seed: int, workers: int = 2, cache: bool = True
     DATA_DIR.mkdir(parents=True, exist_ok=True)  # a fresh clone has no cache folder yet
     pixels = np.lib.format.open_memmap(path.with_suffix(".tmp.npy"), "w+", np.uint8,
                                        (count, *INPUT_SHAPE))  # fmt: skip
-    labels, kinds = np.empty(count, np.int64), []
+    labels, kinds, started = np.empty(count, np.int64), [], time.monotonic()
     for start in range(0, count, CHUNK):
         part = seeds[start : start + CHUNK]
         chunk = DATA_DIR / f"{name}-{seed}-{start}+{len(part)}-{fingerprint}"
@@ -153,6 +155,8 @@ def load(split: str, count: int, seed: int, workers: int = 2, cache: bool = True
         else:
             data = generate(part, workers, split)
             _save(chunk, data)
+        print(f"{split}: {start + len(part)}/{count} images rendered or read from the cache, "
+              f"{time.monotonic() - started:.0f} s", file=sys.stderr, flush=True)  # fmt: skip
         pixels[start : start + len(part)] = data.pixels
         labels[start : start + len(part)] = data.labels
         kinds += list(data.kinds)
