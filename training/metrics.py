@@ -69,8 +69,10 @@ def choose_threshold(
     Of the thresholds (0.40 to 0.99 in steps of 0.01) that keep invalid images answered as a
     colour at or under `max_invalid_as_colour` and colour recall at or over `min_colour_recall`,
     take the middle one: as far from answering too many invalid images with a colour as from
-    refusing too many true colours. With no such threshold, the one with the fewest invalid
-    images answered as a colour of those that keep the recall (else 0.5, the plain argmax).
+    refusing too many true colours. Where no threshold meets both, safety wins (a false colour is
+    worse than "show it again"): the lowest threshold that meets `max_invalid_as_colour`, which
+    refuses the fewest true colours; where none does, the one with the fewest invalid images
+    answered as a colour (the lowest of those).
     """
     grid = np.round(np.arange(0.40, 0.995, 0.01), 2)
     rates = [rule_rates(scores, labels, t) for t in grid]
@@ -78,9 +80,10 @@ def choose_threshold(
           if bad <= max_invalid_as_colour and recall >= min_colour_recall]  # fmt: skip
     if ok:
         return float(ok[len(ok) // 2])
-    keeping = [(bad, t) for t, (bad, recall) in zip(grid, rates, strict=True)
-               if recall >= min_colour_recall]  # fmt: skip
-    return float(min(keeping)[1]) if keeping else 0.5
+    safe = [t for t, (bad, _) in zip(grid, rates, strict=True) if bad <= max_invalid_as_colour]
+    if safe:
+        return float(safe[0])
+    return float(min(zip((bad for bad, _ in rates), grid, strict=True))[1])
 
 
 @dataclass

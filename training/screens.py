@@ -19,7 +19,15 @@ Box = tuple[int, int, int, int]
 
 def qr_modules(rng: random.Random, with_logo: bool) -> np.ndarray:
     """Return a random QR code's modules, True where dark, with a 2-module border."""
-    payload = f"https://hc.example.cn/v?id={rng.getrandbits(rng.choice((32, 64, 128, 256))):x}"
+    # Apps encode anything from a short token (QR version 1-2: 21-25 modules a side) to a long
+    # signed URL (version 8-10). The v2 model never saw a code coarser than version 3 and refused
+    # most independent pages drawn with version-1 codes (benchmarks.recognition): every density.
+    pick = rng.random()
+    if pick < 0.3:
+        payload = "".join(rng.choices("ABCDEFGHJKMNPQRSTUVWXYZ0123456789", k=rng.randint(6, 24)))
+    else:
+        bits = rng.choice((32, 64, 128, 256) if pick < 0.85 else (512, 768, 1024))
+        payload = f"https://hc.example.cn/v?id={rng.getrandbits(bits):x}"
     # A fixed random mask pattern: segno's search for the best of eight costs more than the drawing.
     qr = segno.make(payload, error="h" if with_logo else "m", micro=False, mask=rng.randrange(8))
     return np.array(list(qr.matrix_iter(border=2)), dtype=bool)

@@ -56,7 +56,7 @@ def test_the_qr_code_is_drawn_in_a_shade_of_its_status(label):
         spec, data = render_sample(label, seed, **CLEAN)
         assert spec.kind == "screen"
         assert shade_label(spec.ink) == label
-        assert share_in_shade(data, label) > 0.01  # the dark modules
+        assert share_in_shade(data, label) > 0.005  # the dark modules (a small code: ~1%)
 
 
 def test_invalid_qr_codes_are_far_from_every_status_colour():
