@@ -23,15 +23,15 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 import httpx
+import numpy as np
 
 from benchmarks import time_screens
 from benchmarks.code_screens import LABELS, Page, status_page
 from benchmarks.systems import gateway_triton
+from gateway.classification import classify
 
 KINDS = ("screenshot", "resaved", "photo")
 THRESHOLDS = (0.5, 0.66, 0.8, 0.9, 0.95)
-
-
 COARSE = 25  # modules a side: QR versions 1 and 2
 
 
@@ -66,9 +66,8 @@ async def classify_all(base_url: str, images: list[bytes], concurrency: int = 4)
 
 
 def answer_at(scores: dict[str, float], threshold: float) -> str:
-    """The decision rule (gateway.classification) at another threshold, from served scores."""
-    best = max(scores, key=scores.__getitem__)
-    return "invalid" if best != "invalid" and scores[best] < threshold else best
+    """The gateway's decision rule at another threshold, from served scores."""
+    return classify(np.array(list(scores.values())), tuple(scores), "", threshold).status
 
 
 def score(pages: list[Page], answers: list[dict]) -> dict:
