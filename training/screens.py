@@ -20,8 +20,9 @@ Box = tuple[int, int, int, int]
 def qr_modules(rng: random.Random, with_logo: bool) -> np.ndarray:
     """Return a random QR code's modules, True where dark, with a 2-module border."""
     # Apps encode anything from a short token (QR version 1-2: 21-25 modules a side) to a long
-    # signed URL (version 8-10). The v2 model never saw a code coarser than version 3 and refused
-    # most independent pages drawn with version-1 codes (benchmarks.recognition): every density.
+    # signed URL (up to version 18 here). Drawing URLs only, the renderer never made a code
+    # coarser than version 3, and iteration 2 refused 11 of 42 version 1-2 codes in home-page
+    # cards on independent screenshots (benchmarks.recognition): every density.
     pick = rng.random()
     if pick < 0.3:
         payload = "".join(rng.choices("ABCDEFGHJKMNPQRSTUVWXYZ0123456789", k=rng.randint(6, 24)))
