@@ -35,14 +35,16 @@ THRESHOLDS = (0.5, 0.66, 0.8, 0.9, 0.95)
 COARSE = 25  # modules a side: QR versions 1 and 2
 
 
+def case(kind: str, i: int, seed: int) -> tuple[bytes, Page]:
+    """Page i as that kind of image; a page's seed fixes it across kinds."""
+    rng = random.Random(f"{seed}/{i}")
+    page = status_page(rng, LABELS[i % len(LABELS)])
+    return time_screens.encode(page.image, kind, rng), page
+
+
 def cases(kind: str, n: int, seed: int) -> list[tuple[bytes, Page]]:
-    """(image bytes, page) for n pages; a page's seed fixes it across kinds."""
-    out = []
-    for i in range(n):
-        rng = random.Random(f"{seed}/{i}")
-        page = status_page(rng, LABELS[i % len(LABELS)])
-        out.append((time_screens.encode(page.image, kind, rng), page))
-    return out
+    """(image bytes, page) for pages 0 to n - 1."""
+    return [case(kind, i, seed) for i in range(n)]
 
 
 async def classify_all(base_url: str, images: list[bytes], concurrency: int = 4) -> list[dict]:

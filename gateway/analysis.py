@@ -5,7 +5,7 @@ the request's scope and receive; returns the JSON body of the 200 answer or rais
 
     usage -> ModelRoute -> media type -> body (size, time) -> image bytes (JSON/base64 or raw)
           -> imaging.py's header checks and cost -> decoded here (pool or costly lane) or in
-          Triton -> scores -> answer
+          Triton -> scores -> answer -> (refused: the closer look in Triton -> a colour?)
 """
 
 from __future__ import annotations
@@ -21,11 +21,12 @@ import numpy as np
 import orjson
 
 from gateway import errors, payload, time_reading
-from gateway.classification import INVALID, classify
-from gateway.routing import Usage, image_inputs, pixels_inputs
+from gateway.classification import INVALID, Classification, classify, closer_look
+from gateway.metrics import Metrics
+from gateway.routing import ModelRoute, Usage, image_inputs, pixels_inputs
 from gateway.settings import Settings
 from gateway.tracing import Tracer
-from gateway.triton_client import TritonClient
+from gateway.triton_client import Served, TritonClient
 
 logger = logging.getLogger(__name__)
 
@@ -51,8 +52,11 @@ class Analysis:
         triton: TritonClient,
         settings: Settings,
         tracer: Tracer,
+        metrics: Metrics,
     ) -> None:
         self.usages = usages
+        self.metrics = metrics
+        self.closer_look = settings.closer_look
         self.triton = triton
         self.tracer = tracer
         self.max_body_bytes = settings.max_body_bytes
@@ -108,12 +112,13 @@ class Analysis:
             raise errors.InferenceFailed()
         served = await self.triton.served(route.version_model)
         threshold = self.min_colour_probability
-        answer = classify(
-            row,
-            route.labels,
-            served.version or reported,
-            served.min_colour_probability if threshold is None else threshold,
-        )
+        if threshold is None:
+            threshold = served.min_colour_probability
+        answer = classify(row, route.labels, served.version or reported, threshold)
+        code_box = None
+        if answer.status == INVALID and self._looks_closer(route, served.closer_look, answer):
+            closer, code_box = await self._closer(route, image, answer, served, request_id)
+            answer = closer or answer
         self.tracer.annotate(status=answer.status, model_version=answer.model_version)
         body: dict[str, Any] = {
             "usage": usage,
@@ -124,10 +129,55 @@ class Analysis:
             "decided_by": answer.decided_by,
             "request_id": request_id,
         }
+        if code_box is not None:
+            body["code_box"] = code_box
         if shown is not None:
             reading = await shown
             body["time"] = None if answer.status == INVALID else reading
         return orjson.dumps(body)
+
+    def _looks_closer(
+        self, route: ModelRoute, rule: tuple[float, float] | None, first: Classification
+    ) -> bool:
+        """Whether a refused page gets a closer look: the setting, the classifier's rule (a
+        colour probability the first look must have seen) and the closer look READY."""
+        if not self.closer_look or rule is None:
+            return False
+        colour = max(p for label, p in first.scores.items() if label != INVALID)
+        ready = self.triton.ready_models
+        return colour >= rule[1] and ready is not None and route.family.closer in ready
+
+    async def _closer(
+        self,
+        route: ModelRoute,
+        image: bytes,
+        first: Classification,
+        served: Served,
+        request_id: str,
+    ) -> tuple[Classification | None, list[float] | None]:
+        """The closer look's colour (None: the first answer stands) and the code's box, as
+        fractions of the upright image (None: no code found). A closer look that fails, or
+        finds Triton too busy, leaves the first answer: it was a valid answer already."""
+        with self.tracer.span("closer_look"):
+            try:
+                model, inputs = route.family.closer, image_inputs(image)
+                result = await self.triton.infer(model, inputs, request_id)
+            except errors.GatewayError as e:
+                logger.debug("closer look failed: %s", e.code)
+                self.metrics.closer_looks.labels("failed").inc()
+                return None, None
+        scores, box = result.as_numpy("SCORES"), result.as_numpy("BOX")
+        if scores is None or box is None or scores.shape != (1, len(route.labels)):
+            logger.error("%s answered SCORES %s, BOX %s", route.family.closer, scores, box)
+            self.metrics.closer_looks.labels("failed").inc()
+            return None, None
+        if not box.any():
+            self.metrics.closer_looks.labels("no_code").inc()
+            return None, None
+        assert served.closer_look is not None  # _looks_closer checked it
+        answer = closer_look(scores[0], route.labels, first.model_version, served.closer_look[0])
+        self.metrics.closer_looks.labels("invalid" if answer is None else "colour").inc()
+        return answer, [round(float(v), 4) for v in box[0]]
 
     async def _time(self, image: bytes, arrived_s: float, request_id: str) -> Any:
         """The `time` object of `?read=time`: what health_code_time read, placed in time."""

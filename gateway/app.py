@@ -75,7 +75,7 @@ def create_app(
     openapi.install(app, settings, labels)
     app.add_middleware(
         GatewayMiddleware,
-        analysis=Analysis(usages, triton, settings, tracer),
+        analysis=Analysis(usages, triton, settings, tracer, metrics),
         metrics=metrics,
         tracer=tracer,
         max_in_flight=settings.max_in_flight,

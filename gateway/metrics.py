@@ -75,6 +75,13 @@ class Metrics:
             multiprocess_mode="livemax",
         )
         self._failed: set[tuple[str, str]] = set()
+        self.closer_looks = Counter(
+            "healthcode_closer_looks",
+            "Closer looks at pages the first look refused, by outcome: colour (the answer), "
+            "invalid, no_code (no code-like square found), failed (the first answer stood).",
+            ["outcome"],
+            registry=self.registry,
+        )
         self.body_bytes = Histogram(
             "healthcode_request_body_bytes",
             "Bytes of analysis request bodies, as far as they were read.",

@@ -91,9 +91,21 @@ def _result_schema(labels: tuple[str, ...]) -> dict[str, Any]:
             "model_version": {"type": "string", "description": "The serving classifier's."},
             "decided_by": {
                 "type": "string",
-                "enum": ["model", "threshold"],
+                "enum": ["model", "threshold", "closer_look"],
                 "description": "`model`: the most probable class. `threshold`: a colour was "
-                f"below the minimum colour probability, so the answer is `{INVALID}`.",
+                f"below the minimum colour probability, so the answer is `{INVALID}`. "
+                "`closer_look`: the page, refused at first, was classified again around its "
+                "code, and the colour cleared the closer look's stricter bar there (`scores` "
+                "and `confidence` are that look's).",
+            },
+            "code_box": {
+                "type": "array",
+                "items": {"type": "number", "minimum": 0, "maximum": 1},
+                "minItems": 4,
+                "maxItems": 4,
+                "description": "Where a closer look found the code: x0, y0, x1, y1 as fractions "
+                "of the upright image's width and height. Only when a closer look was taken "
+                "and found a code-like square.",
             },
             "request_id": {"type": "string"},
             "time": {

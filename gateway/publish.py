@@ -6,7 +6,8 @@
   is checked with onnxruntime against the config's input and output, so a model that cannot load
   is refused here rather than reported by Triton later.
 - `healthcode publish-family SOURCE --as NAME`: a whole model family (preprocess, classifier,
-  ensemble) under a new name, for a model whose input changes: the composing models first, the
+  ensemble, and the closer look's locate step and ensemble where the source has them) under a
+  new name, for a model whose input changes: the composing models first, the
   ensemble last, each staged beside the repository and renamed into it in one step, with the
   names in their configs rewritten. A usage that prefers NAME moves to it once Triton has it all.
 """
@@ -82,12 +83,14 @@ def publish_family(source: Path, family: str, repository: Path, name: str) -> No
         old.classifier: new.classifier,
         old.ensemble: new.ensemble,
     }
+    if (source / old.closer).is_dir():  # the closer look is optional; its ensemble comes last
+        renames |= {old.locate: new.locate, old.closer: new.closer}
     for model in renames:
         if not (source / model / "config.pbtxt").is_file():
             raise PublishError(f"{source / model} is not a Triton model folder (no config.pbtxt)")
         if (repository / renames[model]).exists():
             raise PublishError(f"{repository / renames[model]} exists already")
-    for model, renamed in renames.items():  # the ensemble last: it needs the other two loaded
+    for model, renamed in renames.items():  # each ensemble after the models it calls
         # Staged beside the repository, not in it: Triton would try to load a folder in it.
         staging = Path(tempfile.mkdtemp(prefix=f".{renamed}-", dir=repository.parent))
         try:

@@ -5,6 +5,8 @@ Triton serves the repository; this module is the one place that knows its layout
     <repository>/<family>/config.pbtxt                      the ensemble a usage calls
     <repository>/<family>_preprocess/<version>/imaging.py   the image -> tensor code
     <repository>/<family>_classifier/labels.txt             the class names, in score order
+    <repository>/<family>_closer/config.pbtxt               the closer look (optional): the page
+    <repository>/<family>_locate/<version>/model.py         around its code, classified again
 
 The gateway, training, the benchmarks and the tests all load imaging.py and the labels through here,
 so every one of them runs the code and the label order Triton runs.
@@ -25,7 +27,8 @@ DEFAULT_FAMILY = "health_code"
 
 @dataclass(frozen=True)
 class ModelFamily:
-    """The Triton models behind one usage: an ensemble of a preprocess step and a classifier."""
+    """The Triton models behind one usage: an ensemble of a preprocess step and a classifier, and
+    the closer look's ensemble of a locate step and the same classifier."""
 
     ensemble: str
 
@@ -36,6 +39,15 @@ class ModelFamily:
     @property
     def classifier(self) -> str:
         return f"{self.ensemble}_classifier"
+
+    @property
+    def locate(self) -> str:
+        return f"{self.ensemble}_locate"
+
+    @property
+    def closer(self) -> str:
+        """The closer look's ensemble: the locate step, then the classifier."""
+        return f"{self.ensemble}_closer"
 
 
 def versions(model_dir: Path) -> list[int]:

@@ -81,6 +81,10 @@ class Settings(BaseSettings):
     # (show the code again) and `decided_by` says "threshold". Unset: the classifier's own value,
     # `min_colour_probability` in its config.pbtxt, chosen on the calibration split at training.
     min_colour_probability: float | None = Field(None, ge=0.0, le=1.0)
+    # A page the first look answers "invalid" is looked at again around its code, where the
+    # family has a closer look (<family>_closer) READY: a small code in a photo gets a second
+    # chance. Off: one look, one Triton call per request.
+    closer_look: bool = True
     # Keys accepted on /analysis/* and /metrics (X-API-Key or Authorization: Bearer); empty:
     # no key needed. From the environment: comma-separated, or a JSON list. Never logged.
     api_keys: Annotated[frozenset[str], NoDecode] = Field(frozenset(), repr=False)

@@ -7,8 +7,9 @@ and their per-call machinery (a retrying object, a context per attempt) costs mo
 it wraps when nothing fails.
 
 Served versions: Triton's repository index, polled every `version_poll_s`, gives the highest READY
-version of every model; with it, the classifier's `min_colour_probability` parameter from its
-config, so a new classifier brings its own calibrated threshold.
+version of every model; with it, the classifier's decision rule from its config
+(`min_colour_probability`, and the closer look's two `closer_look_*` values), so a new classifier
+brings its own calibrated rule.
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ from gateway.tracing import Tracer
 logger = logging.getLogger(__name__)
 
 THRESHOLD_PARAMETER = "min_colour_probability"
+# The closer look's rule (classification.closer_look): the view's colour probability it needs,
+# and the colour probability the first look must have seen for a page to get a closer look.
+CLOSER_LOOK_PARAMETERS = ("closer_look_min_colour_probability", "closer_look_min_first_colour")
 SCORES_OUTPUT = "SCORES"  # what every model a usage calls answers: FP32 [N, n_labels]
 # imaging.py's ImageError travels as "[code] message" inside Triton's error text: a python model
 # can only return Triton's own status codes, so the text is the one channel for ours.
@@ -109,6 +113,9 @@ class Served:
 
     version: str
     min_colour_probability: float | None = None
+    # (view's colour probability, first look's colour probability) the closer look needs; None:
+    # this classifier was not measured with a closer look, and gets none.
+    closer_look: tuple[float, float] | None = None
 
 
 class TritonClient:
@@ -227,14 +234,22 @@ class TritonClient:
         for name, number in ready.items():
             version = str(number)
             if served.get(name, Served("")).version != version:
-                served[name] = Served(version, await self._threshold(name))
+                served[name] = Served(version, *await self._rule(name))
         self._served = served
         self._index_read = True
 
-    async def _threshold(self, model: str) -> float | None:
+    async def _rule(self, model: str) -> tuple[float | None, tuple[float, float] | None]:
+        """A model's decision rule from its config: (min_colour_probability, closer look)."""
         config = await self.client.get_model_config(model, client_timeout=self._probe_timeout_s)
-        parameter = config.config.parameters.get(THRESHOLD_PARAMETER)
-        return float(parameter.string_value) if parameter is not None else None
+        parameters = config.config.parameters
+        threshold = parameters.get(THRESHOLD_PARAMETER)
+        view, first = (parameters.get(name) for name in CLOSER_LOOK_PARAMETERS)
+        return (
+            float(threshold.string_value) if threshold is not None else None,
+            None
+            if view is None or first is None
+            else (float(view.string_value), float(first.string_value)),
+        )
 
     async def _first_index(self) -> None:
         # Until the poller's first success, read the index inline once: no early answer is wrong.

@@ -26,7 +26,8 @@ class FakeTriton:
 
     def __init__(self) -> None:
         self.scores: Any = [[0.05, 0.9, 0.03, 0.02]]
-        self.errors: list[Exception] = []  # raised by the next infer calls, in order
+        # Raised by the next infer calls, in order (None: that call answers).
+        self.errors: list[Exception | None] = []
         self.calls: list[SimpleNamespace] = []
         self.gate: asyncio.Event | None = None  # when set, infer waits for it
         self.entered = asyncio.Event()
@@ -43,6 +44,9 @@ class FakeTriton:
         ]
         self.parameters: dict[str, dict[str, str]] = {}  # model -> config parameters
         self.time_outputs = {"TEXT": "", "READING": ""}  # what health_code_time answers
+        # What health_code_closer answers: the view's scores and the code's box.
+        self.closer_scores: Any = [[0.995, 0.002, 0.002, 0.001]]
+        self.closer_box: Any = [[0.1, 0.2, 0.4, 0.35]]
         self.closed = False
         self.triton: TritonClient | None = None  # the app's connection, once it runs
 
@@ -51,8 +55,8 @@ class FakeTriton:
         self.entered.set()
         if self.gate is not None:
             await self.gate.wait()
-        if self.errors:
-            raise self.errors.pop(0)
+        if self.errors and (error := self.errors.pop(0)) is not None:
+            raise error
         response = service_pb2.ModelInferResponse(model_name=model_name, model_version="1")
         if model_name == "health_code_time":
             for name, text in self.time_outputs.items():
@@ -61,10 +65,14 @@ class FakeTriton:
                 data = text.encode()
                 response.raw_output_contents.append(len(data).to_bytes(4, "little") + data)
             return InferResult(response)
-        scores = np.asarray(self.scores, dtype=np.float32)
-        output = response.outputs.add(name="SCORES", datatype="FP32")
-        output.shape.extend(scores.shape)
-        response.raw_output_contents.append(scores.tobytes())
+        outputs = {"SCORES": self.scores}
+        if model_name == "health_code_closer":
+            outputs = {"SCORES": self.closer_scores, "BOX": self.closer_box}
+        for name, values in outputs.items():
+            array = np.asarray(values, dtype=np.float32)
+            output = response.outputs.add(name=name, datatype="FP32")
+            output.shape.extend(array.shape)
+            response.raw_output_contents.append(array.tobytes())
         return InferResult(response)
 
     async def is_server_ready(self, client_timeout=None):

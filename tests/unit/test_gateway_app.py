@@ -145,6 +145,97 @@ async def test_the_threshold_setting_overrides_the_classifiers_own():
     assert (body["status"], body["decided_by"]) == ("green", "model")
 
 
+# --- the closer look -----------------------------------------------------------------------------
+
+CLOSER_RULE = {
+    "min_colour_probability": "0.9",
+    "closer_look_min_colour_probability": "0.99",
+    "closer_look_min_first_colour": "0.05",
+}
+CLOSER_READY = [
+    ("health_code_classifier", "2", "READY"),
+    ("health_code_closer", "1", "READY"),
+    ("health_code_locate", "1", "READY"),
+]
+
+
+async def refused_then_looked_at(fake, *, parameters=CLOSER_RULE, index=CLOSER_READY) -> None:
+    """A first look that refuses a 0.6 green; a classifier with the closer look's rule."""
+    fake.scores = [[0.6, 0.3, 0.05, 0.05]]
+    fake.parameters = {"health_code_classifier": parameters}
+    fake.index = index
+    await fake.triton.refresh()
+
+
+async def test_a_refused_page_answered_from_the_closer_look_says_so_with_the_codes_box(gw):
+    http, fake = gw
+    await refused_then_looked_at(fake)
+    image = encode("JPEG")
+    body = (await http.post(URL, json=as_json(image))).json()
+    assert (body["status"], body["decided_by"], body["model_version"]) == (
+        "green",
+        "closer_look",
+        "2",
+    )
+    assert body["scores"]["green"] == body["confidence"] == pytest.approx(0.995)
+    assert body["code_box"] == pytest.approx([0.1, 0.2, 0.4, 0.35])
+    first, closer = fake.calls
+    assert (first.model, closer.model) == ("health_code_classifier", "health_code_closer")
+    (tensor,) = closer.inputs  # the closer look decodes in Triton, whoever decoded the first
+    assert (tensor.name(), tensor.datatype()) == ("IMAGE", "BYTES")
+    assert tensor._get_content() == len(image).to_bytes(4, "little") + image
+
+
+async def test_a_closer_look_below_its_own_bar_leaves_the_first_answer(gw):
+    http, fake = gw
+    await refused_then_looked_at(fake)
+    fake.closer_scores = [[0.97, 0.01, 0.01, 0.01]]  # above the first look's 0.9, below 0.99
+    body = (await http.post(URL, json=as_json(encode("JPEG")))).json()
+    assert (body["status"], body["decided_by"]) == ("invalid", "threshold")
+    assert body["scores"]["green"] == pytest.approx(0.6)  # the first look's
+    assert body["code_box"] == pytest.approx([0.1, 0.2, 0.4, 0.35])  # a code was found
+
+
+async def test_a_page_with_no_code_keeps_the_first_answer_and_no_box(gw):
+    http, fake = gw
+    await refused_then_looked_at(fake)
+    fake.closer_box = [[0, 0, 0, 0]]
+    body = (await http.post(URL, json=as_json(encode("JPEG")))).json()
+    assert (body["status"], body["decided_by"]) == ("invalid", "threshold")
+    assert "code_box" not in body
+
+
+@pytest.mark.parametrize(
+    "case", ["no colour seen", "no rule in the config", "closer look not loaded", "setting off"]
+)
+async def test_no_closer_look_is_taken(case):
+    async with gateway(closer_look=case != "setting off") as (http, fake):
+        await refused_then_looked_at(
+            fake,
+            parameters={k: v for k, v in CLOSER_RULE.items() if case != "no rule in the config"
+                        or not k.startswith("closer")},
+            index=CLOSER_READY[:1] if case == "closer look not loaded" else CLOSER_READY,
+        )  # fmt: skip
+        if case == "no colour seen":
+            fake.scores = [[0.02, 0.01, 0.01, 0.96]]  # under closer_look_min_first_colour
+        body = (await http.post(URL, json=as_json(encode("JPEG")))).json()
+    assert body["status"] == "invalid"
+    assert [call.model for call in fake.calls] == ["health_code_classifier"]
+
+
+async def test_a_closer_look_that_fails_leaves_the_first_answer(gw):
+    http, fake = gw
+    await refused_then_looked_at(fake)
+    overloaded = InferenceServerException(
+        "exceeds maximum queue size", status="StatusCode.UNAVAILABLE"
+    )
+    fake.errors = [None, overloaded]  # the first look answers, the closer look does not
+
+    response = await http.post(URL, json=as_json(encode("JPEG")))
+    assert response.status_code == 200, response.text
+    assert (response.json()["status"], response.json()["decided_by"]) == ("invalid", "threshold")
+
+
 # --- refusals from the payload ------------------------------------------------------------------
 
 

@@ -72,17 +72,24 @@ def test_a_family_is_copied_under_a_new_name_with_its_configs_renamed(tmp_path):
     assert sorted(p.name for p in target.iterdir()) == [
         "health_code_v9",
         "health_code_v9_classifier",
+        "health_code_v9_closer",
+        "health_code_v9_locate",
         "health_code_v9_preprocess",
     ]
-    ensemble = text_format.Parse(
-        (target / "health_code_v9" / "config.pbtxt").read_text(), model_config_pb2.ModelConfig()
-    )
-    steps = [step.model_name for step in ensemble.ensemble_scheduling.step]
-    assert (ensemble.name, steps) == (
-        "health_code_v9",
-        ["health_code_v9_preprocess", "health_code_v9_classifier"],
-    )
-    for model in ("health_code_v9_classifier", "health_code_v9_preprocess"):
+    for name, first in (("health_code_v9", "preprocess"), ("health_code_v9_closer", "locate")):
+        ensemble = text_format.Parse(
+            (target / name / "config.pbtxt").read_text(), model_config_pb2.ModelConfig()
+        )
+        steps = [step.model_name for step in ensemble.ensemble_scheduling.step]
+        assert (ensemble.name, steps) == (
+            name,
+            [f"health_code_v9_{first}", "health_code_v9_classifier"],
+        )
+    for model in (
+        "health_code_v9_classifier",
+        "health_code_v9_preprocess",
+        "health_code_v9_locate",
+    ):
         for config in (target / model).glob("**/*.pbtxt"):
             assert f'name: "{model}"' in config.read_text()
     assert list(tmp_path.glob(".health_code_v9*")) == []  # no staging left behind

@@ -15,7 +15,9 @@ from PIL import Image
 
 REPOSITORY = Path(__file__).resolve().parents[2] / "model_repository"
 VERSION = REPOSITORY / "health_code_time" / "1"
-STAGED = ("model", "page_reading", "shown_time", "text_boxes", "ctc_decoding", "code_region")
+# The model's modules, and the preprocess folder's two it imports (code_locator, imaging).
+STAGED = ("model", "page_reading", "shown_time", "text_boxes", "ctc_decoding", "code_region",
+          "code_locator", "imaging")  # fmt: skip
 CHARACTERS = list("0123456789:-")
 SHOWN, READ = "2022-04-12 09:31:07", "2022-04-12T09:31:07"
 

@@ -10,12 +10,13 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-FOLDER = Path(__file__).resolve().parents[2] / "model_repository" / "health_code_time" / "1"
+REPOSITORY = Path(__file__).resolve().parents[2] / "model_repository"
+FOLDER = REPOSITORY / "health_code_time" / "1"
 sys.path.insert(0, str(FOLDER))  # as Triton's python stub does for the model's own modules
+sys.path.append(str(REPOSITORY / "health_code_preprocess" / "1"))  # as model.py does
 text_boxes = importlib.import_module("text_boxes")
 ctc_decoding = importlib.import_module("ctc_decoding")
 page_reading = importlib.import_module("page_reading")
-code_region = importlib.import_module("code_region")
 
 
 def blobs(height: int, width: int, *rects: tuple[int, int, int, int], p: float = 0.9):
@@ -198,14 +199,3 @@ def test_a_page_without_a_time_is_read_in_a_bounded_number_of_lines():
     answer(page, rows)
     assert page.reading() is None
     assert len(page.lines) == page_reading.LINES_PER_ROUND * page_reading.MAX_ROUNDS
-
-
-def test_a_code_the_detector_took_for_text_is_still_found():
-    rng = np.random.default_rng(0)
-    modules = rng.integers(0, 2, (29, 29), dtype=np.uint8) * 255
-    page = Image.new("RGB", (800, 1200), "white")
-    page.paste(Image.fromarray(modules).resize((290, 290), Image.Resampling.NEAREST), (250, 400))
-    as_text = np.zeros((600, 400), np.float32)
-    as_text[180:370, 110:310] = 0.9  # one blob over the code and around it
-    x0, y0, x1, y1 = code_region.locate_code(page, as_text)
-    assert (x0, y0, x1, y1) == pytest.approx((250, 400, 540, 690), abs=12)

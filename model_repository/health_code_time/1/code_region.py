@@ -6,31 +6,16 @@ clock off-centre, where a centre-first order reaches it last) and look at that r
 higher resolution when its text is too small for the whole-page detection (a phone photographed
 from a distance).
 
-The code is found without a model: a QR code is a square of dense texture that changes colour
-both across and along, which the text detector does not take for text. Edges are counted per
-direction in a small copy of the page (any colour channel: a yellow code on white, a red one on a
-dark card), text the detector found is masked out, and the biggest square, solid blob of dense
-two-way texture is the code. Card outlines and rules change one way only; photos of scenes are
-smooth at this scale.
+The code itself is found by the preprocess folder's code_locator.py.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from code_locator import Box
 from PIL import Image
-from text_boxes import TextBox, blob_bounds, boxes_from_probability, mark_runs_on
+from text_boxes import TextBox, boxes_from_probability, mark_runs_on
 
-Box = tuple[float, float, float, float]  # x0, y0, x1, y1
-
-LOCATE_LONG_SIDE_PX = 400  # the page is reduced (by an integer factor) to about this
-EDGE_STEP = 32  # a change of this much in any channel over 2 px is an edge (soft edges too)
-WINDOW_FRACTION = 1 / 100  # the density window's half side, of the reduced page's long side
-MIN_DENSITY = 0.08  # of the window's pixels, edges in each direction
-MIN_SIDE = 0.05  # of the page's short side: a smaller square is an icon
-MIN_FILL = 0.45  # of the blob's bounding box: a code is solid, a ring of rules is not
-MAX_ASPECT = 1.7  # a code is square (a photo's perspective stretches it a little)
-TEXT_THRESHOLD = 0.3  # the detector's probability above which a pixel is text
-ACTIVE_LINE = 0.04  # a row or column of the code has edges in at least this share of its pixels
 # Where the time is looked for, in code sides: in a band above and one below the code, reaching
 # REGION_ALONG beyond it, as wide as the code and REGION_ACROSS more each side (apps centre their
 # clock on the code, within about one side of it; its lines may be wider than the code).
@@ -38,74 +23,6 @@ REGION_ACROSS, REGION_ALONG = 0.65, 0.7
 STRIDE = 32  # the detector's input sides are multiples of this
 BAND_GAP_PX = 32  # between the two bands in the detector's input
 INSET = 0.2
-
-
-def _window_sums(a: np.ndarray, r: int) -> np.ndarray:
-    """Sums over (2r+1)^2 windows centred on each pixel (zero outside), same shape as a."""
-    c = np.pad(a, ((r + 1, r), (r + 1, r))).cumsum(0).cumsum(1)
-    k = 2 * r + 1
-    return c[k:, k:] - c[:-k, k:] - c[k:, :-k] + c[:-k, :-k]
-
-
-def locate_code(image: Image.Image, probability: np.ndarray) -> Box | None:
-    """The code's box in image pixels, or None when no code-like square is found.
-
-    `probability` is the text detector's map for the page (any size): text is not a code. But the
-    detector may take a blurred or tilted code for text too (one big blob over it and the lines
-    around it): when nothing code-like is left beside the text, the page is looked at again
-    without it. A wrong box costs at most a look at the wrong region, never a wrong reading.
-    """
-    return _locate(image, probability) or _locate(image, None)
-
-
-def _locate(image: Image.Image, probability: np.ndarray | None) -> Box | None:
-    """locate_code's search, with what the map holds as text masked out (none without a map)."""
-    k = max(1, max(image.size) // LOCATE_LONG_SIDE_PX)
-    pixels = np.asarray(image.reduce(k) if k > 1 else image, dtype=np.int16)
-    h, w = pixels.shape[:2]
-    across = np.zeros((h, w), bool)
-    along = np.zeros((h, w), bool)
-    across[:, 2:] = np.abs(pixels[:, 2:] - pixels[:, :-2]).max(axis=2) > EDGE_STEP
-    along[2:, :] = np.abs(pixels[2:, :] - pixels[:-2, :]).max(axis=2) > EDGE_STEP
-    r = max(2, round(max(w, h) * WINDOW_FRACTION))
-    if probability is None:
-        text_near = np.zeros((h, w), bool)
-    else:
-        text = Image.fromarray((probability > TEXT_THRESHOLD).astype(np.uint8)).resize((w, h))
-        text_near = _window_sums(np.asarray(text, dtype=np.int32), r // 2 + 1) > 0
-    counts = [_window_sums((e & ~text_near).astype(np.int32), r) for e in (across, along)]
-    dense = np.minimum(*counts) > MIN_DENSITY * (2 * r + 1) ** 2
-    best: tuple[int, tuple[int, int, int, int]] | None = None
-    for x0, y0, x1, y1, count in blob_bounds(dense):
-        bw, bh = x1 - x0, y1 - y0
-        if min(bw, bh) - 2 * r < MIN_SIDE * min(w, h) or count < MIN_FILL * bw * bh:
-            continue
-        if max(bw, bh) > MAX_ASPECT * min(bw, bh):
-            continue
-        if best is None or count > best[0]:
-            best = (count, (x0, y0, x1, y1))
-    if best is None:
-        return None
-    x0, y0, x1, y1 = best[1]
-    # The window widened the blob, and may have joined it to text just beside the code that the
-    # detector missed (a small clock): keep the longest stretch of rows, then of columns, that
-    # have edges, which a blank gap between the code and its neighbours ends.
-    edges = (across | along)[y0:y1, x0:x1] & ~text_near[y0:y1, x0:x1]
-    top, bottom = _longest_run(edges.mean(axis=1) > ACTIVE_LINE)
-    left, right = _longest_run(edges[top:bottom].mean(axis=0) > ACTIVE_LINE)
-    return (x0 + left) * k, (y0 + top) * k, (x0 + right) * k, (y0 + bottom) * k
-
-
-def _longest_run(active: np.ndarray) -> tuple[int, int]:
-    """Start and end (exclusive) of the longest run of True, gaps of one False bridged."""
-    active = active.copy()
-    active[1:-1] |= active[:-2] & active[2:]
-    edges = np.flatnonzero(np.diff(np.concatenate([[0], active.astype(np.int8), [0]])))
-    starts, ends = edges[0::2], edges[1::2]
-    if len(starts) == 0:
-        return 0, len(active)
-    i = int(np.argmax(ends - starts))
-    return int(starts[i]), int(ends[i])
 
 
 def time_bands(code: Box, width: int, height: int) -> list[Box]:

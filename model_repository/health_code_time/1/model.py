@@ -15,7 +15,6 @@ image fails its own request ("[code] message"), never the batch.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import sys
@@ -23,14 +22,6 @@ from pathlib import Path
 
 import numpy as np
 import triton_python_backend_utils as pb_utils
-from ctc_decoding import CtcDecoder
-from page_reading import Page, to_line_batch
-
-# The PP-OCRv4 models' output names (their input is "x").
-PROBABILITY_MAP, RECOGNISED = "sigmoid_0.tmp_0", "softmax_11.tmp_0"
-# Crops batched together differ in width by at most this factor (the rest is padding).
-WIDTH_SPREAD = 1.3
-MAX_LINES_PER_CALL = 32
 
 
 def _newest_version(folder: Path) -> Path:
@@ -40,14 +31,19 @@ def _newest_version(folder: Path) -> Path:
     return folder / str(max(versions))
 
 
-def _load_imaging(repository: Path):
-    """The preprocess model's imaging.py: one home for the decoding rules and image limits."""
-    path = _newest_version(repository / "health_code_preprocess") / "imaging.py"
-    spec = importlib.util.spec_from_file_location("health_code_time_imaging", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up while being made
-    spec.loader.exec_module(module)
-    return module
+# imaging.py (the decoding rules and image limits) and code_locator.py (where the code is) have
+# one home, the preprocess model's folder; Triton runs this file from <repository>/<model>/<n>/.
+_REPOSITORY = Path(__file__).resolve().parents[2]
+sys.path.append(str(_newest_version(_REPOSITORY / "health_code_preprocess")))
+import imaging  # noqa: E402
+from ctc_decoding import CtcDecoder  # noqa: E402
+from page_reading import Page, to_line_batch  # noqa: E402
+
+# The PP-OCRv4 models' output names (their input is "x").
+PROBABILITY_MAP, RECOGNISED = "sigmoid_0.tmp_0", "softmax_11.tmp_0"
+# Crops batched together differ in width by at most this factor (the rest is padding).
+WIDTH_SPREAD = 1.3
+MAX_LINES_PER_CALL = 32
 
 
 class TritonPythonModel:
@@ -58,7 +54,7 @@ class TritonPythonModel:
         self.detector = params.get("detector", "ocr_text_detector")
         self.recogniser = params.get("recogniser", "ocr_text_recognizer")
         repository = Path(args["model_repository"]).parent
-        self.imaging = _load_imaging(repository)
+        self.imaging = imaging
         # The recogniser's alphabet lies beside its model.onnx (gateway/ocr_models.py writes it).
         keys = _newest_version(repository / self.recogniser) / "keys.txt"
         self.decoder = CtcDecoder.from_file(os.fspath(keys))

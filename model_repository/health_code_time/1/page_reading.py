@@ -27,7 +27,8 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
-from code_region import Bands, Box, beside_code, locate_code, time_bands
+from code_locator import Box, locate_code
+from code_region import Bands, beside_code, time_bands
 from ctc_decoding import Line
 from PIL import Image
 from shown_time import Reading, TextLine, read_shown_time, shows_date_or_time

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from code_locator import blobs, runs
 from PIL import Image
 
 PIXEL_THRESHOLD = 0.3  # a pixel belongs to text above this probability
@@ -79,56 +80,6 @@ def mark_runs_on(lines: list[TextBox], among: list[TextBox]) -> list[TextBox]:
     return [TextBox(b.corners, b.score, bool(r)) for b, r in zip(lines, runs_on, strict=True)]
 
 
-def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Horizontal runs of True: row, start, end (exclusive), ordered by row then start."""
-    padded = np.zeros((mask.shape[0], mask.shape[1] + 2), dtype=np.int8)
-    padded[:, 1:-1] = mask
-    rows, cols = np.nonzero(np.diff(padded, axis=1))
-    # Edges alternate start, end within a row because every row starts and ends with False.
-    return rows[0::2], cols[0::2], cols[1::2]
-
-
-def _blobs(rows: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """Label runs that touch (8-connected) with one id per blob."""
-    parent = list(range(len(rows)))
-
-    def root(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    first = np.searchsorted(rows, np.arange(rows.max() + 2)) if len(rows) else np.zeros(1, int)
-    for r in range(len(first) - 2):
-        a0, a1, b1 = first[r], first[r + 1], first[r + 2]
-        j = a1
-        for i in range(a0, a1):  # both rows are sorted by start: one sweep pairs the overlaps
-            while j < b1 and ends[j] < starts[i]:
-                j += 1
-            k = j
-            while k < b1 and starts[k] <= ends[i]:
-                ri, rk = root(i), root(k)
-                if ri != rk:
-                    parent[rk] = ri
-                k += 1
-    return np.array([root(i) for i in range(len(rows))], dtype=np.int64)
-
-
-def blob_bounds(mask: np.ndarray) -> list[tuple[int, int, int, int, int]]:
-    """The 8-connected blobs of a bool mask: x0, y0, x1, y1 (exclusive) and pixel count of each."""
-    rows, starts, ends = _runs(mask)
-    if len(rows) == 0:
-        return []
-    labels = _blobs(rows, starts, ends)
-    order = np.argsort(labels, kind="stable")
-    found = []
-    for group in np.split(order, np.flatnonzero(np.diff(labels[order])) + 1):
-        r, s, e = rows[group], starts[group], ends[group]
-        count = int((e - s).sum())
-        found.append((int(s.min()), int(r.min()), int(e.max()), int(r.max()) + 1, count))
-    return found
-
-
 def _hull(points: np.ndarray) -> np.ndarray:
     """Convex hull (monotone chain) of (N, 2) points, counter-clockwise."""
     pts = sorted(set(map(tuple, points.tolist())))
@@ -189,10 +140,10 @@ def _corners(center: np.ndarray, width: float, height: float, u: np.ndarray) -> 
 
 def boxes_from_probability(probability: np.ndarray) -> list[TextBox]:
     """Text-line boxes, in map pixels, from an (H, W) probability map."""
-    rows, starts, ends = _runs(probability > PIXEL_THRESHOLD)
+    rows, starts, ends = runs(probability > PIXEL_THRESHOLD)
     if len(rows) == 0:
         return []
-    labels = _blobs(rows, starts, ends)
+    labels = blobs(rows, starts, ends)
     sums = np.concatenate([np.zeros((probability.shape[0], 1)), probability.cumsum(axis=1)], 1)
     run_sums = sums[rows, ends] - sums[rows, starts]
     order = np.argsort(labels, kind="stable")

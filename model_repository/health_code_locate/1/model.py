@@ -1,0 +1,85 @@
+"""Triton python backend: image bytes -> the classifier's view of the page around its code.
+
+The closer look (health_code_closer): a page the classifier refused at its whole-page resolution
+(a small code in a home-page card, a phone photographed from a distance shows it at about a pixel
+per QR module) is looked at again around its code, found by code_locator.py in a decode at twice
+the classifier's input, and classified again. Outputs per request: PIXELS, the view in the
+classifier's input shape, and BOX, the code's box as fractions of the upright image (x0, y0, x1,
+y1); all zeros when no code-like square is on the page (the gateway then keeps the first answer,
+and the view is the blank letterbox padding). A bad image fails its own request, never the batch.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import triton_python_backend_utils as pb_utils
+
+
+def _newest_version(folder: Path) -> Path:
+    versions = [int(p.name) for p in folder.iterdir() if p.name.isdigit() and p.is_dir()]
+    if not versions:
+        raise FileNotFoundError(f"{folder} has no version folder")
+    return folder / str(max(versions))
+
+
+# imaging.py and code_locator.py have one home, the preprocess model of this model's family
+# (<family>_locate beside <family>_preprocess); Triton runs this file from
+# <repository>/<model>/<version>/.
+_MODEL = Path(__file__).resolve().parents[1]
+_PREPROCESS = _MODEL.parent / (_MODEL.name.removesuffix("_locate") + "_preprocess")
+sys.path.append(str(_newest_version(_PREPROCESS)))
+from code_locator import code_view, locate_code  # noqa: E402
+from imaging import INPUT_SHAPE, PAD_VALUE, ImageError, decode_upright  # noqa: E402
+
+# The page is decoded (JPEGs DCT-scaled) to fit twice the classifier's input: a code the whole
+# page shows at ~1.5 px a module is seen at ~3, which the locator finds and the view keeps.
+LOOK_BOX = (2 * INPUT_SHAPE[1], 2 * INPUT_SHAPE[2])
+NO_CODE = np.zeros(4, np.float32)
+
+
+def look_closer(data: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """(PIXELS, BOX) of one image; ImageError for unusable bytes."""
+    image = decode_upright(data, LOOK_BOX)
+    code = locate_code(image, None)
+    if code is None:
+        return np.full(INPUT_SHAPE, PAD_VALUE, np.uint8), NO_CODE
+    width, height = image.size
+    box = np.array([code[0] / width, code[1] / height, code[2] / width, code[3] / height])
+    return code_view(image, code, INPUT_SHAPE[1:], PAD_VALUE), box.astype(np.float32)
+
+
+class TritonPythonModel:
+    def initialize(self, args: dict) -> None:
+        self.logger = pb_utils.Logger
+
+    def execute(self, requests: list) -> list:
+        return [self._respond(r) for r in requests]
+
+    def _respond(self, request):
+        images = pb_utils.get_input_tensor_by_name(request, "IMAGE").as_numpy().reshape(-1)
+        try:
+            if len(images) == 0:
+                raise ImageError("not_an_image", "the request holds no image")
+            looks = [look_closer(_as_bytes(image)) for image in images]
+        except ImageError as e:
+            return pb_utils.InferenceResponse(
+                error=pb_utils.TritonError(str(e), pb_utils.TritonError.INVALID_ARG)
+            )
+        except Exception as e:  # a locator bug on odd client data fails this request only
+            self.logger.log_error(f"closer look failed: {type(e).__name__}: {e}")
+            message = f"[corrupt_image] cannot look closer ({type(e).__name__})"
+            return pb_utils.InferenceResponse(error=pb_utils.TritonError(message))
+        return pb_utils.InferenceResponse(
+            output_tensors=[
+                pb_utils.Tensor("PIXELS", np.stack([pixels for pixels, _ in looks])),
+                pb_utils.Tensor("BOX", np.stack([box for _, box in looks])),
+            ]
+        )
+
+
+def _as_bytes(element) -> bytes:
+    # As the preprocess model: text a client sent instead of bytes fails its own request.
+    return element if isinstance(element, bytes) else bytes(element, "latin-1", "replace")

@@ -1,0 +1,175 @@
+"""Where the health code is on a page: a square of dense two-way texture, found without a model.
+
+Two readers of the page use it: the time reader (health_code_time reads the lines around the
+code first) and the classifier's closer look (health_code_locate crops the page around the
+code, for pages where the whole page at the classifier's resolution was not enough).
+
+The code is found without a model: a QR code is a square of dense texture that changes colour
+both across and along, which the text detector does not take for text. Edges are counted per
+direction in a small copy of the page (any colour channel: a yellow code on white, a red one on a
+dark card), text the detector found is masked out, and the biggest square, solid blob of dense
+two-way texture is the code. Card outlines and rules change one way only; photos of scenes are
+smooth at this scale.
+
+Blobs are found from horizontal runs joined row to row (runs, blobs), numpy only; the time
+reader's text boxes use the same two.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+Box = tuple[float, float, float, float]  # x0, y0, x1, y1
+
+LOCATE_LONG_SIDE_PX = 400  # the page is reduced (by an integer factor) to about this
+EDGE_STEP = 32  # a change of this much in any channel over 2 px is an edge (soft edges too)
+WINDOW_FRACTION = 1 / 100  # the density window's half side, of the reduced page's long side
+MIN_DENSITY = 0.08  # of the window's pixels, edges in each direction
+MIN_SIDE = 0.05  # of the page's short side: a smaller square is an icon
+MIN_FILL = 0.45  # of the blob's bounding box: a code is solid, a ring of rules is not
+MAX_ASPECT = 1.7  # a code is square (a photo's perspective stretches it a little)
+TEXT_THRESHOLD = 0.3  # the detector's probability above which a pixel is text
+ACTIVE_LINE = 0.04  # a row or column of the code has edges in at least this share of its pixels
+# The code's share of the width of code_view: a look close enough for QR texture, wide enough for
+# the card around it (on independent photos 0.55 found one more code than 0.35, and no false
+# colour where 0.35 gave one: benchmarks/NOTES.md, the closer look).
+CODE_SHARE = 0.55
+
+
+def _window_sums(a: np.ndarray, r: int) -> np.ndarray:
+    """Sums over (2r+1)^2 windows centred on each pixel (zero outside), same shape as a."""
+    c = np.pad(a, ((r + 1, r), (r + 1, r))).cumsum(0).cumsum(1)
+    k = 2 * r + 1
+    return c[k:, k:] - c[:-k, k:] - c[k:, :-k] + c[:-k, :-k]
+
+
+def locate_code(image: Image.Image, probability: np.ndarray) -> Box | None:
+    """The code's box in image pixels, or None when no code-like square is found.
+
+    `probability` is the text detector's map for the page (any size): text is not a code. But the
+    detector may take a blurred or tilted code for text too (one big blob over it and the lines
+    around it): when nothing code-like is left beside the text, the page is looked at again
+    without it. A wrong box costs at most a look at the wrong region, never a wrong reading.
+    """
+    return _locate(image, probability) or _locate(image, None)
+
+
+def _locate(image: Image.Image, probability: np.ndarray | None) -> Box | None:
+    """locate_code's search, with what the map holds as text masked out (none without a map)."""
+    k = max(1, max(image.size) // LOCATE_LONG_SIDE_PX)
+    pixels = np.asarray(image.reduce(k) if k > 1 else image, dtype=np.int16)
+    h, w = pixels.shape[:2]
+    across = np.zeros((h, w), bool)
+    along = np.zeros((h, w), bool)
+    across[:, 2:] = np.abs(pixels[:, 2:] - pixels[:, :-2]).max(axis=2) > EDGE_STEP
+    along[2:, :] = np.abs(pixels[2:, :] - pixels[:-2, :]).max(axis=2) > EDGE_STEP
+    r = max(2, round(max(w, h) * WINDOW_FRACTION))
+    if probability is None:
+        text_near = np.zeros((h, w), bool)
+    else:
+        text = Image.fromarray((probability > TEXT_THRESHOLD).astype(np.uint8)).resize((w, h))
+        text_near = _window_sums(np.asarray(text, dtype=np.int32), r // 2 + 1) > 0
+    counts = [_window_sums((e & ~text_near).astype(np.int32), r) for e in (across, along)]
+    dense = np.minimum(*counts) > MIN_DENSITY * (2 * r + 1) ** 2
+    best: tuple[int, tuple[int, int, int, int]] | None = None
+    for x0, y0, x1, y1, count in blob_bounds(dense):
+        bw, bh = x1 - x0, y1 - y0
+        if min(bw, bh) - 2 * r < MIN_SIDE * min(w, h) or count < MIN_FILL * bw * bh:
+            continue
+        if max(bw, bh) > MAX_ASPECT * min(bw, bh):
+            continue
+        if best is None or count > best[0]:
+            best = (count, (x0, y0, x1, y1))
+    if best is None:
+        return None
+    x0, y0, x1, y1 = best[1]
+    # The window widened the blob, and may have joined it to text just beside the code that the
+    # detector missed (a small clock): keep the longest stretch of rows, then of columns, that
+    # have edges, which a blank gap between the code and its neighbours ends.
+    edges = (across | along)[y0:y1, x0:x1] & ~text_near[y0:y1, x0:x1]
+    top, bottom = _longest_run(edges.mean(axis=1) > ACTIVE_LINE)
+    left, right = _longest_run(edges[top:bottom].mean(axis=0) > ACTIVE_LINE)
+    return (x0 + left) * k, (y0 + top) * k, (x0 + right) * k, (y0 + bottom) * k
+
+
+def _longest_run(active: np.ndarray) -> tuple[int, int]:
+    """Start and end (exclusive) of the longest run of True, gaps of one False bridged."""
+    active = active.copy()
+    active[1:-1] |= active[:-2] & active[2:]
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], active.astype(np.int8), [0]])))
+    starts, ends = edges[0::2], edges[1::2]
+    if len(starts) == 0:
+        return 0, len(active)
+    i = int(np.argmax(ends - starts))
+    return int(starts[i]), int(ends[i])
+
+
+def runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Horizontal runs of True: row, start, end (exclusive), ordered by row then start."""
+    padded = np.zeros((mask.shape[0], mask.shape[1] + 2), dtype=np.int8)
+    padded[:, 1:-1] = mask
+    rows, cols = np.nonzero(np.diff(padded, axis=1))
+    # Edges alternate start, end within a row because every row starts and ends with False.
+    return rows[0::2], cols[0::2], cols[1::2]
+
+
+def blobs(rows: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Label runs that touch (8-connected) with one id per blob."""
+    parent = list(range(len(rows)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    first = np.searchsorted(rows, np.arange(rows.max() + 2)) if len(rows) else np.zeros(1, int)
+    for r in range(len(first) - 2):
+        a0, a1, b1 = first[r], first[r + 1], first[r + 2]
+        j = a1
+        for i in range(a0, a1):  # both rows are sorted by start: one sweep pairs the overlaps
+            while j < b1 and ends[j] < starts[i]:
+                j += 1
+            k = j
+            while k < b1 and starts[k] <= ends[i]:
+                ri, rk = root(i), root(k)
+                if ri != rk:
+                    parent[rk] = ri
+                k += 1
+    return np.array([root(i) for i in range(len(rows))], dtype=np.int64)
+
+
+def blob_bounds(mask: np.ndarray) -> list[tuple[int, int, int, int, int]]:
+    """The 8-connected blobs of a bool mask: x0, y0, x1, y1 (exclusive) and pixel count of each."""
+    rows, starts, ends = runs(mask)
+    if len(rows) == 0:
+        return []
+    labels = blobs(rows, starts, ends)
+    order = np.argsort(labels, kind="stable")
+    found = []
+    for group in np.split(order, np.flatnonzero(np.diff(labels[order])) + 1):
+        r, s, e = rows[group], starts[group], ends[group]
+        count = int((e - s).sum())
+        found.append((int(s.min()), int(r.min()), int(e.max()), int(r.max()) + 1, count))
+    return found
+
+
+def code_view(image: Image.Image, code: Box, box: tuple[int, int], fill: int) -> np.ndarray:
+    """The page around the code as a UINT8 CHW array of shape (3, *box), box = (height, width).
+
+    The view has the box's shape, is centred on the code and CODE_SHARE of it wide (the classifier
+    was trained on codes 20-80% of the page's width); what lies outside the image is `fill`, as
+    the letterbox's padding is.
+    """
+    x0, y0, x1, y1 = code
+    width = max(x1 - x0, y1 - y0) / CODE_SHARE
+    height = width * box[0] / box[1]
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    left, top = round(cx - width / 2), round(cy - height / 2)
+    view = Image.new("RGB", (round(width), round(height)), (fill, fill, fill))
+    right, bottom = round(cx + width / 2), round(cy + height / 2)
+    inside = image.crop((max(0, left), max(0, top), right, bottom))
+    view.paste(inside, (max(0, -left), max(0, -top)))
+    view = view.resize(box[::-1], Image.Resampling.BILINEAR)
+    return np.ascontiguousarray(np.asarray(view).transpose(2, 0, 1))
