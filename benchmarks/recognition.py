@@ -5,10 +5,11 @@ screenshot (PNG or JPEG 90), a re-saved screenshot (shrunk, JPEG 50-75) and a ph
 screen (benchmarks.time_screens.encode) to a real `healthcode serve` (embedded Triton + gateway)
 as a raw image body. Reports, per kind of image: right answers; invalid pages answered as a
 colour (the error that must stay rare: issue 11 allows one in 270); colour recall; what each
-drawn page kind got (colour codes split by QR density: "coarse" is versions 1-2); and the same
-from the answers' scores at other thresholds of the decision rule
-(HEALTHCODE_MIN_COLOUR_PROBABILITY), so that an operator sees the trade-off on pages the model
-never saw.
+drawn page kind got (colour codes split by QR density: "coarse" is versions 1-2); what decided
+the answers (model, threshold, closer_look); and the same from the answers' scores at other
+thresholds of the decision rule (HEALTHCODE_MIN_COLOUR_PROBABILITY), so that an operator sees
+the trade-off on pages the model never saw. An answer from the closer look carries its view's
+scores, so the curve is exact for the first look and approximate for those.
 """
 
 from __future__ import annotations
@@ -96,7 +97,7 @@ def score(pages: list[Page], answers: list[dict]) -> dict:
         "invalid_as_colour": sum(status[i] != "invalid" for i in invalid),
         "colour": len(colour),
         "colour_right": sum(status[i] == labels[i] for i in colour),
-        "decided_by_threshold": sum(a["decided_by"] == "threshold" for a in answers),
+        "decided_by": dict(Counter(a["decided_by"] for a in answers)),
         "by_drawn": {d: dict(c) for d, c in sorted(by_drawn.items())},
         "rule_curve": curve,
     }

@@ -66,7 +66,7 @@ def split_seeds(split: str, count: int, seed: int) -> list[int]:
     return list(range(start, start + count))
 
 
-def _render(task: Task) -> tuple[RenderSpec, bytes]:
+def render_task(task: Task) -> tuple[RenderSpec, bytes]:
     """Render the image of one task as its split draws it."""
     seed, split = task
     label = LABELS[seed % len(LABELS)]  # consecutive seeds cycle through the classes: balanced
@@ -84,7 +84,7 @@ def _render(task: Task) -> tuple[RenderSpec, bytes]:
 
 
 def _sample(task: Task) -> tuple[np.ndarray, int, str]:
-    spec, data = _render(task)
+    spec, data = render_task(task)
     kind = f"{spec.kind}/{spec.layout}" if spec.kind in LAYOUT_KINDS else spec.kind
     return image_to_tensor(data), LABELS.index(spec.label), kind
 

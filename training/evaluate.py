@@ -4,8 +4,9 @@
 
 Everything goes through the served path: rendered bytes -> image_to_tensor -> the ONNX graph ->
 the decision rule (a colour needs a calibrated probability of at least the threshold in the run
-record, --record; the gateway applies the same rule). The record's temperature gives the scores
-before calibration, for the ECE before.
+record, --record; the gateway applies the same rule) -> for the pages it refuses, the closer look
+with the record's rule (training/closer_look.py), reported beside the first look's numbers. The
+record's temperature gives the scores before calibration, for the ECE before.
 """
 
 from __future__ import annotations
@@ -20,12 +21,14 @@ from pathlib import Path
 
 import numpy as np
 
+from training.closer_look import summary, view_scores
 from training.dataset import _HOLDOUT_INVALID, TRAIN_LAYOUTS, load, split_seeds
-from training.export import INPUT_NAME, OUTPUT_NAME, session
+from training.export import INPUT_NAME, OUTPUT_NAME, scores_of, session
 from training.families import FAMILIES, HOLDOUT_LAYOUTS, family_factors
 from training.layouts import LAYOUTS
 from training.metrics import (
     Report,
+    closer_answers,
     evaluate,
     expected_calibration_error,
     rule_rates,
@@ -38,18 +41,10 @@ from training.spec import sample_spec
 from training.train import DEFAULT_OUT, DEFAULT_RECORD
 
 
-def scores_of(path: Path, pixels: np.ndarray, batch_size: int = 64) -> np.ndarray:
-    sess = session(path)
-    return np.concatenate([
-        sess.run([OUTPUT_NAME], {INPUT_NAME: np.ascontiguousarray(pixels[i : i + batch_size])})[0]
-        for i in range(0, len(pixels), batch_size)
-    ])  # fmt: skip
-
-
 def photographed(split: str, count: int, seed: int) -> np.ndarray:
     """Which images of a split are phone photos, from their specs (drawn, not rendered).
 
-    It follows dataset._render's choices of layouts and pinned factors; a unit test checks that
+    It follows dataset.render_task's choices of layouts and pinned factors; a unit test checks that
     the specs agree with the rendered ones.
     """
     flags = []
@@ -87,6 +82,8 @@ def run(args: argparse.Namespace, log: Callable[[str], None] = print) -> dict[st
     record = json.loads(args.record.read_text()) if args.record.exists() else {}
     temperature = float(record.get("temperature", 1.0))
     threshold = float(record.get("min_colour_probability", 0.5))
+    closer = record.get("closer_look") or {}
+    rule = (closer["min_colour_probability"], closer["min_first_colour"]) if closer else None
     sets = {
         "test": ("test", args.test_samples),
         **{f"held-out layout {h}": (f"holdout/{h}", args.holdout_samples) for h in HOLDOUT_LAYOUTS},
@@ -107,6 +104,17 @@ def run(args: argparse.Namespace, log: Callable[[str], None] = print) -> dict[st
             for capture, mask in (("screenshots", ~photo), ("photos", photo))
             if mask.any()
         }
+        views = view_scores(args.model, split, count, args.seed, scores, threshold, args.workers)
+        served = closer_answers(scores, views, threshold, rule) == data.labels
+        looked = {
+            **summary(scores, views, data.labels, threshold, rule),
+            "accuracy": round(float(served.mean()), 6),
+            "accuracy_by_capture": {
+                capture: round(float(served[mask].mean()), 6)
+                for capture, mask in (("screenshots", ~photo), ("photos", photo))
+                if mask.any()
+            },
+        }
         per_set[name] = {
             **reports[name].to_json(),
             "accuracy_by_capture": by_capture,
@@ -114,6 +122,7 @@ def run(args: argparse.Namespace, log: Callable[[str], None] = print) -> dict[st
             "ece_before_calibration": expected_calibration_error(uncalibrated, data.labels),
             "argmax": {"accuracy": argmax.accuracy, "invalid_as_colour": argmax.invalid_as_colour},
             "rule_curve": rule_curve(scores, data.labels, threshold),
+            "closer_look": looked,
         }
     main = reports["test"]
     log(f"## test split ({args.test_samples} images, every layout, unseen seeds)\n")
@@ -132,6 +141,20 @@ def run(args: argparse.Namespace, log: Callable[[str], None] = print) -> dict[st
             f"{r.invalid_as_colour:.4f} | {r.colour_recall:.4f} | {r.rule_decided} | "
             f"{r.ece:.4f} | {_capture(per_set[name], 'screenshots')} | "
             f"{_capture(per_set[name], 'photos')} |")  # fmt: skip
+    log(
+        f"\n## with the closer look (a view's colour needs >= {rule[0] if rule else '-'}, the "
+        f"first look's >= {rule[1] if rule else '-'})\n"
+    )
+    log("| set | refused | views | answered from the view | right | invalid as colour | "
+        "screenshots | photos |")  # fmt: skip
+    log("|---|---|---|---|---|---|---|---|")
+    for name, row in per_set.items():
+        c = row["closer_look"]
+        log(f"| {name} | {c['refused']} | {c['views']} | {c['answered_from_view']} | "
+            f"{c['right'][0]} → {c['right'][1]} ({c['accuracy']:.4f}) | "
+            f"{c['invalid_as_colour'][0]} → {c['invalid_as_colour'][1]} | "
+            f"{c['accuracy_by_capture'].get('screenshots', float('nan')):.4f} | "
+            f"{c['accuracy_by_capture'].get('photos', float('nan')):.4f} |")  # fmt: skip
     log("\n## the decision rule's trade-off: invalid images answered as a colour / colour recall\n")
     thresholds = list(per_set["test"]["rule_curve"])
     log("| set | " + " | ".join(thresholds) + " |")
@@ -146,7 +169,7 @@ def run(args: argparse.Namespace, log: Callable[[str], None] = print) -> dict[st
     latency = {b: latency_ms(args.model, b, args.latency_s) for b in (1, 16)}
     log(f"\nonnxruntime CPU, 1 thread, ms per image at batch 1 and 16: {latency}")
     results = {"model": str(args.model), "temperature": temperature,
-               "min_colour_probability": threshold, "sets": per_set,
+               "min_colour_probability": threshold, "closer_look": closer, "sets": per_set,
                "latency_ms_per_image": latency}  # fmt: skip
     if args.out:
         args.out.write_text(json.dumps(results, indent=1) + "\n")

@@ -68,15 +68,29 @@ def verify_onnx(
     return worst
 
 
+# The decision rule's parameters in a classifier config.pbtxt (the gateway reads them).
 THRESHOLD_KEY = "min_colour_probability"
-_PARAMETER = re.compile(r'(key: "' + THRESHOLD_KEY + r'" value: \{ string_value: ")[^"]*(")')
+CLOSER_BAR_KEY = "closer_look_min_colour_probability"
+CLOSER_FLOOR_KEY = "closer_look_min_first_colour"
 
 
-def write_threshold(config: Path, value: float) -> None:
-    """Set the decision rule's threshold in a classifier config.pbtxt (the gateway reads it)."""
-    text, found = _PARAMETER.subn(rf"\g<1>{value:.2f}\g<2>", config.read_text())
-    if found != 1:
-        raise ValueError(f"{config} has no single {THRESHOLD_KEY} parameter to set")
+def write_rule(config: Path, values: dict[str, float]) -> None:
+    """Set decision-rule parameters (THRESHOLD_KEY, CLOSER_*_KEY) in a classifier config.pbtxt."""
+    text = config.read_text()
+    for key, value in values.items():
+        parameter = re.compile(r'(key: "' + key + r'" value: \{ string_value: ")[^"]*(")')
+        text, found = parameter.subn(rf"\g<1>{value:g}\g<2>", text)
+        if found != 1:
+            raise ValueError(f"{config} has no single {key} parameter to set")
     tmp = config.with_name(f".{config.name}.tmp")
     tmp.write_text(text)
     os.replace(tmp, config)  # Triton polls the repository: never let it see a half-written file
+
+
+def scores_of(path: Path, pixels: np.ndarray, batch_size: int = 64) -> np.ndarray:
+    """The exported graph's SCORES for a uint8 [N, *INPUT_SHAPE] array, batch by batch."""
+    sess = session(path)
+    return np.concatenate([
+        sess.run([OUTPUT_NAME], {INPUT_NAME: np.ascontiguousarray(pixels[i : i + batch_size])})[0]
+        for i in range(0, len(pixels), batch_size)
+    ])  # fmt: skip

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from training.dataset import DATA_DIR, _render, load, render_fingerprint, split_seeds
+from training.dataset import DATA_DIR, load, render_fingerprint, render_task, split_seeds
 from training.export import INPUT_NAME, OUTPUT_NAME, session
 from training.metrics import evaluate, softmax
 from training.model import HealthCodeNet, count_macs
@@ -47,7 +47,7 @@ Item = tuple[bytes, int, str]
 
 
 def _item(task: tuple[int, str]) -> Item:
-    spec, data = _render(task)
+    spec, data = render_task(task)
     kind = f"{spec.kind}/{spec.layout}" if spec.kind in LAYOUT_KINDS else spec.kind
     if spec.photo:
         kind += "+photo"

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gateway.repository import project_imaging
+import numpy as np
+
+from gateway.repository import import_file, project_imaging
 
 imaging = project_imaging()
 IMAGING_PATH = Path(imaging.__file__)
@@ -13,3 +15,11 @@ INPUT_WIDTH: int = imaging.INPUT_WIDTH
 INPUT_SHAPE: tuple[int, int, int] = imaging.INPUT_SHAPE
 ImageError = imaging.ImageError
 image_to_tensor = imaging.image_to_tensor
+
+# The closer look at a page the first look refused (code_locator.py, beside imaging.py).
+_code_locator = import_file(IMAGING_PATH.parent / "code_locator.py")
+
+
+def look_closer(data: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """The served closer look's view of an image and its code's box (code_locator.look_closer)."""
+    return _code_locator.look_closer(data, imaging)

@@ -2,9 +2,9 @@
 
 .venv/bin/python -m training.train --out model_repository/health_code_classifier/2/model.onnx
 
-Writes what it used and measured (settings, splits, temperature, decision-rule threshold, test
-metrics) to --record, and the threshold into the classifier's config.pbtxt and configs/gpu.pbtxt
-(the folders above --out) where they exist.
+Writes what it used and measured (settings, splits, temperature, decision-rule threshold, the
+closer look's rule, test metrics) to --record, and the rule into the classifier's config.pbtxt and
+configs/gpu.pbtxt (the folders above --out) where they exist.
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from training import render
+from training import closer_look, render
 from training.dataset import SEED_OFFSETS, TRAIN_LAYOUTS, Dataset, load
-from training.export import export_onnx, verify_onnx, write_threshold
+from training.export import THRESHOLD_KEY, export_onnx, verify_onnx, write_rule
 from training.families import HOLDOUT_LAYOUTS
 from training.fonts import cjk_font_file
 from training.metrics import (
@@ -160,11 +160,13 @@ def run(args: argparse.Namespace, log: Callable[[str], None] = print) -> Report:
     log(f"decision rule: a colour needs a calibrated probability >= {threshold:.2f}")
     log(report.format())
     export_onnx(net, args.out, temperature)
-    configs = [args.out.parent.parent / name for name in ("config.pbtxt", "configs/gpu.pbtxt")]
+    configs = closer_look.classifier_configs(args.out)
     for config in configs:
         if config.exists():
-            write_threshold(config, threshold)
+            write_rule(config, {THRESHOLD_KEY: threshold})
     diff = verify_onnx(args.out, net, test.pixels, temperature)
+    closer = closer_look.choose(args.out, configs, args.calib_samples, args.seed, threshold,
+                                args.workers, args.cache, log)  # fmt: skip
     total_s = time.monotonic() - started
     log(
         f"exported {args.out} ({args.out.stat().st_size} bytes); onnxruntime matches torch within "
@@ -177,6 +179,7 @@ def run(args: argparse.Namespace, log: Callable[[str], None] = print) -> Report:
                "onnx_sha256": hashlib.sha256(args.out.read_bytes()).hexdigest()},
         temperature=temperature,
         min_colour_probability=threshold,
+        closer_look=closer,
         test={**report.to_json(), "ece_before_calibration": ece_before,
               "argmax": {k: argmax.to_json()[k] for k in ("accuracy", "invalid_as_colour")}},
         seconds={"data": round(data_s), "training": round(train_s), "total": round(total_s),

@@ -12,8 +12,8 @@ import onnx
 import pytest
 
 from training import dataset, evaluate
-from training.dataset import TRAIN_LAYOUTS, _render, generate, split_seeds
-from training.export import INPUT_NAME, OUTPUT_NAME, session, write_threshold
+from training.dataset import TRAIN_LAYOUTS, generate, render_task, split_seeds
+from training.export import INPUT_NAME, OUTPUT_NAME, session, write_rule
 from training.families import FAMILIES, HOLDOUT_LAYOUTS, family_factors
 from training.metrics import choose_threshold, rule_rates, safe_answers
 from training.metrics import evaluate as score
@@ -76,12 +76,12 @@ def test_a_tiny_training_run_exports_a_model_that_meets_the_contract(tmp_path):
     written = json.loads(record.read_text())
     assert written["settings"]["train_samples"] == 32 and written["temperature"] > 0
     assert written["model"]["onnx_sha256"] == hashlib.sha256(out.read_bytes()).hexdigest()
-    threshold = f'string_value: "{written["min_colour_probability"]:.2f}"'
+    threshold = f'string_value: "{written["min_colour_probability"]:g}"'
+    closer = f'string_value: "{written["closer_look"]["min_first_colour"]:g}"'
     for name in ("config.pbtxt", "configs/gpu.pbtxt"):
-        assert (
-            f'key: "min_colour_probability" value: {{ {threshold} }}'
-            in (tmp_path / name).read_text()
-        )
+        text = (tmp_path / name).read_text()
+        assert f'key: "min_colour_probability" value: {{ {threshold} }}' in text
+        assert f'key: "closer_look_min_first_colour" value: {{ {closer} }}' in text
 
 
 @pytest.mark.skipif(not COMMITTED.exists(), reason="no committed model yet")
@@ -205,18 +205,18 @@ def test_the_threshold_is_written_into_the_classifier_configs_it_finds(tmp_path)
     config = tmp_path / "config.pbtxt"
     shipped = (COMMITTED.parents[1] / "config.pbtxt").read_text()
     config.write_text(shipped)
-    write_threshold(config, 0.873)
+    write_rule(config, {"min_colour_probability": 0.87})
     assert 'key: "min_colour_probability" value: { string_value: "0.87" }' in config.read_text()
     assert config.read_text().replace("0.87", "") == shipped.replace(
         re.search(r'min_colour_probability" value: \{ string_value: "([0-9.]+)"', shipped)[1], ""
     )
     config.write_text('name: "x"\n')
     with pytest.raises(ValueError, match="min_colour_probability"):
-        write_threshold(config, 0.9)
+        write_rule(config, {"min_colour_probability": 0.9})
 
 
 @pytest.mark.parametrize("split", ["test", "holdout/portal", "family/photo of screen"])
 def test_the_evaluation_knows_which_images_are_photos_without_rendering_them(split):
     seeds = split_seeds(split, 8, 0)
     flags = evaluate.photographed(split, 8, 0)
-    assert flags.tolist() == [_render((s, split))[0].photo for s in seeds]
+    assert flags.tolist() == [render_task((s, split))[0].photo for s in seeds]

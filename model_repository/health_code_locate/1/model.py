@@ -31,24 +31,8 @@ def _newest_version(folder: Path) -> Path:
 _MODEL = Path(__file__).resolve().parents[1]
 _PREPROCESS = _MODEL.parent / (_MODEL.name.removesuffix("_locate") + "_preprocess")
 sys.path.append(str(_newest_version(_PREPROCESS)))
-from code_locator import code_view, locate_code  # noqa: E402
-from imaging import INPUT_SHAPE, PAD_VALUE, ImageError, decode_upright  # noqa: E402
-
-# The page is decoded (JPEGs DCT-scaled) to fit twice the classifier's input: a code the whole
-# page shows at ~1.5 px a module is seen at ~3, which the locator finds and the view keeps.
-LOOK_BOX = (2 * INPUT_SHAPE[1], 2 * INPUT_SHAPE[2])
-NO_CODE = np.zeros(4, np.float32)
-
-
-def look_closer(data: bytes) -> tuple[np.ndarray, np.ndarray]:
-    """(PIXELS, BOX) of one image; ImageError for unusable bytes."""
-    image = decode_upright(data, LOOK_BOX)
-    code = locate_code(image, None)
-    if code is None:
-        return np.full(INPUT_SHAPE, PAD_VALUE, np.uint8), NO_CODE
-    width, height = image.size
-    box = np.array([code[0] / width, code[1] / height, code[2] / width, code[3] / height])
-    return code_view(image, code, INPUT_SHAPE[1:], PAD_VALUE), box.astype(np.float32)
+import imaging  # noqa: E402
+from code_locator import look_closer  # noqa: E402
 
 
 class TritonPythonModel:
@@ -62,9 +46,9 @@ class TritonPythonModel:
         images = pb_utils.get_input_tensor_by_name(request, "IMAGE").as_numpy().reshape(-1)
         try:
             if len(images) == 0:
-                raise ImageError("not_an_image", "the request holds no image")
-            looks = [look_closer(_as_bytes(image)) for image in images]
-        except ImageError as e:
+                raise imaging.ImageError("not_an_image", "the request holds no image")
+            looks = [look_closer(_as_bytes(image), imaging) for image in images]
+        except imaging.ImageError as e:
             return pb_utils.InferenceResponse(
                 error=pb_utils.TritonError(str(e), pb_utils.TritonError.INVALID_ARG)
             )

@@ -17,6 +17,8 @@ reader's text boxes use the same two.
 
 from __future__ import annotations
 
+from types import ModuleType
+
 import numpy as np
 from PIL import Image
 
@@ -35,6 +37,11 @@ ACTIVE_LINE = 0.04  # a row or column of the code has edges in at least this sha
 # the card around it (on independent photos 0.55 found one more code than 0.35, and no false
 # colour where 0.35 gave one: benchmarks/NOTES.md, the closer look).
 CODE_SHARE = 0.55
+# The closer look decodes the page (JPEGs DCT-scaled) to fit this many times the classifier's
+# input: a code the whole page shows at ~1.5 px a module is seen at ~3, which the locator finds
+# and the view keeps.
+LOOK_SCALE = 2
+NO_CODE = np.zeros(4, np.float32)
 
 
 def _window_sums(a: np.ndarray, r: int) -> np.ndarray:
@@ -173,3 +180,18 @@ def code_view(image: Image.Image, code: Box, box: tuple[int, int], fill: int) ->
     view.paste(inside, (max(0, -left), max(0, -top)))
     view = view.resize(box[::-1], Image.Resampling.BILINEAR)
     return np.ascontiguousarray(np.asarray(view).transpose(2, 0, 1))
+
+
+def look_closer(data: bytes, imaging: ModuleType) -> tuple[np.ndarray, np.ndarray]:
+    """The closer look at an image: (the view around its code in the classifier's input shape,
+    the code's box as fractions of the upright image); a blank view and NO_CODE when the page
+    has no code-like square. `imaging` is the family's imaging.py (its decoding rules, input
+    shape and padding); its ImageError for unusable bytes."""
+    height, width = imaging.INPUT_SHAPE[1:]
+    image = imaging.decode_upright(data, (LOOK_SCALE * height, LOOK_SCALE * width))
+    code = locate_code(image, None)
+    if code is None:
+        return np.full(imaging.INPUT_SHAPE, imaging.PAD_VALUE, np.uint8), NO_CODE
+    w, h = image.size
+    box = np.array([code[0] / w, code[1] / h, code[2] / w, code[3] / h], np.float32)
+    return code_view(image, code, (height, width), imaging.PAD_VALUE), box

@@ -1,0 +1,77 @@
+"""The closer look on rendered images: the served answers and the rule chosen on calibration."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from training import closer_look
+from training.metrics import INVALID, choose_closer_rule, closer_answers
+
+COMMITTED = Path(__file__).resolve().parents[2] / "model_repository/health_code_classifier"
+NONE = [np.nan] * 4
+
+
+def rows(*values) -> np.ndarray:
+    return np.array(values, dtype=np.float32)
+
+
+def test_only_a_refused_page_seen_in_colour_with_a_sure_view_changes_its_answer():
+    first = rows(
+        [0.97, 0.01, 0.01, 0.01],  # a sure green: answered at first, never looked at
+        [0.60, 0.30, 0.05, 0.05],  # refused green: its view is sure
+        [0.60, 0.30, 0.05, 0.05],  # refused green: its view is not sure enough
+        [0.01, 0.00, 0.00, 0.99],  # invalid and no colour seen: not looked at
+        [0.60, 0.30, 0.05, 0.05],  # refused, no code found: no view
+    )
+    views = rows(NONE, [0.01, 0.99, 0.0, 0.0], [0.97, 0.01, 0.01, 0.01], [0.99, 0, 0, 0.01], NONE)
+    assert closer_answers(first, views, 0.9, None).tolist() == [0, INVALID, INVALID, INVALID, 3]
+    assert closer_answers(first, views, 0.9, (0.98, 0.02)).tolist() == [0, 1, 3, 3, 3]
+
+
+def test_the_rule_chosen_adds_no_false_colour_and_is_the_safest_of_equals():
+    # Two refused colour pages and one invalid page whose view looks green at 0.96.
+    first = rows([0.5, 0.1, 0.1, 0.3], [0.1, 0.4, 0.1, 0.4], [0.3, 0.0, 0.0, 0.7])
+    views = rows([0.999, 0, 0, 0.001], [0.0, 0.985, 0.0, 0.015], [0.96, 0, 0, 0.04])
+    labels = np.array([0, 1, INVALID])
+    bar, floor = choose_closer_rule(first, views, labels, 0.9)
+    answers = closer_answers(first, views, 0.9, (bar, floor))
+    assert answers.tolist() == [0, 1, INVALID]  # both colours, no false one
+    # 0.96 and under answer the invalid page green, 0.99 misses the yellow; of equals, the highest.
+    assert (bar, floor) == (0.98, 0.2)
+
+
+def test_no_rule_is_chosen_when_every_view_that_helps_also_lies():
+    first = rows([0.5, 0.1, 0.1, 0.3], [0.5, 0.1, 0.1, 0.3])
+    views = rows([0.999, 0, 0, 0.001], [0.999, 0, 0, 0.001])
+    assert choose_closer_rule(first, views, np.array([0, INVALID]), 0.9) is None
+
+
+def test_the_rule_is_chosen_on_rendered_calibration_images_and_written(tmp_path):
+    config = tmp_path / "config.pbtxt"
+    shutil.copy(COMMITTED / "config.pbtxt", config)
+    model = COMMITTED / "2" / "model.onnx"
+    found = closer_look.choose(model, [config, tmp_path / "absent.pbtxt"], 12, 0, 0.94, 1,
+                               cache=False, log=lambda line: None)  # fmt: skip
+    calibration = found["calibration"]
+    assert calibration["views"] <= calibration["refused"] <= 12
+    right_before, right_after = calibration["right"]
+    assert right_after >= right_before
+    bar = found["min_colour_probability"]
+    assert f'"closer_look_min_colour_probability" value: {{ string_value: "{bar:g}" }}' in (
+        config.read_text()
+    )
+    assert not (tmp_path / "absent.pbtxt").exists()
+
+
+@pytest.mark.parametrize("split", ["calib", "holdout/tabs"])
+def test_views_are_scored_for_refused_pages_only(split):
+    model = COMMITTED / "2" / "model.onnx"
+    first = rows(*([[0.97, 0.01, 0.01, 0.01]] * 3 + [[0.01, 0.01, 0.01, 0.97]] * 3))
+    views = closer_look.view_scores(model, split, 6, 0, first, 0.94, workers=1)
+    assert np.isnan(views[:3]).all()  # answered a colour at first: no view
+    looked = views[3:][~np.isnan(views[3:, 0])]
+    np.testing.assert_allclose(looked.sum(axis=1), 1.0, atol=1e-5)

@@ -1,0 +1,146 @@
+"""The closer look on the renderer's images, and its rule chosen on the calibration split.
+
+.venv/bin/python -m training.closer_look   # choose the rule for the shipped classifier, write it
+
+The served path: each image the first look answers invalid is rendered again
+(dataset.render_task), looked at by code_locator.look_closer (training.preprocessing: the
+family's imaging.py decodes it at twice the classifier's input, the locator finds the code, the
+view is cropped around it) and the view classified by the same ONNX graph. `make train` chooses
+the rule after calibrating the threshold (metrics.choose_closer_rule: no invalid image answered as
+a colour that the first look did not answer so); `make evaluate` reports every set with it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import multiprocessing
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from training.dataset import Task, load, render_task, split_seeds
+from training.export import CLOSER_BAR_KEY, CLOSER_FLOOR_KEY, scores_of, write_rule
+from training.metrics import INVALID, choose_closer_rule, closer_answers, safe_answers
+from training.preprocessing import look_closer
+
+
+def _view(task: Task) -> np.ndarray | None:
+    _, data = render_task(task)
+    pixels, box = look_closer(data)
+    return pixels if box.any() else None
+
+
+def view_scores(
+    model: Path,
+    split: str,
+    count: int,
+    seed: int,
+    first: np.ndarray,
+    threshold: float,
+    workers: int = 2,
+) -> np.ndarray:
+    """Each image's closer view scores, [N, labels]; NaN rows where there is no view (the first
+    look answered a colour, or the page has no code-like square)."""
+    refused = np.flatnonzero(safe_answers(first, threshold) == INVALID)
+    seeds = split_seeds(split, count, seed)
+    tasks = [(seeds[i], split) for i in refused]
+    if workers > 1 and len(tasks) > 1:
+        with multiprocessing.get_context("spawn").Pool(workers) as pool:
+            views = pool.map(_view, tasks, chunksize=8)
+    else:
+        views = [_view(task) for task in tasks]
+    out = np.full(first.shape, np.nan, np.float32)
+    found = [i for i, view in zip(refused, views, strict=True) if view is not None]
+    if found:
+        out[found] = scores_of(model, np.stack([view for view in views if view is not None]))
+    return out
+
+
+def summary(
+    first: np.ndarray,
+    views: np.ndarray,
+    labels: np.ndarray,
+    threshold: float,
+    rule: tuple[float, float] | None,
+) -> dict[str, object]:
+    """What the closer look did on a set: pages looked at, right answers and invalid images
+    answered as a colour before and after it."""
+    invalid = labels == INVALID
+    before = closer_answers(first, views, threshold, None)
+    after = closer_answers(first, views, threshold, rule)
+    return {
+        "refused": int((before == INVALID).sum()),
+        "views": int((~np.isnan(views[:, 0])).sum()),
+        "answered_from_view": int((after != before).sum()),
+        "right": [int((before == labels).sum()), int((after == labels).sum())],
+        "invalid_as_colour": [
+            int((before[invalid] != INVALID).sum()),
+            int((after[invalid] != INVALID).sum()),
+        ],
+    }
+
+
+def choose(
+    model: Path,
+    configs: list[Path],
+    calib_samples: int,
+    seed: int,
+    threshold: float,
+    workers: int = 2,
+    cache: bool = True,
+    log: Callable[[str], None] = print,
+) -> dict[str, object]:
+    """Choose the closer look's rule on the calibration split, write it into `configs` (those
+    that exist), and return it with what it did there (for the run record)."""
+    calib = load("calib", calib_samples, seed, workers, cache=cache)
+    first = scores_of(model, calib.pixels)
+    views = view_scores(model, "calib", calib_samples, seed, first, threshold, workers)
+    rule = choose_closer_rule(first, views, calib.labels, threshold)
+    found = summary(first, views, calib.labels, threshold, rule)
+    if rule is None:
+        log(f"closer look: none; no rule adds a right answer without a false colour ({found})")
+    for config in configs:
+        if config.exists():  # (1, 1) when there is no rule: no refused page qualifies
+            bar, floor = rule or (1.0, 1.0)
+            write_rule(config, {CLOSER_BAR_KEY: bar, CLOSER_FLOOR_KEY: floor})
+    if rule is None:
+        return {"min_colour_probability": 1.0, "min_first_colour": 1.0, "calibration": found}
+    log(
+        f"closer look: a view's colour needs >= {rule[0]:g}, the first look's >= {rule[1]:g}; "
+        f"calibration split: right {found['right']}, invalid as colour {found['invalid_as_colour']}"
+    )
+    return {"min_colour_probability": rule[0], "min_first_colour": rule[1], "calibration": found}
+
+
+def classifier_configs(model: Path) -> list[Path]:
+    """The config files of the classifier whose version folder holds `model`."""
+    return [model.parent.parent / name for name in ("config.pbtxt", "configs/gpu.pbtxt")]
+
+
+def main(argv: list[str] | None = None) -> None:
+    from training.train import DEFAULT_OUT, DEFAULT_RECORD
+
+    parser = argparse.ArgumentParser(prog="python -m training.closer_look", description=__doc__)
+    parser.add_argument("--model", type=Path, default=DEFAULT_OUT)
+    parser.add_argument("--record", type=Path, default=DEFAULT_RECORD, help="the training record")
+    parser.add_argument("--workers", type=int, default=2, help="rendering processes")
+    args = parser.parse_args(argv)
+    record = json.loads(args.record.read_text())
+    settings = record["settings"]
+    record["closer_look"] = choose(
+        args.model,
+        classifier_configs(args.model),
+        settings["calib_samples"],
+        settings["seed"],
+        record["min_colour_probability"],
+        args.workers,
+        log=functools.partial(print, flush=True),
+    )
+    args.record.write_text(json.dumps(record, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
