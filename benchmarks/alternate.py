@@ -1,9 +1,9 @@
 """`python -m benchmarks.alternate`: systems side by side, alternating, medians of the rounds.
 
 The way benchmarks/NOTES.md compares two designs on shared cores that drift by ~20% within an
-hour: each round starts every system in turn, warms it up, runs `ab` with the seed's JSON body,
-reads the CPU every process of the system spent from /proc, and stops it. The medians over the
-rounds are the result.
+hour: each round starts every system in turn, warms it up, runs `ab` with the seed's JSON body
+(or --image's), reads the CPU every process of the system spent from /proc, and stops it. The
+medians over the rounds are the result.
 
     python -m benchmarks.alternate --rounds 3 -c 20 -n 2000 \\
         --system before=serve@../before --system after=serve \\
@@ -156,6 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("-n", type=int, default=2000, help="requests per measured run")
     p.add_argument("-c", type=int, default=20, help="concurrency")
     p.add_argument("--out", type=Path, help="JSON results (default: benchmarks/results/<stamp>)")
+    p.add_argument("--image", type=Path, help="the image sent (default: the seed JPEG)")
     args = p.parse_args(argv)
     try:
         chosen = [parse_system(s) for s in args.system]
@@ -166,7 +167,8 @@ def main(argv: list[str] | None = None) -> int:
     runs: list[dict] = []
     with tempfile.TemporaryDirectory() as tmp, running_sink() as sink:
         body = Path(tmp) / "health.json"
-        body.write_text(json.dumps({"base64": base64.b64encode(systems.seed_jpeg()).decode()}))
+        image = args.image.read_bytes() if args.image else systems.seed_jpeg()
+        body.write_text(json.dumps({"base64": base64.b64encode(image).decode()}))
         for round_ in range(1, args.rounds + 1):
             for system in chosen:
                 log = Path(tmp) / f"{system.name}-{round_}.log"

@@ -153,8 +153,8 @@ def run(args: argparse.Namespace, log: Callable[[str], None] = print) -> dict[st
         log(f"| {name} | {c['refused']} | {c['views']} | {c['answered_from_view']} | "
             f"{c['right'][0]} → {c['right'][1]} ({c['accuracy']:.4f}) | "
             f"{c['invalid_as_colour'][0]} → {c['invalid_as_colour'][1]} | "
-            f"{c['accuracy_by_capture'].get('screenshots', float('nan')):.4f} | "
-            f"{c['accuracy_by_capture'].get('photos', float('nan')):.4f} |")  # fmt: skip
+            f"{_share(c['accuracy_by_capture'], 'screenshots')} | "
+            f"{_share(c['accuracy_by_capture'], 'photos')} |")  # fmt: skip
     log("\n## the decision rule's trade-off: invalid images answered as a colour / colour recall\n")
     thresholds = list(per_set["test"]["rule_curve"])
     log("| set | " + " | ".join(thresholds) + " |")
@@ -190,6 +190,10 @@ def rule_curve(scores: np.ndarray, labels: np.ndarray, chosen: float) -> dict[st
             "colour_recall": round(recall, 6),
         }
     return curve
+
+
+def _share(by_capture: dict, capture: str) -> str:
+    return f"{by_capture[capture]:.4f}" if capture in by_capture else "-"
 
 
 def _capture(row: dict, capture: str) -> str:
