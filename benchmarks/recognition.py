@@ -98,6 +98,19 @@ def score(pages: list[Page], answers: list[dict]) -> dict:
         "colour": len(colour),
         "colour_right": sum(status[i] == labels[i] for i in colour),
         "decided_by": dict(Counter(a["decided_by"] for a in answers)),
+        # What the closer look added: without it, these answers would have been "invalid".
+        "from_closer_look": {
+            "right": sum(
+                s == label
+                for s, label, a in zip(status, labels, answers, strict=True)
+                if a["decided_by"] == "closer_look"
+            ),
+            "invalid_as_colour": sum(
+                label == "invalid"
+                for label, a in zip(labels, answers, strict=True)
+                if a["decided_by"] == "closer_look"
+            ),
+        },
         "by_drawn": {d: dict(c) for d, c in sorted(by_drawn.items())},
         "rule_curve": curve,
     }
