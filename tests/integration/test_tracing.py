@@ -21,38 +21,55 @@ def collector() -> Iterator[OtlpSink]:
         yield sink
 
 
+# Triton 2.51 starts a trace of its own for about one request in six despite a valid
+# `traceparent` (5 of 30 sequential calls straight to its gRPC port, no gateway; resent, the same
+# headers joined): the test sends a few traced requests and needs Triton to join one of them.
+TRACED_REQUESTS = 5
+
+
 def test_a_clients_trace_continues_through_the_gateway_into_triton(
     tmp_path: Path, collector: OtlpSink
 ):
-    trace_id, client_span = secrets.token_hex(16), secrets.token_hex(8)
-    with run_service(tmp_path, otlp_endpoint=collector.url) as service:
-        answer = httpx.post(
-            f"{service.base_url}/analysis/health-code",
-            content=IMAGE,
-            headers={
-                "content-type": "image/jpeg",
-                "traceparent": f"00-{trace_id}-{client_span}-01",
-            },
-            timeout=30,
+    traces = {secrets.token_hex(16): secrets.token_hex(8) for _ in range(TRACED_REQUESTS)}
+
+    def exported(service_name: str, name: str) -> set[str]:
+        return {
+            s["traceId"]
+            for s in collector.spans
+            if s["service"] == service_name and s["name"] == name
+        }
+
+    def all_exported() -> bool:
+        server_spans = exported("healthcode-gateway", "POST /analysis/{usage}")
+        return server_spans >= set(traces) and len(exported("triton", "InferRequest")) >= len(
+            traces
         )
-        assert answer.status_code == 200
 
-        def exported(service_name: str) -> bool:
-            return any(
-                s["traceId"] == trace_id and s["service"] == service_name for s in collector.spans
+    with run_service(tmp_path, otlp_endpoint=collector.url) as service:
+        for trace_id, client_span in traces.items():
+            answer = httpx.post(
+                f"{service.base_url}/analysis/health-code",
+                content=IMAGE,
+                headers={
+                    "content-type": "image/jpeg",
+                    "traceparent": f"00-{trace_id}-{client_span}-01",
+                },
+                timeout=30,
             )
-
+            assert answer.status_code == 200
         # Triton and each gateway worker export in batches every few seconds (later on a busy
-        # machine); the message says who had exported what by the deadline.
-        both = lambda: exported("triton") and exported("healthcode-gateway")  # noqa: E731
-        assert wait_for(both, 60), (
-            sorted({(s["service"], s["traceId"] == trace_id) for s in collector.spans}),
+        # machine): wait for every request's server span and a Triton span for every request.
+        assert wait_for(all_exported, 60), (
+            sorted({(s["service"], s["name"], s["traceId"] in traces) for s in collector.spans}),
             service.log_tail(2000),
         )
+    joined = [t for t in traces if t in exported("triton", "InferRequest")]
+    assert joined, "Triton continued none of the clients' traces"
+    trace_id = joined[0]
     spans = [s for s in collector.spans if s["traceId"] == trace_id]
     gateway = {s["name"]: s for s in spans if s["service"] == "healthcode-gateway"}
     server = gateway["POST /analysis/{usage}"]
-    assert server["parentSpanId"] == client_span
+    assert server["parentSpanId"] == traces[trace_id]
     attributes = {a["key"]: a["value"] for a in server["attributes"]}
     assert attributes["healthcode.status"] == {"stringValue": "green"}
     assert attributes["http.response.status_code"] == {"intValue": "200"}
