@@ -5,8 +5,8 @@ calibrated probability reaches `min_colour_probability`; below it the status is 
 `decided_by` says "threshold" rather than "model". `scores` stay the model's probabilities.
 
 A page refused at the whole page's resolution may get a closer look (the page around its code,
-classified again: health_code_closer); a colour that clears the closer look's own, stricter bar
-there is the answer, with the closer look's scores and `decided_by` "closer_look".
+classified again: health_code_closer); a colour that clears the closer look's own bar there is
+the answer, with the closer look's scores and `decided_by` "closer_look".
 """
 
 from __future__ import annotations
@@ -54,8 +54,9 @@ def closer_look(
     """The closer look's SCORES row -> a colour at or above its bar, or None (the first answer
     stands: a closer look may turn "show it again" into a colour, never a colour into anything).
 
-    The bar is the classifier's `closer_look_min_colour_probability`, stricter than the first
-    look's: every extra look is another chance of a false colour (training/MODEL_CARD.md).
+    The bar is the classifier's `closer_look_min_colour_probability`, chosen on the calibration
+    split with the floor that decides which pages get a closer look: every extra look is another
+    chance of a false colour (training/MODEL_CARD.md, the closer look).
     """
     answer = classify(row, labels, version, min_colour_probability)
     return None if answer.status == INVALID else replace(answer, decided_by="closer_look")

@@ -95,7 +95,7 @@ def _result_schema(labels: tuple[str, ...]) -> dict[str, Any]:
                 "description": "`model`: the most probable class. `threshold`: a colour was "
                 f"below the minimum colour probability, so the answer is `{INVALID}`. "
                 "`closer_look`: the page, refused at first, was classified again around its "
-                "code, and the colour cleared the closer look's stricter bar there (`scores` "
+                "code, and the colour cleared the closer look's own bar there (`scores` "
                 "and `confidence` are that look's).",
             },
             "code_box": {

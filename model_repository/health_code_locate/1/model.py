@@ -18,6 +18,7 @@ import numpy as np
 import triton_python_backend_utils as pb_utils
 
 
+# As in health_code_time's model.py: nothing shared can be imported before sys.path is set.
 def _newest_version(folder: Path) -> Path:
     versions = [int(p.name) for p in folder.iterdir() if p.name.isdigit() and p.is_dir()]
     if not versions:
