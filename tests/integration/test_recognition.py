@@ -13,6 +13,7 @@ import pytest
 import tritonclient.grpc as grpcclient
 from PIL import Image
 
+from benchmarks.recognition import case
 from gateway.repository import versions
 from tests.support.images import jpeg_with_orientation
 from tests.support.service import PROJECT, run_service
@@ -182,3 +183,18 @@ def test_a_photo_stored_sideways_reaches_the_model_upright(service, client):
     )
     assert response.status_code == 200, response.text
     assert response.json()["status"] == "yellow"
+
+
+def test_the_closer_look_answers_alike_whoever_decodes_the_first_look(client, triton_decoding):
+    # Independent page 1, seed 1: a small yellow code in a photo that the first look refuses.
+    image, page = case("photo", 1, seed=1)
+    answers = [
+        http.post("/analysis/health-code", content=image, headers={"content-type": "image/jpeg"})
+        for http in (client, triton_decoding)
+    ]
+    assert [a.status_code for a in answers] == [200, 200], [a.text for a in answers]
+    here, there = (a.json() for a in answers)
+    assert (here["status"], here["decided_by"]) == (page.label, "closer_look")
+    assert (there["status"], there["decided_by"]) == (page.label, "closer_look")
+    assert here["scores"] == pytest.approx(there["scores"], abs=1e-5)
+    assert here["code_box"] == pytest.approx(there["code_box"])
