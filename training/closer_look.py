@@ -22,7 +22,13 @@ from pathlib import Path
 import numpy as np
 
 from training.dataset import Task, load, render_task, split_seeds
-from training.export import CLOSER_BAR_KEY, CLOSER_FLOOR_KEY, scores_of, write_rule
+from training.export import (
+    CLOSER_BAR_KEY,
+    CLOSER_FLOOR_KEY,
+    classifier_configs,
+    scores_of,
+    write_rule,
+)
 from training.metrics import INVALID, choose_closer_rule, closer_answers, safe_answers
 from training.preprocessing import look_closer
 
@@ -113,11 +119,6 @@ def choose(
         f"calibration split: right {found['right']}, invalid as colour {found['invalid_as_colour']}"
     )
     return {"min_colour_probability": rule[0], "min_first_colour": rule[1], "calibration": found}
-
-
-def classifier_configs(model: Path) -> list[Path]:
-    """The config files of the classifier whose version folder holds `model`."""
-    return [model.parent.parent / name for name in ("config.pbtxt", "configs/gpu.pbtxt")]
 
 
 def main(argv: list[str] | None = None) -> None:

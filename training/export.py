@@ -74,6 +74,11 @@ CLOSER_BAR_KEY = "closer_look_min_colour_probability"
 CLOSER_FLOOR_KEY = "closer_look_min_first_colour"
 
 
+def classifier_configs(model: Path) -> list[Path]:
+    """The config files of the classifier whose version folder holds `model`."""
+    return [model.parent.parent / name for name in ("config.pbtxt", "configs/gpu.pbtxt")]
+
+
 def write_rule(config: Path, values: dict[str, float]) -> None:
     """Set decision-rule parameters (THRESHOLD_KEY, CLOSER_*_KEY) in a classifier config.pbtxt."""
     text = config.read_text()

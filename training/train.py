@@ -25,7 +25,13 @@ from torch import nn
 
 from training import closer_look, render
 from training.dataset import SEED_OFFSETS, TRAIN_LAYOUTS, Dataset, load
-from training.export import THRESHOLD_KEY, export_onnx, verify_onnx, write_rule
+from training.export import (
+    THRESHOLD_KEY,
+    classifier_configs,
+    export_onnx,
+    verify_onnx,
+    write_rule,
+)
 from training.families import HOLDOUT_LAYOUTS
 from training.fonts import cjk_font_file
 from training.metrics import (
@@ -160,7 +166,7 @@ def run(args: argparse.Namespace, log: Callable[[str], None] = print) -> Report:
     log(f"decision rule: a colour needs a calibrated probability >= {threshold:.2f}")
     log(report.format())
     export_onnx(net, args.out, temperature)
-    configs = closer_look.classifier_configs(args.out)
+    configs = classifier_configs(args.out)
     for config in configs:
         if config.exists():
             write_rule(config, {THRESHOLD_KEY: threshold})
