@@ -15,13 +15,12 @@ from __future__ import annotations
 import argparse
 import functools
 import json
-import multiprocessing
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
-from training.dataset import Task, load, render_task, split_seeds
+from training.dataset import Task, in_processes, load, render_task, split_seeds
 from training.export import (
     CLOSER_BAR_KEY,
     CLOSER_FLOOR_KEY,
@@ -53,11 +52,7 @@ def view_scores(
     refused = np.flatnonzero(safe_answers(first, threshold) == INVALID)
     seeds = split_seeds(split, count, seed)
     tasks = [(seeds[i], split) for i in refused]
-    if workers > 1 and len(tasks) > 1:
-        with multiprocessing.get_context("spawn").Pool(workers) as pool:
-            views = pool.map(_view, tasks, chunksize=8)
-    else:
-        views = [_view(task) for task in tasks]
+    views = list(in_processes(_view, tasks, workers))
     out = np.full(first.shape, np.nan, np.float32)
     found = [i for i, view in zip(refused, views, strict=True) if view is not None]
     if found:
@@ -106,19 +101,20 @@ def choose(
     views = view_scores(model, "calib", calib_samples, seed, first, threshold, workers)
     rule = choose_closer_rule(first, views, calib.labels, threshold)
     found = summary(first, views, calib.labels, threshold, rule)
-    if rule is None:
-        log(f"closer look: none; no rule adds a right answer without a false colour ({found})")
+    # No rule: (1, 1), which no refused page qualifies for (a colour of 1.0 is never refused).
+    bar, floor = rule or (1.0, 1.0)
     for config in configs:
-        if config.exists():  # (1, 1) when there is no rule: no refused page qualifies
-            bar, floor = rule or (1.0, 1.0)
+        if config.exists():
             write_rule(config, {CLOSER_BAR_KEY: bar, CLOSER_FLOOR_KEY: floor})
     if rule is None:
-        return {"min_colour_probability": 1.0, "min_first_colour": 1.0, "calibration": found}
-    log(
-        f"closer look: a view's colour needs >= {rule[0]:g}, the first look's >= {rule[1]:g}; "
-        f"calibration split: right {found['right']}, invalid as colour {found['invalid_as_colour']}"
-    )
-    return {"min_colour_probability": rule[0], "min_first_colour": rule[1], "calibration": found}
+        log(f"closer look: none; no rule adds a right answer without a false colour ({found})")
+    else:
+        log(
+            f"closer look: a view's colour needs >= {bar:g}, the first look's >= {floor:g}; "
+            f"calibration split: right {found['right']}, "
+            f"invalid as colour {found['invalid_as_colour']}"
+        )
+    return {"min_colour_probability": bar, "min_first_colour": floor, "calibration": found}
 
 
 def main(argv: list[str] | None = None) -> None:

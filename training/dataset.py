@@ -13,9 +13,10 @@ import os
 import random
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
@@ -42,6 +43,7 @@ _SOURCES = tuple(
     sorted(p.name for p in Path(__file__).parent.glob("*.py") if p.name not in _NOT_RENDERING)
 )
 Task = tuple[int, str]  # (render seed, split)
+R = TypeVar("R")
 
 
 @dataclass
@@ -99,20 +101,21 @@ def render_fingerprint(preprocessing: bool = True) -> str:
     return digest.hexdigest()[:12]
 
 
-def _samples(tasks: list[Task], workers: int) -> Iterator[tuple[np.ndarray, int, str]]:
-    if workers <= 1:
-        yield from map(_sample, tasks)
+def in_processes(work: Callable[[Task], R], tasks: list[Task], workers: int) -> Iterator[R]:
+    """`work` on each task, in task order (reproducible), in up to `workers` processes."""
+    if workers <= 1 or len(tasks) <= 1:
+        yield from map(work, tasks)
         return
     # spawn, not fork: the parent may already run torch's thread pools.
     with multiprocessing.get_context("spawn").Pool(workers) as pool:
-        yield from pool.imap(_sample, tasks, chunksize=16)  # in order: reproducible
+        yield from pool.imap(work, tasks, chunksize=16)
 
 
 def generate(seeds: list[int], workers: int = 2, split: str = "train") -> Dataset:
     """Render and preprocess one image per seed as `split` does, with up to `workers` processes."""
     pixels = np.empty((len(seeds), *INPUT_SHAPE), np.uint8)
     labels, kinds = np.empty(len(seeds), np.int64), []
-    for i, (x, y, kind) in enumerate(_samples([(s, split) for s in seeds], workers)):
+    for i, (x, y, kind) in enumerate(in_processes(_sample, [(s, split) for s in seeds], workers)):
         pixels[i], labels[i] = x, y
         kinds.append(kind)
     return Dataset(pixels, labels, np.array(kinds))

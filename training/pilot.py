@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import functools
 import json
-import multiprocessing
 import pickle
 import time
 from pathlib import Path
@@ -26,7 +25,14 @@ import numpy as np
 import torch
 from PIL import Image
 
-from training.dataset import DATA_DIR, load, render_fingerprint, render_task, split_seeds
+from training.dataset import (
+    DATA_DIR,
+    in_processes,
+    load,
+    render_fingerprint,
+    render_task,
+    split_seeds,
+)
 from training.export import INPUT_NAME, OUTPUT_NAME, session
 from training.metrics import evaluate, softmax
 from training.model import HealthCodeNet, count_macs
@@ -60,8 +66,7 @@ def rendered(split: str, count: int, workers: int) -> list[Item]:
     if path.exists():
         return pickle.loads(path.read_bytes())
     tasks = [(s, split) for s in split_seeds(split, count, 0)]
-    with multiprocessing.get_context("spawn").Pool(workers) as pool:
-        items = pool.map(_item, tasks, chunksize=16)
+    items = list(in_processes(_item, tasks, workers))
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     path.write_bytes(pickle.dumps(items))
     return items
