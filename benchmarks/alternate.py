@@ -11,7 +11,8 @@ medians over the rounds are the result.
 
 A system is `serve[@TREE][+VAR=VALUE...]` (`healthcode serve` from a checkout, this one by
 default, with settings) or `peer:N` (the harness's in-process peer, N uvicorn workers). `+trace`
-points HEALTHCODE_OTLP_ENDPOINT at a collector stand-in in this process (benchmarks/otlp_sink.py).
+points HEALTHCODE_OTLP_ENDPOINT at a collector stand-in in this process (benchmarks/otlp_sink.py);
+`+raw` sends it the image itself as an `image/jpeg` body instead of base64 JSON.
 """
 
 from __future__ import annotations
@@ -44,10 +45,11 @@ class System:
     env: dict[str, str] = field(default_factory=dict)
     peer_workers: int = 0  # > 0: the in-process peer instead of `healthcode serve`
     trace: bool = False
+    raw: bool = False  # the image as an image/jpeg body, not base64 JSON
 
 
 def parse_system(text: str) -> System:
-    """NAME=serve[@TREE][+VAR=VALUE...][+trace] or NAME=peer:N."""
+    """NAME=serve[@TREE][+VAR=VALUE...][+trace][+raw] or NAME=peer:N."""
     name, sep, spec = text.partition("=")
     if not sep or not name:
         raise ValueError(f"expected NAME=SPEC, got {text!r}")
@@ -62,13 +64,13 @@ def parse_system(text: str) -> System:
         raise ValueError(f"{name}: a system is serve[@TREE][+VAR=VALUE...] or peer:N, not {spec!r}")
     system = System(name, tree=Path(tree).resolve() if tree else systems.REPO)
     for extra in extras:
-        if extra == "trace":
-            system.trace = True
+        if extra in ("trace", "raw"):
+            setattr(system, extra, True)
         elif "=" in extra:
             var, value = extra.split("=", 1)
             system.env[var] = value
         else:
-            raise ValueError(f"{name}: {extra!r} is neither VAR=VALUE nor trace")
+            raise ValueError(f"{name}: {extra!r} is neither VAR=VALUE, trace nor raw")
     return system
 
 
@@ -99,12 +101,15 @@ def started(system: System, log: Path, otlp: str) -> Iterator[tuple[str, int]]:
         yield base, proc.pid
 
 
-def measure(system: System, body: Path, n: int, c: int, log: Path, otlp: str) -> dict:
+def measure(system: System, bodies: Path, n: int, c: int, log: Path, otlp: str) -> dict:
+    """One run of `system`; `bodies` holds health.json and health.jpg."""
+    body, kind = (bodies / "health.jpg", "image/jpeg") if system.raw else (
+        bodies / "health.json", "application/json")  # fmt: skip
     with started(system, log, otlp) as (base, pid):
         url = f"{base}/analysis/health-code"
-        systems.run_ab(url, body, n=WARM_UP_REQUESTS, c=c)
+        systems.run_ab(url, body, n=WARM_UP_REQUESTS, c=c, content_type=kind)
         before = procstat.cpu_s_by_role(pid)
-        result = systems.run_ab(url, body, n=n, c=c)
+        result = systems.run_ab(url, body, n=n, c=c, content_type=kind)
         after = procstat.cpu_s_by_role(pid)
     result["cpu_ms_per_request"] = procstat.cpu_ms_per_request(before, after, result["complete"])
     return result
@@ -166,13 +171,15 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out or RESULTS / f"{stamp}-alternate-c{args.c}.json"
     runs: list[dict] = []
     with tempfile.TemporaryDirectory() as tmp, running_sink() as sink:
-        body = Path(tmp) / "health.json"
+        bodies = Path(tmp)
         image = args.image.read_bytes() if args.image else systems.seed_jpeg()
-        body.write_text(json.dumps({"base64": base64.b64encode(image).decode()}))
+        (bodies / "health.jpg").write_bytes(image)
+        payload = {"base64": base64.b64encode(image).decode()}
+        (bodies / "health.json").write_text(json.dumps(payload))
         for round_ in range(1, args.rounds + 1):
             for system in chosen:
                 log = Path(tmp) / f"{system.name}-{round_}.log"
-                r = measure(system, body, args.n, args.c, log, sink.url)
+                r = measure(system, bodies, args.n, args.c, log, sink.url)
                 r.update(system=system.name, round=round_)
                 runs.append(r)
                 print(

@@ -102,7 +102,14 @@ _AB_FIELDS = {
 }
 
 
-def run_ab(url: str, body_file: Path, n: int = 200, c: int = 20, timeout_s: int = 600) -> dict:
+def run_ab(
+    url: str,
+    body_file: Path,
+    n: int = 200,
+    c: int = 20,
+    timeout_s: int = 600,
+    content_type: str = "application/json",
+) -> dict:
     """The seed's command, `ab -n 200 -c 20 -p health.json -T application/json`, parsed."""
     if shutil.which("ab") is None:
         raise FileNotFoundError("ab is not installed: `make ab` installs Debian's apache2-utils")
@@ -117,7 +124,7 @@ def run_ab(url: str, body_file: Path, n: int = 200, c: int = 20, timeout_s: int 
         "-p",
         str(body_file),
         "-T",
-        "application/json",
+        content_type,
         url,
     ]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s).stdout

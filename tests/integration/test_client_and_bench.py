@@ -64,7 +64,7 @@ def test_bench_sends_200_requests_at_concurrency_8_without_failures(
     assert result["latency_ms"]["p50"] > 0 and result["requests_per_s"] > 0
 
 
-def test_alternate_measures_a_traced_serve_and_the_peer_side_by_side(tmp_path: Path) -> None:
+def test_alternate_measures_a_traced_serve_of_raw_bodies_and_the_peer(tmp_path: Path) -> None:
     """benchmarks/alternate.py starts each system, measures it from /proc, and stops it."""
     if shutil.which("ab") is None:
         missing("ab", "ab")
@@ -74,7 +74,7 @@ def test_alternate_measures_a_traced_serve_and_the_peer_side_by_side(tmp_path: P
         "-m",
         "benchmarks.alternate",
         "--system",
-        "serve=serve+trace",
+        "serve=serve+trace+raw",
         "--system",
         "peer=peer:1",
         "--rounds",

@@ -10,18 +10,19 @@ from benchmarks.alternate import medians, parse_system, table
 from benchmarks.systems import REPO
 
 
-def test_a_serve_system_takes_a_tree_settings_and_tracing(tmp_path: Path) -> None:
-    system = parse_system(f"old=serve@{tmp_path}+HEALTHCODE_DECODE=triton+A=b=c+trace")
+def test_a_serve_system_takes_a_tree_settings_tracing_and_raw_bodies(tmp_path: Path) -> None:
+    system = parse_system(f"old=serve@{tmp_path}+HEALTHCODE_DECODE=triton+A=b=c+trace+raw")
     assert system.name == "old"
     assert system.tree == tmp_path.resolve()
     assert system.env == {"HEALTHCODE_DECODE": "triton", "A": "b=c"}
-    assert system.trace is True
+    assert system.trace is True and system.raw is True
     assert system.peer_workers == 0
 
 
 def test_plain_serve_is_this_checkout_untraced() -> None:
     system = parse_system("after=serve")
-    assert (system.tree, system.env, system.trace, system.peer_workers) == (REPO, {}, False, 0)
+    assert (system.tree, system.env, system.trace, system.raw, system.peer_workers) == (
+        REPO, {}, False, False, 0)  # fmt: skip
 
 
 def test_a_peer_is_named_by_its_worker_count() -> None:
