@@ -103,8 +103,8 @@ def started(system: System, log: Path, otlp: str) -> Iterator[tuple[str, int]]:
 
 def measure(system: System, bodies: Path, n: int, c: int, log: Path, otlp: str) -> dict:
     """One run of `system`; `bodies` holds health.json and health.jpg."""
-    body, kind = (bodies / "health.jpg", "image/jpeg") if system.raw else (
-        bodies / "health.json", "application/json")  # fmt: skip
+    body = bodies / ("health.jpg" if system.raw else "health.json")
+    kind = "image/jpeg" if system.raw else "application/json"
     with started(system, log, otlp) as (base, pid):
         url = f"{base}/analysis/health-code"
         systems.run_ab(url, body, n=WARM_UP_REQUESTS, c=c, content_type=kind)

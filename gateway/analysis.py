@@ -26,7 +26,7 @@ from gateway.metrics import Metrics
 from gateway.routing import ModelRoute, Usage, image_inputs, pixels_inputs
 from gateway.settings import Settings
 from gateway.tracing import Tracer
-from gateway.triton_client import Served, TritonClient
+from gateway.triton_client import TritonClient
 
 logger = logging.getLogger(__name__)
 
@@ -115,9 +115,10 @@ class Analysis:
         if threshold is None:
             threshold = served.min_colour_probability
         answer = classify(row, route.labels, served.version or reported, threshold)
-        code_box = None
-        if answer.status == INVALID and self._looks_closer(route, served.closer_look, answer):
-            closer, code_box = await self._closer(route, image, answer, served, request_id)
+        code_box, rule = None, served.closer_look
+        refused = answer.status == INVALID
+        if refused and rule is not None and self._looks_closer(route, rule, answer):
+            closer, code_box = await self._closer(route, image, answer, rule[0], request_id)
             answer = closer or answer
         self.tracer.annotate(status=answer.status, model_version=answer.model_version)
         body: dict[str, Any] = {
@@ -137,11 +138,11 @@ class Analysis:
         return orjson.dumps(body)
 
     def _looks_closer(
-        self, route: ModelRoute, rule: tuple[float, float] | None, first: Classification
+        self, route: ModelRoute, rule: tuple[float, float], first: Classification
     ) -> bool:
         """Whether a refused page gets a closer look: the setting, the classifier's rule (a
         colour probability the first look must have seen) and the closer look READY."""
-        if not self.closer_look or rule is None:
+        if not self.closer_look:
             return False
         colour = max(p for label, p in first.scores.items() if label != INVALID)
         ready = self.triton.ready_models
@@ -152,12 +153,12 @@ class Analysis:
         route: ModelRoute,
         image: bytes,
         first: Classification,
-        served: Served,
+        bar: float,
         request_id: str,
     ) -> tuple[Classification | None, list[float] | None]:
-        """The closer look's colour (None: the first answer stands) and the code's box, as
-        fractions of the upright image (None: no code found). A closer look that fails, or
-        finds Triton too busy, leaves the first answer: it was a valid answer already."""
+        """The closer look's colour at or above `bar` (None: the first answer stands) and the
+        code's box, as fractions of the upright image (None: no code found). A closer look that
+        fails, or finds Triton too busy, leaves the first answer: it was a valid answer already."""
         with self.tracer.span("closer_look"):
             try:
                 model, inputs = route.family.closer, image_inputs(image)
@@ -174,8 +175,7 @@ class Analysis:
         if not box.any():
             self.metrics.closer_looks.labels("no_code").inc()
             return None, None
-        assert served.closer_look is not None  # _looks_closer checked it
-        answer = closer_look(scores[0], route.labels, first.model_version, served.closer_look[0])
+        answer = closer_look(scores[0], route.labels, first.model_version, bar)
         self.metrics.closer_looks.labels("invalid" if answer is None else "colour").inc()
         return answer, [round(float(v), 4) for v in box[0]]
 
