@@ -5,7 +5,8 @@ the request's scope and receive; returns the JSON body of the 200 answer or rais
 
     usage -> ModelRoute -> media type -> body (size, time) -> image bytes (JSON/base64 or raw)
           -> imaging.py's header checks and cost -> decoded here (pool or costly lane) or in
-          Triton -> scores -> answer -> (refused: the closer look in Triton -> a colour?)
+          Triton -> scores -> answer -> (refused: the closer look in Triton -> a colour?
+                                            unsure colour: the closer look -> a code in the page?)
 """
 
 from __future__ import annotations
@@ -21,7 +22,13 @@ import numpy as np
 import orjson
 
 from gateway import errors, payload, time_reading
-from gateway.classification import INVALID, Classification, classify, closer_look
+from gateway.classification import (
+    INVALID,
+    Classification,
+    CloserLookRule,
+    after_closer_look,
+    classify,
+)
 from gateway.metrics import Metrics
 from gateway.routing import ModelRoute, Usage, image_inputs, pixels_inputs
 from gateway.settings import Settings
@@ -116,10 +123,8 @@ class Analysis:
             threshold = served.min_colour_probability
         answer = classify(row, route.labels, served.version or reported, threshold)
         code_box, rule = None, served.closer_look
-        refused = answer.status == INVALID
-        if refused and rule is not None and self._looks_closer(route, rule, answer):
-            closer, code_box = await self._closer(route, image, answer, rule[0], request_id)
-            answer = closer or answer
+        if rule is not None and rule.applies(answer) and self._closer_look_ready(route):
+            answer, code_box = await self._closer(route, image, answer, rule, request_id)
         self.tracer.annotate(status=answer.status, model_version=answer.model_version)
         body: dict[str, Any] = {
             "usage": usage,
@@ -137,28 +142,22 @@ class Analysis:
             body["time"] = None if answer.status == INVALID else reading
         return orjson.dumps(body)
 
-    def _looks_closer(
-        self, route: ModelRoute, rule: tuple[float, float], first: Classification
-    ) -> bool:
-        """Whether a refused page gets a closer look: the setting, the classifier's rule (a
-        colour probability the first look must have seen) and the closer look READY."""
-        if not self.closer_look:
-            return False
-        colour = max(p for label, p in first.scores.items() if label != INVALID)
+    def _closer_look_ready(self, route: ModelRoute) -> bool:
+        """Whether a closer look can be taken: the setting on and the closer look READY."""
         ready = self.triton.ready_models
-        return colour >= rule[1] and ready is not None and route.family.closer in ready
+        return self.closer_look and ready is not None and route.family.closer in ready
 
     async def _closer(
         self,
         route: ModelRoute,
         image: bytes,
         first: Classification,
-        bar: float,
+        rule: CloserLookRule,
         request_id: str,
-    ) -> tuple[Classification | None, list[float] | None]:
-        """The closer look's colour at or above `bar` (None: the first answer stands) and the
-        code's box, as fractions of the upright image (None: no code found). A closer look that
-        fails, or finds Triton too busy, leaves the first answer: it was a valid answer already."""
+    ) -> tuple[Classification, list[float] | None]:
+        """The answer after a closer look (classification.after_closer_look) and the code's box,
+        as fractions of the upright image (None: no code found). A closer look that fails, or
+        finds Triton too busy, leaves the first answer: it was a valid answer already."""
         with self.tracer.span("closer_look"):
             try:
                 model, inputs = route.family.closer, image_inputs(image)
@@ -166,18 +165,16 @@ class Analysis:
             except errors.GatewayError as e:
                 logger.debug("closer look failed: %s", e.code)
                 self.metrics.closer_looks.labels("failed").inc()
-                return None, None
+                return first, None
         scores, box = result.as_numpy("SCORES"), result.as_numpy("BOX")
         if scores is None or box is None or scores.shape != (1, len(route.labels)):
             logger.error("%s answered SCORES %s, BOX %s", route.family.closer, scores, box)
             self.metrics.closer_looks.labels("failed").inc()
-            return None, None
-        if not box.any():
-            self.metrics.closer_looks.labels("no_code").inc()
-            return None, None
-        answer = closer_look(scores[0], route.labels, first.model_version, bar)
-        self.metrics.closer_looks.labels("invalid" if answer is None else "colour").inc()
-        return answer, [round(float(v), 4) for v in box[0]]
+            return first, None
+        found = bool(box.any())
+        answer, outcome = after_closer_look(first, rule, scores[0], found, route.labels)
+        self.metrics.closer_looks.labels(outcome).inc()
+        return answer, [round(float(v), 4) for v in box[0]] if found else None
 
     async def _time(self, image: bytes, arrived_s: float, request_id: str) -> Any:
         """The `time` object of `?read=time`: what health_code_time read, placed in time."""

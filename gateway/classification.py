@@ -4,9 +4,12 @@ A false colour is worse than "not recognised, show it again": a colour is answer
 calibrated probability reaches `min_colour_probability`; below it the status is "invalid" and
 `decided_by` says "threshold" rather than "model". `scores` stay the model's probabilities.
 
-A page refused at the whole page's resolution may get a closer look (the page around its code,
-classified again: health_code_closer); a colour that clears the closer look's own bar there is
-the answer, with the closer look's scores and `decided_by` "closer_look".
+The closer look (health_code_closer: the page's code found, the page around it classified
+again) serves two pages. A page refused at the whole page's resolution: a colour that clears the
+closer look's own bar there is the answer, with the closer look's scores and `decided_by`
+"closer_look". And a colour answered with less than near-certainty: a health code page shows a
+code, so where the closer look finds none the colour is withdrawn (`invalid`, `decided_by`
+"no_code"): a page of coloured thumbnails or icons is not a health code, however it looks.
 """
 
 from __future__ import annotations
@@ -26,8 +29,27 @@ class Classification:
     scores: dict[str, float]
     model_version: str
     # "model": the most probable class; "threshold": the decision rule refused a colour;
-    # "closer_look": a colour the rule accepted in the page around its code
+    # "closer_look": a colour the rule accepted in the page around its code; "no_code": a colour
+    # withdrawn because the page has no code the closer look could find
     decided_by: str
+
+
+@dataclass(frozen=True, slots=True)
+class CloserLookRule:
+    """When the closer look is taken and what it decides; chosen on the calibration split by
+    `make train` (training/closer_look.py) and read from the classifier's config."""
+
+    min_colour_probability: float  # the view's colour probability that makes it the answer
+    min_first_colour: float  # a refused page is looked at when its first look saw this colour
+    # A colour answered below this probability is looked at for a code (0: never).
+    check_colours_below: float = 0.0
+
+    def applies(self, first: Classification) -> bool:
+        """Whether the first answer gets a closer look under this rule."""
+        if first.status == INVALID:
+            colour = max(p for label, p in first.scores.items() if label != INVALID)
+            return colour >= self.min_first_colour
+        return first.confidence < self.check_colours_below
 
 
 def classify(
@@ -45,18 +67,28 @@ def classify(
     return Classification(best, scores[best], scores, version, "model")
 
 
-def closer_look(
-    row: NDArray[np.float32],
+def after_closer_look(
+    first: Classification,
+    rule: CloserLookRule,
+    view: NDArray[np.float32],
+    found_code: bool,
     labels: tuple[str, ...],
-    version: str,
-    min_colour_probability: float,
-) -> Classification | None:
-    """The closer look's SCORES row -> a colour at or above its bar, or None (the first answer
-    stands: a closer look may turn "show it again" into a colour, never a colour into anything).
+) -> tuple[Classification, str]:
+    """The answer after a closer look and the look's outcome (the metrics label).
 
-    The bar is the classifier's `closer_look_min_colour_probability`, chosen on the calibration
-    split with the floor that decides which pages get a closer look: every extra look is another
-    chance of a false colour (training/MODEL_CARD.md, the closer look).
+    A refused page: the view's colour at or above the rule's bar ("colour"), else the first
+    answer ("invalid"; "no_code" where no code was found). Every extra look is another chance of
+    a false colour, hence its own bar (training/MODEL_CARD.md, the closer look). An unsure
+    colour: kept where a code was found ("confirmed"), withdrawn where none was ("withdrawn").
     """
-    answer = classify(row, labels, version, min_colour_probability)
-    return None if answer.status == INVALID else replace(answer, decided_by="closer_look")
+    if first.status != INVALID:
+        if found_code:
+            return first, "confirmed"
+        withdrawn = replace(first, status=INVALID, confidence=first.scores[INVALID])
+        return replace(withdrawn, decided_by="no_code"), "withdrawn"
+    if not found_code:
+        return first, "no_code"
+    answer = classify(view, labels, first.model_version, rule.min_colour_probability)
+    if answer.status == INVALID:
+        return first, "invalid"
+    return replace(answer, decided_by="closer_look"), "colour"

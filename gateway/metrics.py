@@ -77,8 +77,9 @@ class Metrics:
         self._failed: set[tuple[str, str]] = set()
         self.closer_looks = Counter(
             "healthcode_closer_looks",
-            "Closer looks at pages the first look refused, by outcome: colour (the answer), "
-            "invalid, no_code (no code-like square found), failed (the first answer stood).",
+            "Closer looks, by outcome. At pages the first look refused: colour (the answer), "
+            "invalid, no_code (no code found). At unsure colours: confirmed (a code found), "
+            "withdrawn (none: answered invalid). failed: the first answer stood.",
             ["outcome"],
             registry=self.registry,
         )

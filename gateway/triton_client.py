@@ -8,7 +8,7 @@ it wraps when nothing fails.
 
 Served versions: Triton's repository index, polled every `version_poll_s`, gives the highest READY
 version of every model; with it, the classifier's decision rule from its config
-(`min_colour_probability`, and the closer look's two `closer_look_*` values), so a new classifier
+(`min_colour_probability`, and the closer look's `closer_look_*` values), so a new classifier
 brings its own calibrated rule.
 """
 
@@ -29,6 +29,7 @@ from tritonclient.grpc.aio import InferenceServerClient
 from tritonclient.utils import InferenceServerException
 
 from gateway import errors
+from gateway.classification import CloserLookRule
 from gateway.metrics import Metrics
 from gateway.settings import Settings
 from gateway.tracing import Tracer
@@ -36,9 +37,14 @@ from gateway.tracing import Tracer
 logger = logging.getLogger(__name__)
 
 THRESHOLD_PARAMETER = "min_colour_probability"
-# The closer look's rule (classification.closer_look): the view's colour probability it needs,
-# and the colour probability the first look must have seen for a page to get a closer look.
-CLOSER_LOOK_PARAMETERS = ("closer_look_min_colour_probability", "closer_look_min_first_colour")
+# The closer look's rule (classification.CloserLookRule): the view's colour probability it
+# needs, the colour probability a refused page's first look must have seen, and (optional) the
+# colour probability below which a colour answer is looked at for a code.
+CLOSER_LOOK_PARAMETERS = (
+    "closer_look_min_colour_probability",
+    "closer_look_min_first_colour",
+    "closer_look_check_colours_below",
+)
 SCORES_OUTPUT = "SCORES"  # what every model a usage calls answers: FP32 [N, n_labels]
 # imaging.py's ImageError travels as "[code] message" inside Triton's error text: a python model
 # can only return Triton's own status codes, so the text is the one channel for ours.
@@ -113,9 +119,8 @@ class Served:
 
     version: str
     min_colour_probability: float | None = None
-    # (view's colour probability, first look's colour probability) the closer look needs; None:
-    # this classifier was not measured with a closer look, and gets none.
-    closer_look: tuple[float, float] | None = None
+    # None: this classifier was not measured with a closer look, and gets none.
+    closer_look: CloserLookRule | None = None
 
 
 class TritonClient:
@@ -238,17 +243,18 @@ class TritonClient:
         self._served = served
         self._index_read = True
 
-    async def _rule(self, model: str) -> tuple[float | None, tuple[float, float] | None]:
+    async def _rule(self, model: str) -> tuple[float | None, CloserLookRule | None]:
         """A model's decision rule from its config: (min_colour_probability, closer look)."""
         config = await self.client.get_model_config(model, client_timeout=self._probe_timeout_s)
         parameters = config.config.parameters
         threshold = parameters.get(THRESHOLD_PARAMETER)
-        view, first = (parameters.get(name) for name in CLOSER_LOOK_PARAMETERS)
+        view, first, check = (
+            float(parameters[name].string_value) if name in parameters else None
+            for name in CLOSER_LOOK_PARAMETERS
+        )
         return (
             float(threshold.string_value) if threshold is not None else None,
-            None
-            if view is None or first is None
-            else (float(view.string_value), float(first.string_value)),
+            None if view is None or first is None else CloserLookRule(view, first, check or 0.0),
         )
 
     async def _first_index(self) -> None:

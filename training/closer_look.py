@@ -2,12 +2,14 @@
 
 .venv/bin/python -m training.closer_look   # choose the rule for the shipped classifier, write it
 
-The served path: each image the first look answers invalid is rendered again
-(dataset.render_task), looked at by code_locator.look_closer (training.preprocessing: the
-family's imaging.py decodes it at twice the classifier's input, the locator finds the code, the
-view is cropped around it) and the view classified by the same ONNX graph. `make train` chooses
-the rule after calibrating the threshold (metrics.choose_closer_rule: no invalid image answered as
-a colour that the first look did not answer so); `make evaluate` reports every set with it.
+The served path: each image the first look answers invalid, or answers a colour below the
+highest code-check bar, is rendered again (dataset.render_task), looked at by
+code_locator.look_closer (training.preprocessing: the family's imaging.py decodes it at twice the
+classifier's input, the locator or a QR reader finds the code, the view is cropped around it) and
+the view classified by the same ONNX graph. `make train` chooses the rule after calibrating the
+threshold (metrics.choose_closer_rule: no invalid image answered as a colour that the first look
+did not answer so; metrics.choose_code_check: the code check within its budget); `make evaluate`
+reports every set with it.
 """
 
 from __future__ import annotations
@@ -23,12 +25,20 @@ import numpy as np
 from training.dataset import Task, in_processes, load, render_task, split_seeds
 from training.export import (
     CLOSER_BAR_KEY,
+    CLOSER_CHECK_KEY,
     CLOSER_FLOOR_KEY,
     classifier_configs,
     scores_of,
     write_rule,
 )
-from training.metrics import INVALID, choose_closer_rule, closer_answers, safe_answers
+from training.metrics import (
+    CHECK_BARS,
+    INVALID,
+    choose_closer_rule,
+    choose_code_check,
+    closer_answers,
+    safe_answers,
+)
 from training.preprocessing import look_closer
 
 
@@ -48,8 +58,9 @@ def view_scores(
     workers: int = 2,
 ) -> np.ndarray:
     """Each image's closer view scores, [N, labels]; NaN rows where there is no view (the first
-    look answered a colour, or the page has no code-like square)."""
-    refused = np.flatnonzero(safe_answers(first, threshold) == INVALID)
+    look answered a colour above every code-check bar, or the closer look found no code)."""
+    looked_at = (safe_answers(first, threshold) == INVALID) | (first.max(axis=1) < max(CHECK_BARS))
+    refused = np.flatnonzero(looked_at)
     seeds = split_seeds(split, count, seed)
     tasks = [(seeds[i], split) for i in refused]
     views = list(in_processes(_view, tasks, workers))
@@ -66,16 +77,17 @@ def summary(
     labels: np.ndarray,
     threshold: float,
     rule: tuple[float, float] | None,
+    check: float,
 ) -> dict[str, object]:
-    """What the closer look did on a set: pages looked at, right answers and invalid images
-    answered as a colour before and after it."""
+    """What the closer look did on a set: pages refused, colours withdrawn for want of a code,
+    right answers and invalid images answered as a colour before and after it."""
     invalid = labels == INVALID
     before = closer_answers(first, views, threshold, None)
-    after = closer_answers(first, views, threshold, rule)
+    after = closer_answers(first, views, threshold, rule, check)
     return {
         "refused": int((before == INVALID).sum()),
-        "views": int((~np.isnan(views[:, 0])).sum()),
-        "answered_from_view": int((after != before).sum()),
+        "answered_from_view": int(((before == INVALID) & (after != INVALID)).sum()),
+        "withdrawn": int(((before != INVALID) & (after == INVALID)).sum()),
         "right": [int((before == labels).sum()), int((after == labels).sum())],
         "invalid_as_colour": [
             int((before[invalid] != INVALID).sum()),
@@ -100,21 +112,28 @@ def choose(
     first = scores_of(model, calib.pixels)
     views = view_scores(model, "calib", calib_samples, seed, first, threshold, workers)
     rule = choose_closer_rule(first, views, calib.labels, threshold)
-    found = summary(first, views, calib.labels, threshold, rule)
+    check = choose_code_check(first, views, calib.labels, threshold, rule)
+    found = summary(first, views, calib.labels, threshold, rule, check)
     # No rule: (1, 1), which no refused page qualifies for (a colour of 1.0 is never refused).
     bar, floor = rule or (1.0, 1.0)
+    values = {CLOSER_BAR_KEY: bar, CLOSER_FLOOR_KEY: floor, CLOSER_CHECK_KEY: check}
     for config in configs:
         if config.exists():
-            write_rule(config, {CLOSER_BAR_KEY: bar, CLOSER_FLOOR_KEY: floor})
+            write_rule(config, values)
     if rule is None:
         log(f"closer look: none; no rule adds a right answer without a false colour ({found})")
     else:
         log(
             f"closer look: a view's colour needs >= {bar:g}, the first look's >= {floor:g}; "
-            f"calibration split: right {found['right']}, "
-            f"invalid as colour {found['invalid_as_colour']}"
+            f"a colour below {check:g} needs a code; calibration split: right {found['right']}, "
+            f"invalid as colour {found['invalid_as_colour']}, withdrawn {found['withdrawn']}"
         )
-    return {"min_colour_probability": bar, "min_first_colour": floor, "calibration": found}
+    return {
+        "min_colour_probability": bar,
+        "min_first_colour": floor,
+        "check_colours_below": check,
+        "calibration": found,
+    }
 
 
 def main(argv: list[str] | None = None) -> None:

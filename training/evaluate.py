@@ -84,6 +84,7 @@ def run(args: argparse.Namespace, log: Callable[[str], None] = print) -> dict[st
     threshold = float(record.get("min_colour_probability", 0.5))
     closer = record.get("closer_look") or {}
     rule = (closer["min_colour_probability"], closer["min_first_colour"]) if closer else None
+    check = float(closer.get("check_colours_below", 0.0))
     sets = {
         "test": ("test", args.test_samples),
         **{f"held-out layout {h}": (f"holdout/{h}", args.holdout_samples) for h in HOLDOUT_LAYOUTS},
@@ -105,9 +106,9 @@ def run(args: argparse.Namespace, log: Callable[[str], None] = print) -> dict[st
             if mask.any()
         }
         views = view_scores(args.model, split, count, args.seed, scores, threshold, args.workers)
-        served = closer_answers(scores, views, threshold, rule) == data.labels
+        served = closer_answers(scores, views, threshold, rule, check) == data.labels
         looked = {
-            **summary(scores, views, data.labels, threshold, rule),
+            **summary(scores, views, data.labels, threshold, rule, check),
             "accuracy": round(float(served.mean()), 6),
             "accuracy_by_capture": {
                 capture: round(float(served[mask].mean()), 6)
@@ -143,14 +144,14 @@ def run(args: argparse.Namespace, log: Callable[[str], None] = print) -> dict[st
             f"{_capture(per_set[name], 'photos')} |")  # fmt: skip
     log(
         f"\n## with the closer look (a view's colour needs >= {rule[0] if rule else '-'}, the "
-        f"first look's >= {rule[1] if rule else '-'})\n"
+        f"first look's >= {rule[1] if rule else '-'}; a colour below {check:g} needs a code)\n"
     )
-    log("| set | refused | views | answered from the view | right | invalid as colour | "
-        "screenshots | photos |")  # fmt: skip
+    log("| set | refused | answered from the view | withdrawn: no code | right | "
+        "invalid as colour | screenshots | photos |")  # fmt: skip
     log("|---|---|---|---|---|---|---|---|")
     for name, row in per_set.items():
         c = row["closer_look"]
-        log(f"| {name} | {c['refused']} | {c['views']} | {c['answered_from_view']} | "
+        log(f"| {name} | {c['refused']} | {c['answered_from_view']} | {c['withdrawn']} | "
             f"{c['right'][0]} → {c['right'][1]} ({c['accuracy']:.4f}) | "
             f"{c['invalid_as_colour'][0]} → {c['invalid_as_colour'][1]} | "
             f"{_share(c['accuracy_by_capture'], 'screenshots')} | "

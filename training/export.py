@@ -72,6 +72,7 @@ def verify_onnx(
 THRESHOLD_KEY = "min_colour_probability"
 CLOSER_BAR_KEY = "closer_look_min_colour_probability"
 CLOSER_FLOOR_KEY = "closer_look_min_first_colour"
+CLOSER_CHECK_KEY = "closer_look_check_colours_below"
 
 
 def classifier_configs(model: Path) -> list[Path]:

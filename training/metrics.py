@@ -90,17 +90,32 @@ def choose_threshold(
 # when its first look saw a colour at `floor` or more (gateway/classification.py).
 CLOSER_BARS = (0.94, 0.95, 0.96, 0.97, 0.98, 0.99, 0.995)
 CLOSER_FLOORS = (0.0, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2)
+# The code check: a colour answered below `check` is withdrawn where the closer look finds no
+# code. It can only turn colours into invalid: on the renderer's pages it costs right answers
+# (photos whose code is too blurred to find) and buys little, because the renderer draws few
+# code-less pages the first look takes for a colour; on independent pages it removed every such
+# false colour (benchmarks/NOTES.md). So it is chosen by a budget: the highest bar that withdraws
+# at most CHECK_BUDGET of the calibration split's colour images (half of the 1% of colours the
+# decision rule may refuse, issue 11).
+CHECK_BARS = (0.98, 0.99, 0.995, 0.999)
+CHECK_BUDGET = 0.005
 
 
 def closer_answers(
-    first: np.ndarray, views: np.ndarray, threshold: float, rule: tuple[float, float] | None
+    first: np.ndarray,
+    views: np.ndarray,
+    threshold: float,
+    rule: tuple[float, float] | None,
+    check: float = 0.0,
 ) -> np.ndarray:
     """The served answers: the decision rule on the first look, then the closer look's colour
     for a refused page whose first look saw a colour at the floor or more and whose view (a row
-    of `views`; NaN where there is none) clears the bar."""
+    of `views`; NaN where the closer look found no code) clears the bar, and invalid for a
+    colour below `check` whose page has no code."""
     answers = safe_answers(first, threshold)
     if rule is None:
         return answers
+    unsure = (answers != INVALID) & (first.max(axis=1) < check) & np.isnan(views[:, 0])
     bar, floor = rule
     looked = np.nan_to_num(views, nan=0.0)
     taken = (
@@ -110,6 +125,7 @@ def closer_answers(
         & (looked.max(axis=1) >= bar)
     )
     answers[taken] = looked[taken].argmax(axis=1)
+    answers[unsure] = INVALID
     return answers
 
 
@@ -133,6 +149,29 @@ def choose_closer_rule(
             if right > baseline[0] and (best is None or (right, bar, floor) > best):
                 best = (right, bar, floor)
     return None if best is None else (best[1], best[2])
+
+
+def choose_code_check(
+    first: np.ndarray,
+    views: np.ndarray,
+    labels: np.ndarray,
+    threshold: float,
+    rule: tuple[float, float] | None,
+) -> float:
+    """The code check's bar, chosen on calibration scores: the highest of CHECK_BARS whose
+    withdrawals of right colours stay within CHECK_BUDGET of the colour images; 0 (no check)
+    where none does, or with no closer look to check with."""
+    if rule is None:
+        return 0.0
+    right = closer_answers(first, views, threshold, rule) == labels
+    budget = CHECK_BUDGET * (labels != INVALID).sum()
+    fits = [
+        check
+        for check in CHECK_BARS
+        if (right & (closer_answers(first, views, threshold, rule, check) != labels)).sum()
+        <= budget
+    ]
+    return max(fits, default=0.0)
 
 
 @dataclass

@@ -60,6 +60,8 @@ FROM_VENV = (
     "simplejpeg",
     "protobuf",
     "numpy",
+    # the closer look's QR reader (code_locator.py, in Triton's python stubs)
+    "zxing-cpp",
     # the load generator (clients.loadtest)
     "hdrhistogram",
     "tenacity",

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from training import closer_look
-from training.metrics import INVALID, choose_closer_rule, closer_answers
+from training.metrics import INVALID, choose_closer_rule, choose_code_check, closer_answers
 
 COMMITTED = Path(__file__).resolve().parents[2] / "model_repository/health_code_classifier"
 NONE = [np.nan] * 4
@@ -30,6 +30,30 @@ def test_only_a_refused_page_seen_in_colour_with_a_sure_view_changes_its_answer(
     views = rows(NONE, [0.01, 0.99, 0.0, 0.0], [0.97, 0.01, 0.01, 0.01], [0.99, 0, 0, 0.01], NONE)
     assert closer_answers(first, views, 0.9, None).tolist() == [0, INVALID, INVALID, INVALID, 3]
     assert closer_answers(first, views, 0.9, (0.98, 0.02)).tolist() == [0, 1, 3, 3, 3]
+
+
+def test_an_unsure_colour_whose_page_has_no_code_is_withdrawn():
+    first = rows(
+        [0.97, 0.01, 0.01, 0.01],  # unsure green, no code found: withdrawn
+        [0.97, 0.01, 0.01, 0.01],  # unsure green, a code found: kept
+        [0.995, 0.003, 0.001, 0.001],  # green above the check: never withdrawn
+        [0.60, 0.30, 0.05, 0.05],  # refused: the check is not about it
+    )
+    views = rows(NONE, [0.2, 0.1, 0.1, 0.6], NONE, NONE)
+    assert closer_answers(first, views, 0.9, (0.98, 0.02), 0.99).tolist() == [3, 0, 0, 3]
+    assert closer_answers(first, views, 0.9, (0.98, 0.02)).tolist() == [0, 0, 0, 3]
+
+
+def test_the_code_check_is_the_highest_bar_within_its_budget():
+    sure = [[0.9999, 0.0001, 0.0, 0.0]] * 400
+    # 2 right greens at 0.985 with no code found (withdrawn from 0.99 up), 1 at 0.993 (from
+    # 0.995 up): 2 of 403 colours fit the budget of 0.5%, 3 do not.
+    first = rows(*sure, [0.985, 0.01, 0.0, 0.005], [0.985, 0.01, 0.0, 0.005],
+                 [0.993, 0.005, 0.0, 0.002])  # fmt: skip
+    views = np.full(first.shape, np.nan, np.float32)
+    labels = np.zeros(len(first), int)
+    assert choose_code_check(first, views, labels, 0.9, (0.98, 0.02)) == 0.99
+    assert choose_code_check(first, views, labels, 0.9, None) == 0.0  # no closer look to ask
 
 
 def test_the_rule_chosen_adds_no_false_colour_and_is_the_safest_of_equals():
@@ -57,21 +81,19 @@ def test_the_rule_is_chosen_on_rendered_calibration_images_and_written(tmp_path)
     found = closer_look.choose(model, [config, tmp_path / "absent.pbtxt"], 12, 0, 0.94, 1,
                                cache=False, log=lambda line: None)  # fmt: skip
     calibration = found["calibration"]
-    assert calibration["views"] <= calibration["refused"] <= 12
-    right_before, right_after = calibration["right"]
-    assert right_after >= right_before
-    bar = found["min_colour_probability"]
-    assert f'"closer_look_min_colour_probability" value: {{ string_value: "{bar:g}" }}' in (
-        config.read_text()
-    )
+    assert calibration["answered_from_view"] <= calibration["refused"] <= 12
+    bar, check = found["min_colour_probability"], found["check_colours_below"]
+    written = config.read_text()
+    assert f'"closer_look_min_colour_probability" value: {{ string_value: "{bar:g}" }}' in written
+    assert f'"closer_look_check_colours_below" value: {{ string_value: "{check:g}" }}' in written
     assert not (tmp_path / "absent.pbtxt").exists()
 
 
 @pytest.mark.parametrize("split", ["calib", "holdout/tabs"])
-def test_views_are_scored_for_refused_pages_only(split):
+def test_views_are_scored_for_refused_pages_and_unsure_colours_only(split):
     model = COMMITTED / "2" / "model.onnx"
-    first = rows(*([[0.97, 0.01, 0.01, 0.01]] * 3 + [[0.01, 0.01, 0.01, 0.97]] * 3))
+    first = rows(*([[0.9995, 0.0003, 0.0001, 0.0001]] * 3 + [[0.01, 0.01, 0.01, 0.97]] * 3))
     views = closer_look.view_scores(model, split, 6, 0, first, 0.94, workers=1)
-    assert np.isnan(views[:3]).all()  # answered a colour at first: no view
+    assert np.isnan(views[:3]).all()  # a colour above every code-check bar: no view
     looked = views[3:][~np.isnan(views[3:, 0])]
     np.testing.assert_allclose(looked.sum(axis=1), 1.0, atol=1e-5)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageFilter
 
 REPOSITORY = Path(__file__).resolve().parents[2] / "model_repository"
 sys.path.append(str(REPOSITORY / "health_code_preprocess" / "1"))  # as the models' model.py do
@@ -50,6 +50,37 @@ def test_a_code_the_detector_took_for_text_is_still_found():
     as_text = np.zeros((600, 400), np.float32)
     as_text[180:370, 110:310] = 0.9  # one blob over the code and around it
     assert code_locator.locate_code(page(), as_text) == pytest.approx(CODE, abs=12)
+
+
+def qr_page(ink: tuple[int, int, int], blur: float) -> Image.Image:
+    """A white 800 x 1200 page with a real QR code (segno) of `ink` at CODE, blurred."""
+    import segno
+
+    modules = np.array(segno.make("healthcode check", error="h").matrix, dtype=bool)
+    pixels = np.where(modules[..., None], np.array(ink, np.uint8), np.uint8(255))
+    code = Image.fromarray(pixels.astype(np.uint8)).resize((290, 290), Image.Resampling.NEAREST)
+    out = Image.new("RGB", (800, 1200), "white")
+    out.paste(code, CODE[:2])
+    return out.filter(ImageFilter.GaussianBlur(blur))
+
+
+@pytest.mark.parametrize("ink", [(0, 0, 0), (250, 200, 0), (220, 30, 30)], ids=str)
+def test_the_qr_reader_finds_a_code_by_its_finder_patterns_in_any_status_colour(ink):
+    found = code_locator.read_code_box(qr_page(ink, blur=2))
+    assert found == pytest.approx(CODE, abs=6)
+
+
+def test_the_qr_reader_finds_nothing_where_there_is_no_code():
+    assert code_locator.read_code_box(page()) is None  # dense texture, but no finder patterns
+
+
+def test_the_closer_look_asks_the_qr_reader_where_the_locator_finds_nothing(monkeypatch):
+    monkeypatch.setattr(code_locator, "locate_code", lambda image, probability: None)
+    image = qr_page((250, 200, 0), blur=1)
+    view, box = code_locator.look_closer(jpeg(image), imaging)
+    scale = np.array([800, 1200, 800, 1200])
+    assert box * scale == pytest.approx(CODE, abs=10)  # fractions of the page
+    assert view.shape == imaging.INPUT_SHAPE
 
 
 def test_the_view_is_centred_on_the_code_at_its_share_of_the_width():

@@ -151,6 +151,7 @@ CLOSER_RULE = {
     "min_colour_probability": "0.9",
     "closer_look_min_colour_probability": "0.99",
     "closer_look_min_first_colour": "0.05",
+    "closer_look_check_colours_below": "0.98",
 }
 CLOSER_READY = [
     ("health_code_classifier", "2", "READY"),
@@ -203,6 +204,42 @@ async def test_a_page_with_no_code_keeps_the_first_answer_and_no_box(gw):
     body = (await http.post(URL, json=as_json(encode("JPEG")))).json()
     assert (body["status"], body["decided_by"]) == ("invalid", "threshold")
     assert "code_box" not in body
+
+
+async def test_an_unsure_colour_with_no_code_in_the_page_is_withdrawn(gw):
+    http, fake = gw
+    await refused_then_looked_at(fake)
+    fake.scores = [[0.95, 0.02, 0.01, 0.02]]  # a green over the threshold, under the check
+    fake.closer_box = [[0, 0, 0, 0]]
+    body = (await http.post(URL, json=as_json(encode("JPEG")))).json()
+    assert (body["status"], body["decided_by"]) == ("invalid", "no_code")
+    assert body["scores"]["green"] == pytest.approx(0.95)  # the model's, as always
+    assert body["confidence"] == pytest.approx(0.02)  # the probability of the answer
+    assert "code_box" not in body
+    assert [call.model for call in fake.calls] == ["health_code_classifier", "health_code_closer"]
+
+
+async def test_an_unsure_colour_whose_code_is_found_stands_with_its_box(gw):
+    http, fake = gw
+    await refused_then_looked_at(fake)
+    fake.scores = [[0.95, 0.02, 0.01, 0.02]]
+    fake.closer_scores = [[0.1, 0.1, 0.1, 0.7]]  # the view's opinion does not matter here
+    body = (await http.post(URL, json=as_json(encode("JPEG")))).json()
+    assert (body["status"], body["decided_by"], body["confidence"]) == ("green", "model", 0.95)
+    assert body["code_box"] == pytest.approx([0.1, 0.2, 0.4, 0.35])
+
+
+@pytest.mark.parametrize("check", ["0.95", None])  # at the check's bar, and a config without it
+async def test_a_colour_at_or_over_the_check_gets_no_closer_look(check):
+    parameters = {k: v for k, v in CLOSER_RULE.items() if k != "closer_look_check_colours_below"}
+    if check is not None:
+        parameters["closer_look_check_colours_below"] = check
+    async with gateway() as (http, fake):
+        await refused_then_looked_at(fake, parameters=parameters)
+        fake.scores = [[0.95, 0.02, 0.01, 0.02]]
+        body = (await http.post(URL, json=as_json(encode("JPEG")))).json()
+    assert (body["status"], body["decided_by"]) == ("green", "model")
+    assert [call.model for call in fake.calls] == ["health_code_classifier"]
 
 
 @pytest.mark.parametrize(
