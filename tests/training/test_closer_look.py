@@ -46,10 +46,9 @@ def test_an_unsure_colour_whose_page_has_no_code_is_withdrawn():
 
 def test_the_code_check_is_the_highest_bar_within_its_budget():
     sure = [[0.9999, 0.0001, 0.0, 0.0]] * 400
-    # 2 right greens at 0.985 with no code found (withdrawn from 0.99 up), 1 at 0.993 (from
-    # 0.995 up): 2 of 403 colours fit the budget of 0.5%, 3 do not.
-    first = rows(*sure, [0.985, 0.01, 0.0, 0.005], [0.985, 0.01, 0.0, 0.005],
-                 [0.993, 0.005, 0.0, 0.002])  # fmt: skip
+    # 4 right greens at 0.985 with no code found (withdrawn from 0.99 up), 1 at 0.993 (from
+    # 0.995 up): 4 of 405 colours fit the budget of 1%, 5 do not.
+    first = rows(*sure, *[[0.985, 0.01, 0.0, 0.005]] * 4, [0.993, 0.005, 0.0, 0.002])
     views = np.full(first.shape, np.nan, np.float32)
     labels = np.zeros(len(first), int)
     assert choose_code_check(first, views, labels, 0.9, (0.98, 0.02)) == 0.99

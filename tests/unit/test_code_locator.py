@@ -74,10 +74,12 @@ def test_the_qr_reader_finds_nothing_where_there_is_no_code():
     assert code_locator.read_code_box(page()) is None  # dense texture, but no finder patterns
 
 
-def test_the_closer_look_asks_the_qr_reader_where_the_locator_finds_nothing(monkeypatch):
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG"])  # decoded again larger; decoded whole once
+def test_the_closer_look_asks_the_qr_reader_where_the_locator_finds_nothing(monkeypatch, fmt):
     monkeypatch.setattr(code_locator, "locate_code", lambda image, probability: None)
-    image = qr_page((250, 200, 0), blur=1)
-    view, box = code_locator.look_closer(jpeg(image), imaging)
+    out = io.BytesIO()
+    qr_page((250, 200, 0), blur=1).save(out, fmt)
+    view, box = code_locator.look_closer(out.getvalue(), imaging)
     scale = np.array([800, 1200, 800, 1200])
     assert box * scale == pytest.approx(CODE, abs=10)  # fractions of the page
     assert view.shape == imaging.INPUT_SHAPE
