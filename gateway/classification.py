@@ -40,16 +40,26 @@ class CloserLookRule:
     `make train` (training/closer_look.py) and read from the classifier's config."""
 
     min_colour_probability: float  # the view's colour probability that makes it the answer
-    min_first_colour: float  # a refused page is looked at when its first look saw this colour
+    min_first_colour: float  # ... of a refused page whose first look saw this much colour
+    # The view's colour probability that makes it the answer of a refused page whose first look
+    # saw less colour than that (a small code in a photo can look like no code at all); None:
+    # such pages get no closer look.
+    min_colour_probability_unseen: float | None = None
     # A colour answered below this probability is looked at for a code (0: never).
     check_colours_below: float = 0.0
 
     def applies(self, first: Classification) -> bool:
         """Whether the first answer gets a closer look under this rule."""
         if first.status == INVALID:
-            colour = max(p for label, p in first.scores.items() if label != INVALID)
-            return colour >= self.min_first_colour
+            return self.bar(first) is not None
         return first.confidence < self.check_colours_below
+
+    def bar(self, refused: Classification) -> float | None:
+        """The view's colour probability that answers a refused page (None: no closer look)."""
+        colour = max(p for label, p in refused.scores.items() if label != INVALID)
+        if colour >= self.min_first_colour:
+            return self.min_colour_probability
+        return self.min_colour_probability_unseen
 
 
 def classify(
@@ -76,10 +86,11 @@ def after_closer_look(
 ) -> tuple[Classification, str]:
     """The answer after a closer look and the look's outcome (the metrics label).
 
-    A refused page: the view's colour at or above the rule's bar ("colour"), else the first
-    answer ("invalid"; "no_code" where no code was found). Every extra look is another chance of
-    a false colour, hence its own bar (training/MODEL_CARD.md, the closer look). An unsure
-    colour: kept where a code was found ("confirmed"), withdrawn where none was ("withdrawn").
+    A refused page: the view's colour at or above the rule's bar for it ("colour"), else the
+    first answer ("invalid"; "no_code" where no code was found). Every extra look is another
+    chance of a false colour, hence bars of its own (training/MODEL_CARD.md, the closer look),
+    the stricter where the first look saw almost no colour. An unsure colour: kept where a code
+    was found ("confirmed"), withdrawn where none was ("withdrawn").
     """
     if first.status != INVALID:
         if found_code:
@@ -88,7 +99,7 @@ def after_closer_look(
         return replace(withdrawn, decided_by="no_code"), "withdrawn"
     if not found_code:
         return first, "no_code"
-    answer = classify(view, labels, first.model_version, rule.min_colour_probability)
+    answer = classify(view, labels, first.model_version, rule.bar(first))
     if answer.status == INVALID:
         return first, "invalid"
     return replace(answer, decided_by="closer_look"), "colour"

@@ -37,12 +37,14 @@ from gateway.tracing import Tracer
 logger = logging.getLogger(__name__)
 
 THRESHOLD_PARAMETER = "min_colour_probability"
-# The closer look's rule (classification.CloserLookRule): the view's colour probability it
-# needs, the colour probability a refused page's first look must have seen, and (optional) the
-# colour probability below which a colour answer is looked at for a code.
+# The closer look's rule (classification.CloserLookRule), in its fields' order: the view's
+# colour probability it needs, the colour probability a refused page's first look must have seen
+# for that, and (optional) the view's colour probability it needs where the first look saw less,
+# and the colour probability below which a colour answer is looked at for a code.
 CLOSER_LOOK_PARAMETERS = (
     "closer_look_min_colour_probability",
     "closer_look_min_first_colour",
+    "closer_look_min_colour_probability_unseen",
     "closer_look_check_colours_below",
 )
 SCORES_OUTPUT = "SCORES"  # what every model a usage calls answers: FP32 [N, n_labels]
@@ -248,14 +250,16 @@ class TritonClient:
         config = await self.client.get_model_config(model, client_timeout=self._probe_timeout_s)
         parameters = config.config.parameters
         threshold = parameters.get(THRESHOLD_PARAMETER)
-        view, first, check = (
+        view, first, unseen, check = (
             float(parameters[name].string_value) if name in parameters else None
             for name in CLOSER_LOOK_PARAMETERS
         )
-        return (
-            float(threshold.string_value) if threshold is not None else None,
-            None if view is None or first is None else CloserLookRule(view, first, check or 0.0),
-        )
+        rule = None
+        if view is not None and first is not None:
+            # An unseen bar over 1 (what `make train` writes when it chose none) is no tier.
+            unseen = unseen if unseen is not None and unseen <= 1 else None
+            rule = CloserLookRule(view, first, unseen, check or 0.0)
+        return float(threshold.string_value) if threshold is not None else None, rule
 
     async def _first_index(self) -> None:
         # Until the poller's first success, read the index inline once: no early answer is wrong.

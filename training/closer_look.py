@@ -8,8 +8,8 @@ code_locator.look_closer (training.preprocessing: the family's imaging.py decode
 classifier's input, the locator or a QR reader finds the code, the view is cropped around it) and
 the view classified by the same ONNX graph. `make train` chooses the rule after calibrating the
 threshold (metrics.choose_closer_rule: no invalid image answered as a colour that the first look
-did not answer so; metrics.choose_code_check: the code check within its budget); `make evaluate`
-reports every set with it.
+did not answer so; metrics.choose_unseen_bar likewise; metrics.choose_code_check: the code check
+within what the views add); `make evaluate` reports every set with it.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from training.export import (
     CLOSER_BAR_KEY,
     CLOSER_CHECK_KEY,
     CLOSER_FLOOR_KEY,
+    CLOSER_UNSEEN_KEY,
     classifier_configs,
     scores_of,
     write_rule,
@@ -36,6 +37,7 @@ from training.metrics import (
     INVALID,
     choose_closer_rule,
     choose_code_check,
+    choose_unseen_bar,
     closer_answers,
     safe_answers,
 )
@@ -78,12 +80,13 @@ def summary(
     threshold: float,
     rule: tuple[float, float] | None,
     check: float,
+    unseen: float | None,
 ) -> dict[str, object]:
     """What the closer look did on a set: pages refused, colours withdrawn for want of a code,
     right answers and invalid images answered as a colour before and after it."""
     invalid = labels == INVALID
     before = closer_answers(first, views, threshold, None)
-    after = closer_answers(first, views, threshold, rule, check)
+    after = closer_answers(first, views, threshold, rule, check, unseen)
     return {
         "refused": int((before == INVALID).sum()),
         "answered_from_view": int(((before == INVALID) & (after != INVALID)).sum()),
@@ -112,11 +115,18 @@ def choose(
     first = scores_of(model, calib.pixels)
     views = view_scores(model, "calib", calib_samples, seed, first, threshold, workers)
     rule = choose_closer_rule(first, views, calib.labels, threshold)
-    check = choose_code_check(first, views, calib.labels, threshold, rule)
-    found = summary(first, views, calib.labels, threshold, rule, check)
-    # No rule: (1, 1), which no refused page qualifies for (a colour of 1.0 is never refused).
+    unseen = choose_unseen_bar(first, views, calib.labels, threshold, rule)
+    check = choose_code_check(first, views, calib.labels, threshold, rule, unseen)
+    found = summary(first, views, calib.labels, threshold, rule, check, unseen)
+    # No rule: (1, 1), which no refused page qualifies for (a colour of 1.0 is never refused);
+    # no unseen bar: 2, over any probability (the gateway reads a value over 1 as none).
     bar, floor = rule or (1.0, 1.0)
-    values = {CLOSER_BAR_KEY: bar, CLOSER_FLOOR_KEY: floor, CLOSER_CHECK_KEY: check}
+    values = {
+        CLOSER_BAR_KEY: bar,
+        CLOSER_FLOOR_KEY: floor,
+        CLOSER_UNSEEN_KEY: 2.0 if unseen is None else unseen,
+        CLOSER_CHECK_KEY: check,
+    }
     for config in configs:
         if config.exists():
             write_rule(config, values)
@@ -124,13 +134,15 @@ def choose(
         log(f"closer look: none; no rule adds a right answer without a false colour ({found})")
     else:
         log(
-            f"closer look: a view's colour needs >= {bar:g}, the first look's >= {floor:g}; "
-            f"a colour below {check:g} needs a code; calibration split: right {found['right']}, "
+            f"closer look: a view's colour needs >= {bar:g}, the first look's >= {floor:g} "
+            f"(below it, the view's >= {unseen}); a colour below {check:g} needs a code; "
+            f"calibration split: right {found['right']}, "
             f"invalid as colour {found['invalid_as_colour']}, withdrawn {found['withdrawn']}"
         )
     return {
         "min_colour_probability": bar,
         "min_first_colour": floor,
+        "min_colour_probability_unseen": unseen,
         "check_colours_below": check,
         "calibration": found,
     }

@@ -85,6 +85,7 @@ def run(args: argparse.Namespace, log: Callable[[str], None] = print) -> dict[st
     closer = record.get("closer_look") or {}
     rule = (closer["min_colour_probability"], closer["min_first_colour"]) if closer else None
     check = float(closer.get("check_colours_below", 0.0))
+    unseen = closer.get("min_colour_probability_unseen")
     sets = {
         "test": ("test", args.test_samples),
         **{f"held-out layout {h}": (f"holdout/{h}", args.holdout_samples) for h in HOLDOUT_LAYOUTS},
@@ -106,9 +107,9 @@ def run(args: argparse.Namespace, log: Callable[[str], None] = print) -> dict[st
             if mask.any()
         }
         views = view_scores(args.model, split, count, args.seed, scores, threshold, args.workers)
-        served = closer_answers(scores, views, threshold, rule, check) == data.labels
+        served = closer_answers(scores, views, threshold, rule, check, unseen) == data.labels
         looked = {
-            **summary(scores, views, data.labels, threshold, rule, check),
+            **summary(scores, views, data.labels, threshold, rule, check, unseen),
             "accuracy": round(float(served.mean()), 6),
             "accuracy_by_capture": {
                 capture: round(float(served[mask].mean()), 6)
@@ -144,7 +145,8 @@ def run(args: argparse.Namespace, log: Callable[[str], None] = print) -> dict[st
             f"{_capture(per_set[name], 'photos')} |")  # fmt: skip
     log(
         f"\n## with the closer look (a view's colour needs >= {rule[0] if rule else '-'}, the "
-        f"first look's >= {rule[1] if rule else '-'}; a colour below {check:g} needs a code)\n"
+        f"first look's >= {rule[1] if rule else '-'}, else the view's >= {unseen}; a colour below "
+        f"{check:g} needs a code)\n"
     )
     log("| set | refused | answered from the view | withdrawn: no code | right | "
         "invalid as colour | screenshots | photos |")  # fmt: skip

@@ -72,6 +72,7 @@ def verify_onnx(
 THRESHOLD_KEY = "min_colour_probability"
 CLOSER_BAR_KEY = "closer_look_min_colour_probability"
 CLOSER_FLOOR_KEY = "closer_look_min_first_colour"
+CLOSER_UNSEEN_KEY = "closer_look_min_colour_probability_unseen"
 CLOSER_CHECK_KEY = "closer_look_check_colours_below"
 
 

@@ -9,7 +9,13 @@ import numpy as np
 import pytest
 
 from training import closer_look
-from training.metrics import INVALID, choose_closer_rule, choose_code_check, closer_answers
+from training.metrics import (
+    INVALID,
+    choose_closer_rule,
+    choose_code_check,
+    choose_unseen_bar,
+    closer_answers,
+)
 
 COMMITTED = Path(__file__).resolve().parents[2] / "model_repository/health_code_classifier"
 NONE = [np.nan] * 4
@@ -44,14 +50,36 @@ def test_an_unsure_colour_whose_page_has_no_code_is_withdrawn():
     assert closer_answers(first, views, 0.9, (0.98, 0.02)).tolist() == [0, 0, 0, 3]
 
 
-def test_the_code_check_is_the_highest_bar_within_its_budget():
-    sure = [[0.9999, 0.0001, 0.0, 0.0]] * 400
-    # 4 right greens at 0.985 with no code found (withdrawn from 0.99 up), 1 at 0.993 (from
-    # 0.995 up): 4 of 405 colours fit the budget of 1%, 5 do not.
-    first = rows(*sure, *[[0.985, 0.01, 0.0, 0.005]] * 4, [0.993, 0.005, 0.0, 0.002])
-    views = np.full(first.shape, np.nan, np.float32)
+def test_a_page_with_almost_no_colour_seen_is_answered_only_from_a_near_certain_view():
+    first = rows([0.02, 0.01, 0.01, 0.96], [0.02, 0.01, 0.01, 0.96])  # under the floor
+    views = rows([0.99995, 0.00005, 0, 0], [0.998, 0.002, 0, 0])
+    assert closer_answers(first, views, 0.9, (0.98, 0.05)).tolist() == [3, 3]  # no tier
+    assert closer_answers(first, views, 0.9, (0.98, 0.05), unseen=0.9999).tolist() == [0, 3]
+    assert closer_answers(first, views, 0.9, (0.98, 0.05), unseen=0.99).tolist() == [0, 0]
+
+
+def test_the_unseen_bar_adds_no_false_colour_and_is_the_highest_of_equals():
+    # Two colour pages and one invalid page, each refused with almost no colour seen.
+    first = rows(*[[0.02, 0.01, 0.01, 0.96]] * 3)
+    views = rows([0.99995, 0, 0, 0.00005], [0, 0.9995, 0, 0.0005], [0.996, 0, 0, 0.004])
+    labels = np.array([0, 1, INVALID])
+    # 0.99 and 0.995 answer the invalid page green; 0.999 answers both colours; 0.9999 one.
+    assert choose_unseen_bar(first, views, labels, 0.9, (0.98, 0.05)) == 0.999
+    assert choose_unseen_bar(first[[2]], views[[2]], labels[[2]], 0.9, (0.98, 0.05)) is None
+    assert choose_unseen_bar(first, views, labels, 0.9, None) is None
+
+
+def test_the_code_check_withdraws_no_more_than_the_views_add():
+    # 2 refused greens the views answer; right greens with no code found: 2 at 0.985 (withdrawn
+    # from 0.99 up) and 1 at 0.993 (from 0.995 up): 0.99 gives back what the views added.
+    refused, seen = [0.6, 0.3, 0.05, 0.05], [0.99999, 0.00001, 0.0, 0.0]
+    first = rows(refused, refused, [0.985, 0.01, 0.0, 0.005], [0.985, 0.01, 0.0, 0.005],
+                 [0.993, 0.005, 0.0, 0.002])  # fmt: skip
+    views = rows(seen, seen, NONE, NONE, NONE)
     labels = np.zeros(len(first), int)
     assert choose_code_check(first, views, labels, 0.9, (0.98, 0.02)) == 0.99
+    # No views to make up for anything: only a bar that withdraws nothing.
+    assert choose_code_check(first[2:], views[2:], labels[2:], 0.9, (0.98, 0.02)) == 0.98
     assert choose_code_check(first, views, labels, 0.9, None) == 0.0  # no closer look to ask
 
 

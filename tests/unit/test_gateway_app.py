@@ -229,6 +229,19 @@ async def test_an_unsure_colour_whose_code_is_found_stands_with_its_box(gw):
     assert body["code_box"] == pytest.approx([0.1, 0.2, 0.4, 0.35])
 
 
+@pytest.mark.parametrize(("view", "answered"), [(0.99995, True), (0.995, False)])
+async def test_a_page_with_almost_no_colour_seen_needs_a_near_certain_view(view, answered):
+    parameters = {**CLOSER_RULE, "closer_look_min_colour_probability_unseen": "0.9999"}
+    async with gateway() as (http, fake):
+        await refused_then_looked_at(fake, parameters=parameters)
+        fake.scores = [[0.02, 0.01, 0.01, 0.96]]  # under closer_look_min_first_colour
+        fake.closer_scores = [[view, 1 - view, 0.0, 0.0]]
+        body = (await http.post(URL, json=as_json(encode("JPEG")))).json()
+    expected = ("green", "closer_look") if answered else ("invalid", "model")
+    assert (body["status"], body["decided_by"]) == expected
+    assert [call.model for call in fake.calls] == ["health_code_classifier", "health_code_closer"]
+
+
 @pytest.mark.parametrize("check", ["0.95", None])  # at the check's bar, and a config without it
 async def test_a_colour_at_or_over_the_check_gets_no_closer_look(check):
     parameters = {k: v for k, v in CLOSER_RULE.items() if k != "closer_look_check_colours_below"}
@@ -243,7 +256,14 @@ async def test_a_colour_at_or_over_the_check_gets_no_closer_look(check):
 
 
 @pytest.mark.parametrize(
-    "case", ["no colour seen", "no rule in the config", "closer look not loaded", "setting off"]
+    "case",
+    [
+        "no colour seen",
+        "no colour seen, no unseen tier",
+        "no rule in the config",
+        "closer look not loaded",
+        "setting off",
+    ],
 )
 async def test_no_closer_look_is_taken(case):
     async with gateway(closer_look=case != "setting off") as (http, fake):
@@ -253,8 +273,14 @@ async def test_no_closer_look_is_taken(case):
                         or not k.startswith("closer")},
             index=CLOSER_READY[:1] if case == "closer look not loaded" else CLOSER_READY,
         )  # fmt: skip
-        if case == "no colour seen":
+        if case.startswith("no colour seen"):
             fake.scores = [[0.02, 0.01, 0.01, 0.96]]  # under closer_look_min_first_colour
+        if case == "no colour seen, no unseen tier":  # `make train` chose none: over 1
+            fake.parameters["health_code_classifier"] = {
+                **CLOSER_RULE,
+                "closer_look_min_colour_probability_unseen": "2",
+            }
+            await fake.triton.refresh()
         body = (await http.post(URL, json=as_json(encode("JPEG")))).json()
     assert body["status"] == "invalid"
     assert [call.model for call in fake.calls] == ["health_code_classifier"]

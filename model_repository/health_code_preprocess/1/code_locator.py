@@ -139,7 +139,7 @@ def read_code_box(image: Image.Image) -> Box | None:
     return None
 
 
-def _read_code_box(data: bytes, imaging: ModuleType, image: Image.Image) -> Box | None:
+def _read_code_box_at_scale(data: bytes, imaging: ModuleType, image: Image.Image) -> Box | None:
     """read_code_box on the page at about READ_SCALE times the classifier's input; the box in
     the pixels of `image`, the closer look's decode."""
     height, width = imaging.INPUT_SHAPE[1:]
@@ -248,7 +248,7 @@ def look_closer(data: bytes, imaging: ModuleType) -> tuple[np.ndarray, np.ndarra
     shape and padding); its ImageError for unusable bytes."""
     height, width = imaging.INPUT_SHAPE[1:]
     image = imaging.decode_upright(data, (LOOK_SCALE * height, LOOK_SCALE * width))
-    code = locate_code(image, None) or _read_code_box(data, imaging, image)
+    code = locate_code(image, None) or _read_code_box_at_scale(data, imaging, image)
     if code is None:
         return np.full(imaging.INPUT_SHAPE, imaging.PAD_VALUE, np.uint8), NO_CODE
     w, h = image.size
