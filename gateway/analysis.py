@@ -123,7 +123,13 @@ class Analysis:
             threshold = served.min_colour_probability
         answer = classify(row, route.labels, served.version or reported, threshold)
         code_box, rule = None, served.closer_look
-        if rule is not None and rule.applies(answer) and self._closer_look_ready(route):
+        # A costly image gets one look: a second decode in Triton would escape the costly lane.
+        if (
+            rule is not None
+            and rule.applies(answer)
+            and not route.costly(header)
+            and self._closer_look_ready(route)
+        ):
             answer, code_box = await self._closer(route, image, answer, rule, request_id)
         self.tracer.annotate(status=answer.status, model_version=answer.model_version)
         body: dict[str, Any] = {

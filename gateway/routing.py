@@ -65,10 +65,14 @@ class ModelRoute:
         except self.imaging.ImageError as e:
             raise errors.from_image_error(e.code, str(e).removeprefix(f"[{e.code}] ")) from e
 
+    def costly(self, header: Any) -> bool:
+        """Whether the image is costly to decode: its one decode goes to the costly lane."""
+        return bool(header.decode_cost_ms() >= self.costly_decode_ms)
+
     async def decode(self, image: bytes, header: Any) -> NDArray[np.uint8] | None:
         """The image's tensor when the gateway decodes it (costly lane, or its pool); None when
         the ensemble in Triton decodes it."""
-        if header.decode_cost_ms() >= self.costly_decode_ms:
+        if self.costly(header):
             return await self.lane.tensor(image)
         if self.decoder is not None:
             return await self.decoder.tensor(image)

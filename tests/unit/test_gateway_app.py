@@ -242,6 +242,14 @@ async def test_a_page_with_almost_no_colour_seen_needs_a_near_certain_view(view,
     assert [call.model for call in fake.calls] == ["health_code_classifier", "health_code_closer"]
 
 
+async def test_a_costly_image_gets_no_closer_look():
+    async with gateway(costly_decode_ms=0.001) as (http, fake):  # every image is costly here
+        await refused_then_looked_at(fake)
+        body = (await http.post(URL, json=as_json(encode("JPEG")))).json()
+    assert (body["status"], body["decided_by"]) == ("invalid", "threshold")
+    assert [call.model for call in fake.calls] == ["health_code_classifier"]
+
+
 @pytest.mark.parametrize("check", ["0.95", None])  # at the check's bar, and a config without it
 async def test_a_colour_at_or_over_the_check_gets_no_closer_look(check):
     parameters = {k: v for k, v in CLOSER_RULE.items() if k != "closer_look_check_colours_below"}
