@@ -62,12 +62,12 @@ def view_scores(
     """Each image's closer view scores, [N, labels]; NaN rows where there is no view (the first
     look answered a colour above every code-check bar, or the closer look found no code)."""
     looked_at = (safe_answers(first, threshold) == INVALID) | (first.max(axis=1) < max(CHECK_BARS))
-    refused = np.flatnonzero(looked_at)
+    looked = np.flatnonzero(looked_at)
     seeds = split_seeds(split, count, seed)
-    tasks = [(seeds[i], split) for i in refused]
+    tasks = [(seeds[i], split) for i in looked]
     views = list(in_processes(_view, tasks, workers))
     out = np.full(first.shape, np.nan, np.float32)
-    found = [i for i, view in zip(refused, views, strict=True) if view is not None]
+    found = [i for i, view in zip(looked, views, strict=True) if view is not None]
     if found:
         out[found] = scores_of(model, np.stack([view for view in views if view is not None]))
     return out
