@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
 .PHONY: install install-dev serve test lint train evaluate bench perf clean soak k8s-check chromium \
-	ocr-models cjk-font ab gpu-bundle gpu-run-cpu
+	ocr-models fonts ab gpu-bundle gpu-run-cpu
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,15 +29,19 @@ install-dev: $(VENV)/.dev ocr-models
 ocr-models: $(VENV)/.runtime
 	$(BIN)/python -m gateway.ocr_models
 
-# The renderer and the time-reading tests draw Chinese text with a CJK font (both work without).
-cjk-font:
-	@command -v apt-get >/dev/null && ! fc-list 2>/dev/null | grep -qi microhei && \
-		{ apt-get install -y -q fonts-wqy-microhei || sudo apt-get install -y -q fonts-wqy-microhei; } || true
+# The renderer draws Chinese text with a CJK font (it works without); the independent test
+# screens (benchmarks/time_screens.py) need Liberation Sans as well, and the CJK font for their
+# Chinese styles.
+fonts:
+	@command -v apt-get >/dev/null && ! { fc-list | grep -qi microhei && fc-list | grep -qi liberationsans; } && \
+		{ apt-get install -y -q fonts-wqy-microhei fonts-liberation || \
+		  { apt-get update -q && apt-get install -y -q fonts-wqy-microhei fonts-liberation; } || \
+		  sudo -n apt-get install -y -q fonts-wqy-microhei fonts-liberation; } || true
 
 serve: install  ## embedded Triton + gateway on 127.0.0.1:8080
 	$(BIN)/healthcode serve
 
-test: install-dev chromium cjk-font ab lint  ## lint, then the whole suite: unit tests, then real Triton + gateway
+test: install-dev chromium fonts ab lint  ## lint, then the whole suite: unit tests, then real Triton + gateway
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Debian's Chromium for the browser tests (tests/integration/test_browser.py). Where apt-get or
@@ -65,7 +69,7 @@ lint: install-dev  ## ruff (lint and format) and mypy (strict on gateway/ and cl
 	$(BIN)/mypy
 
 # The renderer draws Chinese text with a CJK font when one is installed (it works without one).
-train: install-dev cjk-font  ## regenerate model_repository/health_code_classifier/2/model.onnx and its threshold (<45 min)
+train: install-dev fonts  ## regenerate model_repository/health_code_classifier/2/model.onnx and its threshold (<45 min)
 	nice -n 10 $(BIN)/python -m training.train --out model_repository/health_code_classifier/2/model.onnx
 
 evaluate: install-dev  ## test split, held-out layouts, factor families, decision rule, calibration, latency

@@ -95,10 +95,11 @@ class InProcess:
         import onnxruntime as ort
 
         folder = REPO / "model_repository"
-        sys.path.insert(0, str(folder / "health_code_time" / "1"))
-        self.page_reading = importlib.import_module("page_reading")
-        from training.preprocessing import imaging
+        from training.preprocessing import IMAGING_PATH, imaging
 
+        # As model.py does in Triton: page_reading imports code_locator from imaging's folder.
+        sys.path[:0] = [str(folder / "health_code_time" / "1"), str(IMAGING_PATH.parent)]
+        self.page_reading = importlib.import_module("page_reading")
         self.imaging = imaging
         keys = folder / "ocr_text_recognizer" / "1" / "keys.txt"
         self.decoder = importlib.import_module("ctc_decoding").CtcDecoder.from_file(str(keys))
