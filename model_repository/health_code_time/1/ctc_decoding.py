@@ -3,7 +3,9 @@
 The recogniser (PP-OCRv4) answers, for each of T horizontal steps, probabilities over
 [blank, the dictionary's characters in order, space]. The text is the best class of each step,
 repeats merged, blanks dropped; each character keeps its probability so that a reader can refuse
-characters it is unsure of.
+characters it is unsure of. Where the digits of a line do not spell a date or time, the same
+probabilities are searched again for one (time_shapes.py): a blurred separator lost between sure
+digits is found there.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 import numpy as np
+from time_shapes import TimeShapes
 
 
 class Line(NamedTuple):
@@ -24,6 +27,7 @@ class Line(NamedTuple):
 class CtcDecoder:
     def __init__(self, characters: Sequence[str]) -> None:
         self.classes = ["", *characters, " "]  # blank first, space last (the model's layout)
+        self.shapes = TimeShapes(self.classes)
 
     @classmethod
     def from_file(cls, path: str) -> CtcDecoder:
@@ -45,10 +49,15 @@ class CtcDecoder:
         repeated = np.zeros_like(best, dtype=bool)
         repeated[:, 1:] = best[:, 1:] == best[:, :-1]
         keep = (best != 0) & ~repeated
-        return [
-            Line(
-                "".join(self.classes[i] for i in best[n][keep[n]]),
-                tuple(round(float(p), 4) for p in score[n][keep[n]]),
+        lines = []
+        for n in range(best.shape[0]):
+            steps = np.flatnonzero(keep[n])
+            greedy = [
+                (int(t), self.classes[best[n, t]], round(float(score[n, t]), 4)) for t in steps
+            ]
+            text, probs = self.shapes.reread(probabilities[n], greedy) or (
+                "".join(c for _, c, _ in greedy),
+                tuple(p for *_, p in greedy),
             )
-            for n in range(best.shape[0])
-        ]
+            lines.append(Line(text, probs))
+        return lines

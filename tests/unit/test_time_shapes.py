@@ -1,0 +1,91 @@
+"""time_shapes: a line's recogniser probabilities searched again for a date or time's shape."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+
+import numpy as np
+
+FOLDER = Path(__file__).resolve().parents[2] / "model_repository" / "health_code_time" / "1"
+sys.path.insert(0, str(FOLDER))  # as Triton's python stub does for the model's own modules
+ctc_decoding = importlib.import_module("ctc_decoding")
+
+DECODER = ctc_decoding.CtcDecoder(list("0123456789-./:年月日更新于\uff1as"))  # \uff1a: full-width :
+INDEX = {c: i for i, c in enumerate(DECODER.classes) if c}
+
+
+def steps(*spans: tuple[str, float] | dict[str, float]) -> np.ndarray:
+    """(1, T, classes) probabilities: each character of a (text, p) span for two steps at p,
+    a blank step after each; a dict is one step's probabilities, the rest on the blank."""
+    rows = []
+
+    def row(probabilities: dict[str, float]) -> None:
+        r = np.full(len(DECODER.classes), 1e-4, np.float32)
+        for c, p in probabilities.items():
+            r[INDEX[c] if c else 0] = p
+        r[0] += max(0.0, 1.0 - r.sum())
+        rows.append(r)
+
+    for span in spans:
+        if isinstance(span, dict):
+            row(span)
+            continue
+        text, p = span
+        for c in text:
+            if c != " ":
+                row({c: p})
+                row({c: p})
+            row({"": 1.0})
+    return np.stack(rows)[None]
+
+
+def decode(probabilities: np.ndarray) -> ctc_decoding.Line:
+    (line,) = DECODER.decode(probabilities)
+    return line
+
+
+def test_a_separator_lost_between_sure_digits_is_found():
+    lost = steps(("2020-04", 0.95), {"-": 0.12}, ("25 22:52:32", 0.95))
+    assert decode(lost).text == "2020-04-25 22:52:32"
+
+
+def test_what_the_line_holds_before_the_date_is_kept():
+    lost = steps(("更新于\uff1a2022.04", 0.95), {".": 0.1}, ("12 09:31:07", 0.95))
+    line = decode(lost)
+    assert line.text == "更新于\uff1a2022.04.12 09:31:07"
+    assert len(line.probabilities) == len(line.text)
+
+
+def test_a_digit_read_as_a_letter_at_first_but_surer_later_is_a_digit():
+    blurred = steps(("04:", 0.95), {"s": 0.45, "5": 0.3}, {"5": 0.7}, {"": 1.0}, ("5:26", 0.95))
+    assert decode(blurred).text == "04:55:26"
+
+
+def test_a_row_of_digits_without_separators_is_not_made_a_time():
+    assert decode(steps(("134653", 0.95))).text == "134653"
+
+
+def test_a_digit_the_shape_needs_but_the_recogniser_did_not_see_is_not_invented():
+    cut = steps(("2022/06/20 02:4", 0.95))  # the crop cut the last digit off
+    assert decode(cut).text == "2022/06/2002:4"
+
+
+def test_a_greedy_reading_that_spells_a_shape_is_left_as_it_is():
+    # The recogniser drew no space; a reading searched again would have the shape's.
+    assert decode(steps(("2022-04-12 09:31:07", 0.95))).text == "2022-04-1209:31:07"
+
+
+def test_a_weak_separator_stays_sure_enough_for_the_parser_and_two_are_refused():
+    one = decode(steps(("2020-04", 0.95), {"-": 0.12}, ("25 22:52:32", 0.95)))
+    assert min(p for c, p in zip(one.text, one.probabilities, strict=True) if c == "-") >= 0.3
+    two = steps(("2020", 0.95), {"-": 0.12}, ("04", 0.95), {"-": 0.12}, ("25 22:52:32", 0.95))
+    assert decode(two).text == "2020042522:52:32"
+
+
+def test_one_digits_run_is_not_split_in_two_to_make_up_a_digit_the_shape_wants():
+    # "202" and a sure run of 2s with no blank inside: "2023" or "2022" would be a guess.
+    run = {"2": 0.99}
+    merged = steps(("20", 0.95), run, run, run, {"": 1.0}, ("-04-12 09:31:07", 0.95))
+    assert decode(merged).text == "202-04-1209:31:07"
