@@ -204,7 +204,7 @@ def test_a_page_without_a_time_is_read_in_a_bounded_number_of_lines():
 def test_a_reading_is_read_again_from_taller_crops_and_withdrawn_where_the_reads_differ():
     page = line_page({900: "2022-04-12 09:31:07"})
     (first,) = page.next_boxes()
-    page.add_lines([ctc_decoding.Line("2022-04-12 09:31:07", (0.99,) * 19)])
+    page.add_lines([ctc_decoding.Line("2022-04-12 09:31:07", (0.97,) * 19)])
     (again,) = page.next_boxes()  # settled: its line once more
     assert again.center == pytest.approx(first.center)
     assert again.height == pytest.approx(first.height * (1 + page_reading.SECOND_READ_GROWTH))
@@ -213,10 +213,18 @@ def test_a_reading_is_read_again_from_taller_crops_and_withdrawn_where_the_reads
     assert page.reading() is None  # two confident reads that differ: neither is a reading
 
 
+def test_a_reading_whose_every_digit_is_sure_is_not_read_again():
+    page = line_page({900: "2022-04-12 09:31:07"})
+    page.next_boxes()
+    page.add_lines([ctc_decoding.Line("2022-04-12 09:31:07", (0.995,) * 19)])
+    assert page.next_boxes() == []
+    assert page.reading().value == "2022-04-12T09:31:07"
+
+
 def test_a_second_read_that_reads_nothing_for_sure_leaves_the_first():
     page = line_page({900: "2022-04-12 09:31:07"})
     page.next_boxes()
-    page.add_lines([ctc_decoding.Line("2022-04-12 09:31:07", (0.99,) * 19)])
+    page.add_lines([ctc_decoding.Line("2022-04-12 09:31:07", (0.97,) * 19)])
     page.next_boxes()
     page.add_lines([ctc_decoding.Line("2022-04-12 09:31:07", (0.99,) * 17 + (0.2, 0.99))])
     assert page.next_boxes() == []

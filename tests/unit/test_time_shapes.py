@@ -89,3 +89,10 @@ def test_one_digits_run_is_not_split_in_two_to_make_up_a_digit_the_shape_wants()
     run = {"2": 0.99}
     merged = steps(("20", 0.95), run, run, run, {"": 1.0}, ("-04-12 09:31:07", 0.95))
     assert decode(merged).text == "202-04-1209:31:07"
+
+
+def test_a_line_with_letters_read_for_sure_among_its_digits_is_not_searched():
+    # An ID number: "1247 2328 1528" would need two separators anyway; "12:47:s3" might not.
+    assert decode(steps(("12:47:s3", 0.95))).text == "12:47:s3"
+    blurred = steps(("12:47:", 0.95), {"s": 0.45, "5": 0.3}, {"5": 0.6}, {"": 1.0}, ("3", 0.95))
+    assert decode(blurred).text == "12:47:53"

@@ -54,6 +54,9 @@ DIGIT_SLACK = 2
 # A step counts towards the line's digits when they hold this much of its probability; the
 # search runs from the first such step to the last (what lies beyond is other text: 更新于).
 DIGIT_STEP_MASS = 0.1
+# A character no shape holds, read at this or more among the digits, makes the line no date or
+# time to search for (an ID number's asterisks): a blurred 5 read as `s` is far less sure.
+SURELY_OTHER = 0.9
 _FLOOR = 1e-12
 _NEVER = -1e30
 
@@ -143,6 +146,8 @@ class TimeShapes:
         self.shapes = [
             _Shape(s, classes_of) for s in SHAPES if all(classes_of[c] for c in s if c != " ")
         ]
+        self._shape_characters = {c for letter in letters for c in _DIGITS.get(letter, letter)}
+        self._shape_characters.add(" ")
         # A greedy reading that spells a shape, whatever lies around it, is left as it is.
         self._spelled = re.compile(
             r"\D*(?:"
@@ -168,9 +173,12 @@ class TimeShapes:
         if len(hits) < 4:
             return None
         start, end = hits[0], hits[-1] + 1
-        inside = unicodedata.normalize("NFKC", "".join(c for t, c, _ in greedy if start <= t < end))
+        read = [(unicodedata.normalize("NFKC", c), p) for t, c, p in greedy if start <= t < end]
+        inside = "".join(c for c, _ in read)
         if self._spelled.fullmatch(inside):
             return None
+        if any(p >= SURELY_OTHER and c not in self._shape_characters for c, p in read):
+            return None  # a letter or an asterisk among the digits, read for sure: something else
         digits = sum(c.isdigit() for c in inside)
         window = steps[start:end]
         logp = np.log(np.maximum(window, _FLOOR))
