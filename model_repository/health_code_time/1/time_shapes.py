@@ -173,11 +173,11 @@ class TimeShapes:
         if len(hits) < 4:
             return None
         start, end = hits[0], hits[-1] + 1
-        read = [(unicodedata.normalize("NFKC", c), p) for t, c, p in greedy if start <= t < end]
-        inside = "".join(c for c, _ in read)
+        seen = [(unicodedata.normalize("NFKC", c), p) for t, c, p in greedy if start <= t < end]
+        inside = "".join(c for c, _ in seen)
         if self._spelled.fullmatch(inside):
             return None
-        if any(p >= SURELY_OTHER and c not in self._shape_characters for c, p in read):
+        if any(p >= SURELY_OTHER and c not in self._shape_characters for c, p in seen):
             return None  # a letter or an asterisk among the digits, read for sure: something else
         digits = sum(c.isdigit() for c in inside)
         window = steps[start:end]
