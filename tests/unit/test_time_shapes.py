@@ -7,9 +7,13 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
+from PIL import Image, ImageDraw, ImageFont
 
-FOLDER = Path(__file__).resolve().parents[2] / "model_repository" / "health_code_time" / "1"
+REPOSITORY = Path(__file__).resolve().parents[2] / "model_repository"
+FOLDER = REPOSITORY / "health_code_time" / "1"
 sys.path.insert(0, str(FOLDER))  # as Triton's python stub does for the model's own modules
+sys.path.append(str(REPOSITORY / "health_code_preprocess" / "1"))  # as model.py does
 ctc_decoding = importlib.import_module("ctc_decoding")
 
 DECODER = ctc_decoding.CtcDecoder(list("0123456789-./:年月日更新于\uff1as"))  # \uff1a: full-width :
@@ -96,3 +100,45 @@ def test_a_line_with_letters_read_for_sure_among_its_digits_is_not_searched():
     assert decode(steps(("12:47:s3", 0.95))).text == "12:47:s3"
     blurred = steps(("12:47:", 0.95), {"s": 0.45, "5": 0.3}, {"5": 0.6}, {"": 1.0}, ("3", 0.95))
     assert decode(blurred).text == "12:47:53"
+
+
+# The real recogniser (PP-OCRv4, from `make install`) on drawn lines: what the search changes.
+@pytest.fixture(scope="module")
+def recognise():
+    import onnxruntime as ort
+
+    from benchmarks import time_screens
+
+    model = REPOSITORY / "ocr_text_recognizer" / "1"
+    decoder = ctc_decoding.CtcDecoder.from_file(str(model / "keys.txt"))
+    greedy_only = ctc_decoding.CtcDecoder.from_file(str(model / "keys.txt"))
+    greedy_only.shapes.reread = lambda steps, greedy: None
+    session = ort.InferenceSession(str(model / "model.onnx"))
+    font = ImageFont.truetype(time_screens._fonts()["LiberationSans-Regular.ttf"], 34)
+    to_line_batch = importlib.import_module("page_reading").to_line_batch
+
+    def run(*parts: tuple[str, int]) -> tuple[str, str]:
+        """(greedy, decoded) text of a 48-px line drawn in parts of a grey level each."""
+        image = Image.new("RGB", (480, 48), "white")
+        draw, x = ImageDraw.Draw(image), 8.0
+        for text, grey in parts:
+            draw.text((x, 6), text, fill=(grey,) * 3, font=font)
+            x += draw.textlength(text, font=font)
+        batch = to_line_batch([image.crop((0, 0, int(x) + 8, 48))])
+        probabilities = session.run(None, {"x": batch})[0]
+        (greedy,) = greedy_only.decode(probabilities)
+        (decoded,) = decoder.decode(probabilities)
+        return greedy.text, decoded.text
+
+    return run
+
+
+def test_the_real_recogniser_drops_a_faint_separator_and_the_search_finds_it(recognise):
+    greedy, decoded = recognise(("2020-04", 30), ("-", 235), ("25 22:52:32", 30))
+    assert greedy == "2020-04 25 22:52:32"
+    assert decoded == "2020-04-25 22:52:32"
+
+
+@pytest.mark.parametrize("drawn", ["2020-04 25 22:52:32", "134653", "0425 2252"])
+def test_the_search_invents_no_separator_the_real_recogniser_did_not_see(recognise, drawn):
+    assert recognise((drawn, 30)) == (drawn, drawn)
