@@ -229,3 +229,43 @@ def test_a_second_read_that_reads_nothing_for_sure_leaves_the_first():
     page.add_lines([ctc_decoding.Line("2022-04-12 09:31:07", (0.99,) * 17 + (0.2, 0.99))])
     assert page.next_boxes() == []
     assert page.reading().value == "2022-04-12T09:31:07"
+
+
+def unsure(text: str) -> ctc_decoding.Line:
+    """The text with its last digit read at 0.3: no reading."""
+    return ctc_decoding.Line(text, (0.97,) * (len(text) - 1) + (0.3,))
+
+
+def test_where_nothing_was_read_the_likeliest_lines_are_read_again_and_taken_where_all_agree():
+    page = line_page({900: "2022-04-12 09:31:07"})
+    (first,) = page.next_boxes()
+    page.add_lines([unsure("2022-04-12 09:31:07")])
+    assert page.reading() is None
+    again = page.next_boxes()  # the same line, from crops grown by each of RETRY_GROWTHS
+    assert [b.height for b in again] == pytest.approx(
+        [first.height * (1 + g) for g in page_reading.RETRY_GROWTHS]
+    )
+    page.add_lines([ctc_decoding.Line("2022-04-12 09:31:07", (0.97,) * 19)] * 2)
+    assert page.next_boxes() == []
+    assert page.reading().value == "2022-04-12T09:31:07"
+
+
+def test_reads_again_that_disagree_give_no_reading_where_nothing_was_read():
+    page = line_page({900: "2022-04-12 09:31:07"})
+    page.next_boxes()
+    page.add_lines([unsure("2022-04-12 09:31:07")])
+    page.next_boxes()
+    page.add_lines(
+        [
+            ctc_decoding.Line("2022-04-12 09:31:07", (0.97,) * 19),
+            ctc_decoding.Line("2022-04-12 09:37:07", (0.97,) * 19),
+        ]
+    )
+    assert page.reading() is None
+
+
+def test_lines_with_too_few_digits_for_a_time_are_not_read_again():
+    page = line_page({900: "Valid 2022"})
+    page.next_boxes()
+    page.add_lines([ctc_decoding.Line("Valid 2022", (0.97,) * 10)])
+    assert page.next_boxes() == []

@@ -18,8 +18,9 @@ a date), the boxes beside it come next, whatever the rounds so far: they may com
 hold a date that cannot be read, which withdraws it. With nothing found, reading gives up after
 MAX_ROUNDS. When the code is small in the detector's input, or its neighbours hold no reading,
 the region around it is detected again, enlarged (once): a phone photographed from a distance
-shows its clock too small for the whole-page pass. A settled reading's lines are recognised once
-more, from slightly taller crops: two reads that disagree are no reading.
+shows its clock too small for the whole-page pass. Last, once, lines are read again from
+slightly taller crops: an unsure reading's, which another date or time there withdraws; or, where
+nothing was read, those with the most digits, twice, whose reads must agree.
 """
 
 from __future__ import annotations
@@ -60,14 +61,19 @@ ZOOM_MAX_UPSCALE = 2.0
 ZOOM_AREA_PX = 192_000
 ZOOM_MIN_GAIN = 1.25
 ZOOM_AT_ONCE_BELOW_PX = 120
-# A settled reading's lines are recognised once more from crops this much taller (a little more
-# of the blur around the text): where the two reads give different dates or times, neither is a
-# reading. A confident misread of blurred digits rarely repeats from a shifted crop.
+# Lines are read again from crops a little taller (more of the blur around the text); a misread
+# of blurred digits rarely repeats from a shifted crop. A settled reading's lines are read once
+# more, SECOND_READ_GROWTH taller: where that read gives another date or time, there is no
+# reading. A reading whose every digit was read at SECOND_READ_BELOW or more is not read again
+# (it costs ~30 CPU-ms a line): on the rendered and independent test sets (seeds 7, 11, 13) 86% of
+# right readings were, and the misreads a second read caught had digits at 0.60 and 0.80.
 SECOND_READ_GROWTH = 0.15
-# A reading whose every digit was read at this or more is not read again (it costs ~30 CPU-ms a
-# line): on the rendered and independent test sets (seeds 7, 11, 13) 86% of right readings were,
-# and the misreads a second read caught had digits at 0.60 and 0.80.
 SECOND_READ_BELOW = 0.99
+# Where nothing was read, the RETRY_LINES lines with the most digits (RETRY_MIN_DIGITS or more,
+# as a time of day has) are read again from crops grown by each of RETRY_GROWTHS: a date or time
+# that every one of those reads gives alike is the reading.
+RETRY_GROWTHS = (0.15, 0.30)
+RETRY_LINES, RETRY_MIN_DIGITS = 2, 6
 
 
 def decode_upright(data: bytes, imaging) -> Image.Image:
@@ -141,9 +147,10 @@ class Page:
         self._zoom: Bands | None = None
         self._zoomed = False
         self.error: Exception | None = None  # set by a caller whose model call failed
-        # The second read of a settled reading's lines: original line -> its second reading.
-        self._second: dict[int, TextLine] | None = None
-        self._confirming: list[TextLine] = []
+        # Lines read again (_read_again): per crop growth, id of the line -> its new reading; and
+        # the (growth, line) of each crop in the round under way.
+        self._rereads: list[dict[int, TextLine]] | None = None
+        self._rereading: list[tuple[int, TextLine]] = []
 
     @classmethod
     def from_bytes(cls, data: bytes, imaging) -> Page:
@@ -203,8 +210,8 @@ class Page:
         self._line_boxes = [self._line_boxes[i] for i in kept]
 
     def next_boxes(self) -> list[TextBox]:
-        """The boxes to recognise next; none when the reading is settled (and read twice)."""
-        self._confirming = []
+        """The boxes to recognise next; none when the reading is settled (and read again)."""
+        self._rereading = []
         found = self._first_reading()
         if found is not None and found.has_date:
             return self._second_read(found)  # a date and a time: the most a page shows
@@ -217,8 +224,8 @@ class Page:
         if not chosen and found is None and self.rounds < MAX_ROUNDS:
             chosen = self._waiting  # nothing yet: the likeliest next
         chosen = chosen[:LINES_PER_ROUND]
-        if not chosen and found is not None:
-            return self._second_read(found)
+        if not chosen:
+            return self._second_read(found) if found is not None else self._retry()
         self._waiting = [b for b in self._waiting if not any(b is c for c in chosen)]
         self._reading = chosen
         self.rounds += 1
@@ -233,12 +240,27 @@ class Page:
             for c, p in zip(line.text, line.probabilities, strict=False)
             if c.isdigit()
         )
-        if self._second is not None or sure:
+        if sure:
             return []
-        self._second = {}
-        read = [i for i, x in enumerate(self.lines) if any(x is y for y in found.lines)]
-        self._confirming = [self.lines[i] for i in read]
-        self._reading = [_taller(self._line_boxes[i], SECOND_READ_GROWTH) for i in read]
+        return self._read_again(
+            [x for x in self.lines if any(x is y for y in found.lines)], (SECOND_READ_GROWTH,)
+        )
+
+    def _retry(self) -> list[TextBox]:
+        """The boxes of the lines likeliest to hold an unread time, grown by RETRY_GROWTHS."""
+        digits = {id(x): sum(c.isdigit() for c in x.text) for x in self.lines}
+        lines = [x for x in self.lines if digits[id(x)] >= RETRY_MIN_DIGITS]
+        lines = sorted(lines, key=lambda x: -digits[id(x)])[:RETRY_LINES]
+        return self._read_again(lines, RETRY_GROWTHS) if lines else []
+
+    def _read_again(self, lines: list[TextLine], growths: tuple[float, ...]) -> list[TextBox]:
+        """Boxes of the lines, grown by each of growths, for one round; a page reads again once."""
+        if self._rereads is not None:
+            return []
+        self._rereads = [{} for _ in growths]
+        self._rereading = [(k, x) for k in range(len(growths)) for x in lines]
+        boxes = {id(x): b for x, b in zip(self.lines, self._line_boxes, strict=True)}
+        self._reading = [_taller(boxes[id(x)], growths[k]) for k, x in self._rereading]
         return self._reading
 
     def next_crops(self) -> list[Image.Image]:
@@ -249,9 +271,9 @@ class Page:
 
     def add_lines(self, lines: Sequence[Line]) -> None:
         """The recognised text of the crops next_crops() gave, in the same order."""
-        if self._confirming:  # the second read of a settled reading's lines
-            for first, line in zip(self._confirming, lines, strict=True):
-                self._second[id(first)] = first._replace(
+        if self._rereading and self._rereads is not None:  # lines read again
+            for (k, first), line in zip(self._rereading, lines, strict=True):
+                self._rereads[k][id(first)] = first._replace(
                     text=line.text, probabilities=line.probabilities
                 )
             return
@@ -268,13 +290,16 @@ class Page:
         return read_shown_time(self.lines)
 
     def reading(self) -> Reading | None:
-        """What the lines show, unless their second read shows another date or time (a second
-        read that is unsure of a digit contradicts nothing)."""
+        """What the lines show, unless a read again shows another date or time (one unsure of a
+        digit contradicts nothing); where they showed nothing, what every read again shows."""
         found = self._first_reading()
-        if found is None or not self._second:
+        if not self._rereads:
             return found
-        again = read_shown_time([self._second.get(id(x), x) for x in self.lines])
-        return None if again is not None and again.value != found.value else found
+        again = [read_shown_time([r.get(id(x), x) for x in self.lines]) for r in self._rereads]
+        if found is not None:
+            return None if any(a is not None and a.value != found.value for a in again) else found
+        values = {None if a is None else a.value for a in again}
+        return again[0] if len(values) == 1 else None
 
 
 def _taller(box: TextBox, growth: float) -> TextBox:
