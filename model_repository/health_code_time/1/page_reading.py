@@ -232,8 +232,8 @@ class Page:
         return chosen
 
     def _second_read(self, found: Reading) -> list[TextBox]:
-        """The boxes of the reading's lines, SECOND_READ_GROWTH taller; once (then none), and
-        only where a digit on them was read below SECOND_READ_BELOW."""
+        """The boxes of the reading's lines, SECOND_READ_GROWTH taller, where a digit on them was
+        read below SECOND_READ_BELOW."""
         sure = all(
             p >= SECOND_READ_BELOW
             for line in found.lines
