@@ -20,6 +20,13 @@ import numpy as np
 from numpy.typing import NDArray
 
 INVALID = "invalid"  # the label that is not a colour: not a health code, or not one we can read
+# The decision rule's parameters in a classifier's config.pbtxt: `make train` writes them
+# (training/export.py), the gateway reads them (triton_client.py).
+THRESHOLD_PARAMETER = "min_colour_probability"
+CLOSER_BAR_PARAMETER = "closer_look_min_colour_probability"
+CLOSER_FLOOR_PARAMETER = "closer_look_min_first_colour"
+CLOSER_UNSEEN_PARAMETER = "closer_look_min_colour_probability_unseen"
+CLOSER_CHECK_PARAMETER = "closer_look_check_colours_below"
 
 
 @dataclass(frozen=True, slots=True)

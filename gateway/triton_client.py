@@ -29,23 +29,29 @@ from tritonclient.grpc.aio import InferenceServerClient
 from tritonclient.utils import InferenceServerException
 
 from gateway import errors
-from gateway.classification import CloserLookRule
+from gateway.classification import (
+    CLOSER_BAR_PARAMETER,
+    CLOSER_CHECK_PARAMETER,
+    CLOSER_FLOOR_PARAMETER,
+    CLOSER_UNSEEN_PARAMETER,
+    THRESHOLD_PARAMETER,
+    CloserLookRule,
+)
 from gateway.metrics import Metrics
 from gateway.settings import Settings
 from gateway.tracing import Tracer
 
 logger = logging.getLogger(__name__)
 
-THRESHOLD_PARAMETER = "min_colour_probability"
 # The closer look's rule (classification.CloserLookRule), in its fields' order: the view's
 # colour probability it needs, the colour probability a refused page's first look must have seen
 # for that, and (optional) the view's colour probability it needs where the first look saw less,
 # and the colour probability below which a colour answer is looked at for a code.
 CLOSER_LOOK_PARAMETERS = (
-    "closer_look_min_colour_probability",
-    "closer_look_min_first_colour",
-    "closer_look_min_colour_probability_unseen",
-    "closer_look_check_colours_below",
+    CLOSER_BAR_PARAMETER,
+    CLOSER_FLOOR_PARAMETER,
+    CLOSER_UNSEEN_PARAMETER,
+    CLOSER_CHECK_PARAMETER,
 )
 SCORES_OUTPUT = "SCORES"  # what every model a usage calls answers: FP32 [N, n_labels]
 # imaging.py's ImageError travels as "[code] message" inside Triton's error text: a python model

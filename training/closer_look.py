@@ -22,16 +22,14 @@ from pathlib import Path
 
 import numpy as np
 
-from training.dataset import Task, in_processes, load, render_task, split_seeds
-from training.export import (
-    CLOSER_BAR_KEY,
-    CLOSER_CHECK_KEY,
-    CLOSER_FLOOR_KEY,
-    CLOSER_UNSEEN_KEY,
-    classifier_configs,
-    scores_of,
-    write_rule,
+from gateway.classification import (
+    CLOSER_BAR_PARAMETER,
+    CLOSER_CHECK_PARAMETER,
+    CLOSER_FLOOR_PARAMETER,
+    CLOSER_UNSEEN_PARAMETER,
 )
+from training.dataset import Task, in_processes, load, render_task, split_seeds
+from training.export import classifier_configs, scores_of, write_rule
 from training.metrics import (
     CHECK_BARS,
     INVALID,
@@ -122,10 +120,10 @@ def choose(
     # no unseen bar: 2, over any probability (the gateway reads a value over 1 as none).
     bar, floor = rule or (1.0, 1.0)
     values = {
-        CLOSER_BAR_KEY: bar,
-        CLOSER_FLOOR_KEY: floor,
-        CLOSER_UNSEEN_KEY: 2.0 if unseen is None else unseen,
-        CLOSER_CHECK_KEY: check,
+        CLOSER_BAR_PARAMETER: bar,
+        CLOSER_FLOOR_PARAMETER: floor,
+        CLOSER_UNSEEN_PARAMETER: 2.0 if unseen is None else unseen,
+        CLOSER_CHECK_PARAMETER: check,
     }
     for config in configs:
         if config.exists():

@@ -68,21 +68,14 @@ def verify_onnx(
     return worst
 
 
-# The decision rule's parameters in a classifier config.pbtxt (the gateway reads them).
-THRESHOLD_KEY = "min_colour_probability"
-CLOSER_BAR_KEY = "closer_look_min_colour_probability"
-CLOSER_FLOOR_KEY = "closer_look_min_first_colour"
-CLOSER_UNSEEN_KEY = "closer_look_min_colour_probability_unseen"
-CLOSER_CHECK_KEY = "closer_look_check_colours_below"
-
-
 def classifier_configs(model: Path) -> list[Path]:
     """The config files of the classifier whose version folder holds `model`."""
     return [model.parent.parent / name for name in ("config.pbtxt", "configs/gpu.pbtxt")]
 
 
 def write_rule(config: Path, values: dict[str, float]) -> None:
-    """Set decision-rule parameters (THRESHOLD_KEY, CLOSER_*_KEY) in a classifier config.pbtxt."""
+    """Set decision-rule parameters (gateway.classification's *_PARAMETER names) in a classifier
+    config.pbtxt."""
     text = config.read_text()
     for key, value in values.items():
         parameter = re.compile(r'(key: "' + key + r'" value: \{ string_value: ")[^"]*(")')

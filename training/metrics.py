@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 
@@ -131,6 +132,27 @@ def closer_answers(
     return answers
 
 
+Key = TypeVar("Key")  # a candidate rule: a bar, or a (bar, floor)
+
+
+def _most_right_without_more_false(
+    labels: np.ndarray, baseline: np.ndarray, candidates: dict[Key, np.ndarray]
+) -> Key | None:
+    """Of candidates (a key -> its answers), the key whose answers are right most often while
+    answering no more invalid images as a colour than `baseline`'s; of equals, the highest key.
+    None when none is right more often than `baseline`."""
+    invalid = labels == INVALID
+    right, false = int((baseline == labels).sum()), int((baseline[invalid] != INVALID).sum())
+    best: tuple[int, Key] | None = None
+    for key, answers in candidates.items():
+        if (answers[invalid] != INVALID).sum() > false:
+            continue
+        gained = int((answers == labels).sum())
+        if gained > right and (best is None or (gained, key) > best):
+            best = (gained, key)
+    return None if best is None else best[1]
+
+
 def choose_closer_rule(
     first: np.ndarray, views: np.ndarray, labels: np.ndarray, threshold: float
 ) -> tuple[float, float] | None:
@@ -138,19 +160,12 @@ def choose_closer_rule(
     more invalid images as a colour than the first look alone, the one that answers the most
     images right; of those, the highest bar, then the highest floor. None when no rule adds a
     right answer without a false colour: no closer look."""
-    invalid = labels == INVALID
-    alone = closer_answers(first, views, threshold, None)
-    baseline = (int((alone == labels).sum()), int((alone[invalid] != INVALID).sum()))
-    best: tuple[int, float, float] | None = None
-    for bar in CLOSER_BARS:
-        for floor in CLOSER_FLOORS:
-            answers = closer_answers(first, views, threshold, (bar, floor))
-            if (answers[invalid] != INVALID).sum() > baseline[1]:
-                continue
-            right = int((answers == labels).sum())
-            if right > baseline[0] and (best is None or (right, bar, floor) > best):
-                best = (right, bar, floor)
-    return None if best is None else (best[1], best[2])
+    rules = [(bar, floor) for bar in CLOSER_BARS for floor in CLOSER_FLOORS]
+    return _most_right_without_more_false(
+        labels,
+        closer_answers(first, views, threshold, None),
+        {rule: closer_answers(first, views, threshold, rule) for rule in rules},
+    )
 
 
 def choose_unseen_bar(
@@ -166,18 +181,11 @@ def choose_unseen_bar(
     equals, the highest. None when none adds a right answer."""
     if rule is None:
         return None
-    invalid = labels == INVALID
-    alone = closer_answers(first, views, threshold, rule)
-    right, false = int((alone == labels).sum()), int((alone[invalid] != INVALID).sum())
-    best: tuple[int, float] | None = None
-    for bar in UNSEEN_BARS:
-        answers = closer_answers(first, views, threshold, rule, unseen=bar)
-        if (answers[invalid] != INVALID).sum() > false:
-            continue
-        gained = int((answers == labels).sum())
-        if gained > right and (best is None or (gained, bar) > best):
-            best = (gained, bar)
-    return None if best is None else best[1]
+    return _most_right_without_more_false(
+        labels,
+        closer_answers(first, views, threshold, rule),
+        {bar: closer_answers(first, views, threshold, rule, unseen=bar) for bar in UNSEEN_BARS},
+    )
 
 
 def choose_code_check(

@@ -23,15 +23,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from gateway.classification import THRESHOLD_PARAMETER
 from training import closer_look, render
 from training.dataset import SEED_OFFSETS, TRAIN_LAYOUTS, Dataset, load
-from training.export import (
-    THRESHOLD_KEY,
-    classifier_configs,
-    export_onnx,
-    verify_onnx,
-    write_rule,
-)
+from training.export import classifier_configs, export_onnx, verify_onnx, write_rule
 from training.families import HOLDOUT_LAYOUTS
 from training.fonts import cjk_font_file
 from training.metrics import (
@@ -169,7 +164,7 @@ def run(args: argparse.Namespace, log: Callable[[str], None] = print) -> Report:
     configs = classifier_configs(args.out)
     for config in configs:
         if config.exists():
-            write_rule(config, {THRESHOLD_KEY: threshold})
+            write_rule(config, {THRESHOLD_PARAMETER: threshold})
     diff = verify_onnx(args.out, net, test.pixels, temperature)
     closer = closer_look.choose(args.out, configs, args.calib_samples, args.seed, threshold,
                                 args.workers, args.cache, log)  # fmt: skip
