@@ -11,6 +11,7 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import torch
+from onnx import helper, numpy_helper
 
 from training.model import HealthCodeNet, SoftmaxScores, fold_normalisation
 from training.preprocessing import INPUT_SHAPE
@@ -20,8 +21,9 @@ OPSET = 17
 
 
 def export_onnx(net: HealthCodeNet, path: Path, temperature: float = 1.0) -> None:
-    """Write uint8 pixels [N, *INPUT_SHAPE] -> float32 scores [N, 4] to `path`, atomically."""
-    scorer = SoftmaxScores(fold_normalisation(net), temperature).eval()
+    """Write uint8 pixels [N, *INPUT_SHAPE] -> float32 scores [N, 4] to `path`, atomically: the
+    network's one-look probabilities, then `add_mirror` (model.SoftmaxScores in ONNX)."""
+    one_look = torch.nn.Sequential(fold_normalisation(net), torch.nn.Softmax(dim=1)).eval()
     example = torch.zeros(2, *INPUT_SHAPE, dtype=torch.uint8)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
@@ -30,7 +32,7 @@ def export_onnx(net: HealthCodeNet, path: Path, temperature: float = 1.0) -> Non
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         torch.onnx.export(
-            scorer,
+            one_look,
             (example,),
             str(tmp),
             dynamo=False,
@@ -39,8 +41,121 @@ def export_onnx(net: HealthCodeNet, path: Path, temperature: float = 1.0) -> Non
             output_names=[OUTPUT_NAME],
             dynamic_axes={INPUT_NAME: {0: "N"}, OUTPUT_NAME: {0: "N"}},
         )
+    onnx.save(add_mirror(onnx.load(str(tmp)), temperature), str(tmp))
     onnx.checker.check_model(str(tmp), full_check=True)
     os.replace(tmp, path)  # Triton polls the repository: never let it see a half-written file
+
+
+# Operations that keep a feature map's columns where they are, one column at a time (a reversed
+# map stays the reversed map), and those that pool over the columns (their order stops mattering).
+_COLUMNWISE = {"Relu", "Clip", "Sigmoid", "Add", "Mul", "Div", "Sub", "BatchNormalization"}
+_POOLS = {"ReduceMean", "ReduceMax", "GlobalAveragePool", "GlobalMaxPool"}
+
+
+def add_mirror(graph: onnx.ModelProto, temperature: float) -> onnx.ModelProto:
+    """`graph` (PIXELS -> one look's SCORES) made to score each page and its mirror and answer
+    softmax(mean(log SCORES) / temperature).
+
+    For one-look scores softmax(logits / t) that is softmax(mean(logits) / (t * temperature)):
+    model.SoftmaxScores (the softmax's normalising terms cancel), so the same function serves a
+    freshly trained network (t = 1) and one exported before mirror averaging (training/mirror.py).
+
+    Nothing is mirrored at run time: reversing a uint8 page in onnxruntime (Slice with a negative
+    step) cost 0.7 ms an image, as much as the network. The mirror's look is a second copy of the
+    network that reads the page as it is, with every kernel reversed left to right and each
+    convolution's padding set to sample the columns the mirror's would: each of its feature maps
+    is the mirrored page's with the columns reversed, until a pooling over the columns, after
+    which their order no longer matters. The same numbers for exactly twice the network.
+    """
+    model = onnx.shape_inference.infer_shapes(graph)
+    g = model.graph
+    page_scores = "scores_of_page"
+    for node in g.node:
+        node.output[:] = [page_scores if name == OUTPUT_NAME else name for name in node.output]
+    widths = {
+        v.name: v.type.tensor_type.shape.dim[3].dim_value
+        for v in [*g.value_info, *g.input]
+        if len(v.type.tensor_type.shape.dim) == 4
+    }
+    weights = {init.name: init for init in g.initializer}
+    first = next(i for i, node in enumerate(g.node) if node.op_type == "Conv")
+    renamed: dict[str, str] = {}
+    reversed_maps: set[str] = set()  # the mirror's feature maps, whose columns run right to left
+    mirror_nodes, mirror_weights = [], []
+    for node in g.node[first:]:
+        copy = onnx.NodeProto()
+        copy.CopyFrom(node)
+        copy.name = f"{node.name}_mirror" if node.name else ""
+        copy.input[:] = [renamed.get(name, name) for name in node.input]
+        copy.output[:] = [renamed.setdefault(name, f"{name}_mirror") for name in node.output]
+        reads_reversed = any(name in reversed_maps for name in copy.input)
+        if node.op_type == "Conv":
+            kernel = numpy_helper.to_array(weights[node.input[1]])
+            mirror_weights.append(
+                numpy_helper.from_array(
+                    np.ascontiguousarray(kernel[..., ::-1]), f"{node.input[1]}_mirror"
+                )
+            )
+            copy.input[1] = mirror_weights[-1].name
+            _mirror_padding(copy, widths[node.input[0]], kernel.shape[3])
+            reversed_maps.add(copy.output[0])
+        elif reads_reversed and node.op_type == "Concat":
+            if helper.get_attribute_value(node.attribute[0]) in (3, -1):
+                raise ValueError("a concatenation along the columns has no mirror here")
+            reversed_maps.update(copy.output)
+        elif reads_reversed and node.op_type in _COLUMNWISE:
+            reversed_maps.update(copy.output)
+        elif reads_reversed and (node.op_type not in _POOLS or not _pools_columns(node)):
+            raise ValueError(f"{node.op_type} on a feature map has no mirror here")
+        mirror_nodes.append(copy)
+    both = (page_scores, renamed[page_scores])
+    mean = [
+        *(helper.make_node("Max", [s, "mirror_floor"], [f"{s}_floored"]) for s in both),
+        *(helper.make_node("Log", [f"{s}_floored"], [f"{s}_log"]) for s in both),
+        helper.make_node("Add", [f"{s}_log" for s in both], ["log_scores_summed"]),
+        helper.make_node("Mul", ["log_scores_summed", "mirror_scale"], ["mean_log_scaled"]),
+        helper.make_node("Softmax", ["mean_log_scaled"], [OUTPUT_NAME], axis=1),
+    ]
+    g.node.extend([*mirror_nodes, *mean])
+    g.initializer.extend([
+        *mirror_weights,
+        numpy_helper.from_array(np.array(1e-30, np.float32), "mirror_floor"),  # log(0) = -inf
+        numpy_helper.from_array(np.array(0.5 / temperature, np.float32), "mirror_scale"),
+    ])  # fmt: skip
+    del g.value_info[:]  # inferred above; the checker infers them again
+    return model
+
+
+def _pools_columns(pool: onnx.NodeProto) -> bool:
+    if pool.op_type.startswith("Global"):
+        return True
+    axes = next((helper.get_attribute_value(a) for a in pool.attribute if a.name == "axes"), [])
+    return 3 in axes or -1 in axes
+
+
+def _mirror_padding(conv: onnx.NodeProto, width: int, kernel: int) -> None:
+    """Set `conv`'s left and right padding so that, on a map with its columns reversed, output
+    column j' reads the columns that output column (last - j') of the original reads, reversed.
+
+    With input width W, stride s, padding l (left) and r, the output has w = (W + l + r - k) // s
+    + 1 columns; the reversed map needs left padding (w - 1) * s + k - W - l and right padding l.
+    Stride 1 with symmetric padding keeps its padding; stride 2 on an even width moves one column
+    of padding from left to right.
+    """
+    attrs = {a.name: helper.get_attribute_value(a) for a in conv.attribute}
+    top, left, bottom, right = attrs.get("pads", [0, 0, 0, 0])
+    stride = attrs.get("strides", [1, 1])[1]
+    if attrs.get("dilations", [1, 1])[1] != 1 or attrs.get("auto_pad", b"NOTSET") != b"NOTSET":
+        raise ValueError("a dilated or auto-padded convolution has no mirror here")
+    out = (width + left + right - kernel) // stride + 1
+    new_left = (out - 1) * stride + kernel - width - left
+    if new_left < 0:
+        raise ValueError(f"no padding mirrors this convolution: {attrs}")
+    for a in conv.attribute:
+        if a.name == "pads":
+            a.ints[:] = [top, new_left, bottom, left]
+            return
+    conv.attribute.append(helper.make_attribute("pads", [top, new_left, bottom, left]))
 
 
 def session(path: Path, threads: int = 0) -> ort.InferenceSession:

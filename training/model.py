@@ -84,8 +84,22 @@ def fold_normalisation(net: HealthCodeNet) -> HealthCodeNet:
     return folded
 
 
+def mirrored_logits(net: nn.Module, pixels: torch.Tensor) -> torch.Tensor:
+    """The mean of the logits for the page and for its mirror image, (N, 4).
+
+    The network is trained on mirrored pages as well (a mirrored screen keeps its status), so the
+    two are two looks at the same evidence; their mean is right more often than either, on every
+    set and most on unseen layouts and photos (training/MODEL_CARD.md, "Mirror averaging"), for
+    twice the network's cost. Training computes it from mirrored pages; the exported graph from
+    a mirrored twin of the network that gives the same numbers (export.add_mirror).
+    """
+    both = net(torch.cat([pixels, pixels.flip(3)]))
+    return both.reshape(2, -1, both.shape[1]).mean(0)
+
+
 class SoftmaxScores(nn.Module):
-    """The served graph: pixels -> calibrated class probabilities, softmax(logits / temperature)."""
+    """The served graph: pixels -> calibrated class probabilities, softmax(logits / temperature),
+    where the logits are the mirror-averaged ones."""
 
     def __init__(self, net: HealthCodeNet, temperature: float = 1.0) -> None:
         super().__init__()
@@ -93,7 +107,7 @@ class SoftmaxScores(nn.Module):
         self.temperature = temperature
 
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
-        return torch.softmax(self.net(pixels) / self.temperature, dim=1)
+        return torch.softmax(mirrored_logits(self.net, pixels) / self.temperature, dim=1)
 
 
 def count_macs(net: HealthCodeNet, height: int, width: int) -> int:

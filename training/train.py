@@ -37,7 +37,7 @@ from training.metrics import (
     fit_temperature,
     softmax,
 )
-from training.model import HealthCodeNet, count_macs
+from training.model import HealthCodeNet, count_macs, mirrored_logits
 from training.preprocessing import INPUT_SHAPE
 
 DEFAULT_OUT = Path("model_repository/health_code_classifier/2/model.onnx")
@@ -89,10 +89,10 @@ def fit(
 
 @torch.no_grad()
 def predict(net: HealthCodeNet, pixels: np.ndarray, batch_size: int = 256) -> np.ndarray:
-    """Return logits (N, 4) for uint8 pixels (N, 3, H, W)."""
+    """Return the served (mirror-averaged) logits (N, 4) for uint8 pixels (N, 3, H, W)."""
     net.eval()
     chunks = [
-        net(torch.from_numpy(np.array(pixels[i : i + batch_size])))
+        mirrored_logits(net, torch.from_numpy(np.array(pixels[i : i + batch_size])))
         for i in range(0, len(pixels), batch_size)
     ]
     return torch.cat(chunks).numpy()
@@ -147,7 +147,10 @@ def run(args: argparse.Namespace, log: Callable[[str], None] = print) -> Report:
     net = HealthCodeNet()
     params = sum(p.numel() for p in net.parameters())
     macs = count_macs(net, *INPUT_SHAPE[1:])
-    log(f"model: {params} parameters, {macs / 1e6:.1f} M multiply-adds per image")
+    log(
+        f"model: {params} parameters, {macs / 1e6:.1f} M multiply-adds a pass, two passes per "
+        "served image (the page and its mirror)"
+    )
     fit(net, train, args.epochs, args.batch_size, args.lr, args.seed, log)
     train_s = time.monotonic() - started - data_s
     calib_logits = predict(net, calib.pixels)

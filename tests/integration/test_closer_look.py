@@ -8,22 +8,21 @@ import pytest
 from benchmarks.recognition import case
 
 # Independent phone photos (benchmarks/code_screens.py, seed 1) of home pages whose code is small
-# in a card: the whole page at the classifier's resolution leaves their colour below the rule
-# (page 1: yellow, 0.63) or takes them for invalid (pages 21 and 38).
-SMALL_CODES = (1, 21, 38)
-# Independent phone photos (seed 1) of home pages whose first look saw almost no colour (0.019,
-# 0.011 and 0.041 at most): only a near-certain view answers them.
-UNSEEN_SMALL_CODES = (294, 305, 394)
+# in a card: the whole page at the classifier's resolution leaves their colour below the rule, and
+# the view around the code answers them (pages 294 and 394 red at 1.0 from a first look of little
+# colour; the tier for pages whose first look saw less than the floor is unit-tested: the shipped
+# rule has none).
+SMALL_CODES = (21, 38, 294, 394)
 # Photos of pages that are no health code but hold a code-like square: a badge, a trip card, a
 # black code under a coloured header.
 NOT_HEALTH_CODES = (3, 15, 27, 47)
 
-# Independent screenshots (seed 2) of news lists with red and pink thumbnails and no code, which
-# the first look answers red at 0.978 and 0.984.
-NEWS_LISTS = (199, 371)
-# Unsure colours (0.94-0.99) whose code is there: a yellow home page's screenshot (seed 2) the
-# locator finds, and a green home page's photo (seed 1) only the QR reader finds.
-UNSURE_WITH_CODE = (("screenshot", 149, 2), ("photo", 156, 1))
+# News lists with yellow or red thumbnails and no code, which the first look answers as a colour
+# (a screenshot of seed 2 red at 0.976, a photo of seed 1 yellow at 0.945).
+NEWS_LISTS = (("screenshot", 371, 2), ("photo", 227, 1))
+# Unsure colours (0.89-0.99) whose code is there: a yellow home page's screenshot (seed 2, 0.978)
+# and photo (seed 1, 0.947).
+UNSURE_WITH_CODE = (("screenshot", 149, 2), ("photo", 1, 1))
 
 
 def analyse(client, image: bytes) -> dict:
@@ -53,14 +52,6 @@ def test_a_small_code_in_a_photo_is_answered_from_the_closer_look(client, page):
     assert closer_looks(client, "colour") == before + 1
 
 
-@pytest.mark.parametrize("page", UNSEEN_SMALL_CODES)
-def test_a_small_code_the_first_look_did_not_see_is_answered_from_a_near_certain_view(client, page):
-    image, drawn = case("photo", page, seed=1)
-    body = analyse(client, image)
-    assert max(v for k, v in body["scores"].items() if k != "invalid") >= 0.9999
-    assert (body["status"], body["decided_by"]) == (drawn.label, "closer_look")
-
-
 @pytest.mark.parametrize("page", NOT_HEALTH_CODES)
 def test_a_page_that_is_no_health_code_stays_invalid(client, page):
     image, drawn = case("photo", page, seed=1)
@@ -70,9 +61,9 @@ def test_a_page_that_is_no_health_code_stays_invalid(client, page):
     assert body["decided_by"] != "closer_look"
 
 
-@pytest.mark.parametrize("page", NEWS_LISTS)
-def test_an_unsure_colour_on_a_page_with_no_code_is_withdrawn(client, page):
-    image, drawn = case("screenshot", page, seed=2)
+@pytest.mark.parametrize(("kind", "page", "seed"), NEWS_LISTS)
+def test_an_unsure_colour_on_a_page_with_no_code_is_withdrawn(client, kind, page, seed):
+    image, drawn = case(kind, page, seed=seed)
     assert drawn.drawn == "invalid/news"
     before = closer_looks(client, "withdrawn")
     body = analyse(client, image)

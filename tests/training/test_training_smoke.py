@@ -5,18 +5,21 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
 import onnx
 import pytest
+import torch
 
-from training import dataset, evaluate
+from training import dataset, evaluate, mirror
 from training.dataset import TRAIN_LAYOUTS, generate, render_task, split_seeds
-from training.export import INPUT_NAME, OUTPUT_NAME, session, write_rule
+from training.export import INPUT_NAME, OUTPUT_NAME, add_mirror, scores_of, session, write_rule
 from training.families import FAMILIES, HOLDOUT_LAYOUTS, family_factors
 from training.metrics import choose_threshold, rule_rates, safe_answers
 from training.metrics import evaluate as score
+from training.model import HealthCodeNet, SoftmaxScores
 from training.preprocessing import INPUT_SHAPE, image_to_tensor
 from training.render import LABELS, render, render_sample
 from training.train import parse_args, run
@@ -40,6 +43,9 @@ def check_contract(path: Path) -> None:
         (out,) = sess.run([OUTPUT_NAME], {INPUT_NAME: batch})
         assert out.shape == (n, len(LABELS)) and out.dtype == np.float32
         np.testing.assert_allclose(out.sum(axis=1), 1.0, atol=1e-5)
+        # The graph averages the page and its mirror: a mirrored page gets the same answer.
+        (mirrored,) = sess.run([OUTPUT_NAME], {INPUT_NAME: np.ascontiguousarray(batch[..., ::-1])})
+        np.testing.assert_allclose(mirrored, out, atol=1e-6)
     assert path.stat().st_size < 2_000_000
 
 
@@ -220,3 +226,27 @@ def test_the_evaluation_knows_which_images_are_photos_without_rendering_them(spl
     seeds = split_seeds(split, 8, 0)
     flags = evaluate.photographed(split, 8, 0)
     assert flags.tolist() == [render_task((s, split))[0].photo for s in seeds]
+
+
+def test_a_one_look_graph_given_the_mirror_scores_as_the_trained_one(tmp_path):
+    # training.mirror's upgrade of a model exported before mirror averaging: the same weights,
+    # one more temperature, and the answers torch's served scores give.
+    torch.manual_seed(0)
+    net, one_look = HealthCodeNet().eval(), tmp_path / "one_look.onnx"
+    with torch.no_grad():  # an untrained head scores noise and its mirror too much alike
+        net.head.weight.mul_(1000)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.onnx.export(torch.nn.Sequential(net, torch.nn.Softmax(dim=1)).eval(),
+                          (torch.zeros(2, *INPUT_SHAPE, dtype=torch.uint8),), str(one_look),
+                          dynamo=False, opset_version=17, input_names=[INPUT_NAME],
+                          output_names=[OUTPUT_NAME],
+                          dynamic_axes={INPUT_NAME: {0: "N"}, OUTPUT_NAME: {0: "N"}})  # fmt: skip
+    assert not mirror.is_mirrored(one_look)
+    served = tmp_path / "served.onnx"
+    onnx.save(add_mirror(onnx.load(str(one_look)), 1.5), str(served))
+    assert mirror.is_mirrored(served)
+    pages = np.random.default_rng(1).integers(0, 256, (3, *INPUT_SHAPE), np.uint8)
+    with torch.no_grad():
+        expected = SoftmaxScores(net, 1.5)(torch.from_numpy(pages)).numpy()
+    np.testing.assert_allclose(scores_of(served, pages), expected, atol=1e-5)

@@ -1,0 +1,111 @@
+"""Give an exported one-look classifier the mirror average, recalibrated on the calibration split.
+
+.venv/bin/python -m training.mirror   # the shipped model, its configs and its run record
+
+`make train` exports mirror-averaged graphs itself (export.export_onnx). This upgrades a graph
+exported before that without training it again (training on another CPU gives another network:
+benchmarks/NOTES.md, 2026-12-02 19:00): the same weights score the page and its mirror
+(export.add_mirror), one more temperature is fitted to the averaged scores on the calibration
+split, and the decision rule and the closer look's rule are chosen again there, as `make train`
+chooses them. The run record keeps the one-look graph's hash and temperature beside the new ones.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import hashlib
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import onnx
+
+from gateway.classification import THRESHOLD_PARAMETER
+from training import closer_look
+from training.dataset import load
+from training.export import add_mirror, classifier_configs, scores_of, write_rule
+from training.metrics import (
+    choose_threshold,
+    evaluate,
+    expected_calibration_error,
+    fit_temperature,
+    softmax,
+)
+from training.preprocessing import INPUT_SHAPE
+
+
+def mean_log_scores(model: Path, pixels: np.ndarray) -> np.ndarray:
+    """mean(log SCORES) of a one-look graph over each page and its mirror: logits / t, up to a
+    constant a row (what add_mirror computes before its temperature)."""
+    mirrored = np.ascontiguousarray(pixels[..., ::-1])
+    return np.mean(
+        [np.log(np.maximum(scores_of(model, p), 1e-30)) for p in (pixels, mirrored)], axis=0
+    )
+
+
+def is_mirrored(model: Path) -> bool:
+    """Whether `model` already answers a page and its mirror alike."""
+    pages = np.random.default_rng(0).integers(0, 256, (4, *INPUT_SHAPE), np.uint8)
+    return bool(np.allclose(scores_of(model, pages), scores_of(model, pages[..., ::-1]), atol=1e-6))
+
+
+def upgrade(model: Path, record_path: Path, workers: int, log: Callable[[str], None]) -> None:
+    record = json.loads(record_path.read_text())
+    if is_mirrored(model):
+        raise SystemExit(f"{model} already averages the page and its mirror")
+    settings = record["settings"]
+    calib = load("calib", settings["calib_samples"], settings["seed"], workers)
+    test = load("test", settings["test_samples"], settings["seed"], workers)
+    calib_log = mean_log_scores(model, calib.pixels)
+    extra = fit_temperature(calib_log, calib.labels)
+    threshold = choose_threshold(softmax(calib_log, extra), calib.labels)
+    test_log = mean_log_scores(model, test.pixels)
+    one_look = {"onnx_sha256": record["model"]["onnx_sha256"], "temperature": record["temperature"]}
+    temperature = record["temperature"] * extra
+    tmp = model.with_name(f".{model.name}.tmp")
+    onnx.save(add_mirror(onnx.load(str(model)), extra), str(tmp))
+    onnx.checker.check_model(str(tmp), full_check=True)
+    os.replace(tmp, model)  # Triton polls the repository: never let it see a half-written file
+    configs = classifier_configs(model)
+    for config in configs:
+        if config.exists():
+            write_rule(config, {THRESHOLD_PARAMETER: threshold})
+    log(f"temperature {one_look['temperature']:.3f} -> {temperature:.3f}; a colour needs >= "
+        f"{threshold:.2f}")  # fmt: skip
+    report = evaluate(softmax(test_log, extra), test.labels, test.kinds, threshold)
+    argmax = evaluate(softmax(test_log, extra), test.labels, test.kinds)
+    log(report.format())
+    closer = closer_look.choose(model, configs, settings["calib_samples"], settings["seed"],
+                                threshold, workers, log=log)  # fmt: skip
+    record.update(
+        temperature=temperature,
+        min_colour_probability=threshold,
+        closer_look=closer,
+        test={**report.to_json(),
+              "ece_before_calibration": expected_calibration_error(
+                  softmax(test_log * one_look["temperature"]), test.labels),
+              "argmax": {k: argmax.to_json()[k] for k in ("accuracy", "invalid_as_colour")}},
+        mirror_added_to=one_look,
+    )  # fmt: skip
+    record["model"].update(
+        onnx_bytes=model.stat().st_size, onnx_sha256=hashlib.sha256(model.read_bytes()).hexdigest()
+    )
+    record_path.write_text(json.dumps(record, indent=1) + "\n")
+
+
+def main(argv: list[str] | None = None) -> None:
+    from training.train import DEFAULT_OUT, DEFAULT_RECORD
+
+    parser = argparse.ArgumentParser(prog="python -m training.mirror", description=__doc__)
+    parser.add_argument("--model", type=Path, default=DEFAULT_OUT)
+    parser.add_argument("--record", type=Path, default=DEFAULT_RECORD, help="the training record")
+    parser.add_argument("--workers", type=int, default=2, help="rendering processes")
+    args = parser.parse_args(argv)
+    upgrade(args.model, args.record, args.workers, functools.partial(print, flush=True))
+
+
+if __name__ == "__main__":
+    main()
