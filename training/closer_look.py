@@ -14,7 +14,6 @@ within what the views add); `make evaluate` reports every set with it.
 
 from __future__ import annotations
 
-import argparse
 import functools
 import json
 from collections.abc import Callable
@@ -147,13 +146,9 @@ def choose(
 
 
 def main(argv: list[str] | None = None) -> None:
-    from training.train import DEFAULT_OUT, DEFAULT_RECORD
+    from training.train import parse_model_args  # train imports this module
 
-    parser = argparse.ArgumentParser(prog="python -m training.closer_look", description=__doc__)
-    parser.add_argument("--model", type=Path, default=DEFAULT_OUT)
-    parser.add_argument("--record", type=Path, default=DEFAULT_RECORD, help="the training record")
-    parser.add_argument("--workers", type=int, default=2, help="rendering processes")
-    args = parser.parse_args(argv)
+    args = parse_model_args("python -m training.closer_look", __doc__, argv)
     record = json.loads(args.record.read_text())
     settings = record["settings"]
     record["closer_look"] = choose(

@@ -12,7 +12,6 @@ chooses them. The run record keeps the one-look graph's hash and temperature bes
 
 from __future__ import annotations
 
-import argparse
 import functools
 import hashlib
 import json
@@ -35,6 +34,7 @@ from training.metrics import (
     softmax,
 )
 from training.preprocessing import INPUT_SHAPE
+from training.train import parse_model_args
 
 
 def mean_log_scores(model: Path, pixels: np.ndarray) -> np.ndarray:
@@ -97,13 +97,7 @@ def upgrade(model: Path, record_path: Path, workers: int, log: Callable[[str], N
 
 
 def main(argv: list[str] | None = None) -> None:
-    from training.train import DEFAULT_OUT, DEFAULT_RECORD
-
-    parser = argparse.ArgumentParser(prog="python -m training.mirror", description=__doc__)
-    parser.add_argument("--model", type=Path, default=DEFAULT_OUT)
-    parser.add_argument("--record", type=Path, default=DEFAULT_RECORD, help="the training record")
-    parser.add_argument("--workers", type=int, default=2, help="rendering processes")
-    args = parser.parse_args(argv)
+    args = parse_model_args("python -m training.mirror", __doc__, argv)
     upgrade(args.model, args.record, args.workers, functools.partial(print, flush=True))
 
 

@@ -193,6 +193,15 @@ def run(args: argparse.Namespace, log: Callable[[str], None] = print) -> Report:
     return report
 
 
+def parse_model_args(prog: str, description: str, argv: list[str] | None) -> argparse.Namespace:
+    """The arguments of a tool that works on a trained model: --model, --record, --workers."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser.add_argument("--model", type=Path, default=DEFAULT_OUT)
+    parser.add_argument("--record", type=Path, default=DEFAULT_RECORD, help="the training record")
+    parser.add_argument("--workers", type=int, default=2, help="rendering processes")
+    return parser.parse_args(argv)
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m training.train", description=__doc__.split("\n")[0]

@@ -250,3 +250,26 @@ def test_a_one_look_graph_given_the_mirror_scores_as_the_trained_one(tmp_path):
     with torch.no_grad():
         expected = SoftmaxScores(net, 1.5)(torch.from_numpy(pages)).numpy()
     np.testing.assert_allclose(scores_of(served, pages), expected, atol=1e-5)
+
+
+def test_a_graph_whose_columns_cannot_be_mirrored_is_refused(tmp_path):
+    # A network that flattens its feature map into a linear layer reads the columns in order: a
+    # twin with mirrored kernels would not give the mirrored page's scores, so none is made.
+    class Flattening(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = torch.nn.Conv2d(3, 2, 4, stride=4)
+            self.head = torch.nn.Linear(2 * 100 * 60, 4)
+
+        def forward(self, pixels: torch.Tensor) -> torch.Tensor:
+            return torch.softmax(self.head(self.conv(pixels.float()).flatten(1)), dim=1)
+
+    path = tmp_path / "flattening.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.onnx.export(Flattening().eval(), (torch.zeros(2, *INPUT_SHAPE, dtype=torch.uint8),),
+                          str(path), dynamo=False, opset_version=17, input_names=[INPUT_NAME],
+                          output_names=[OUTPUT_NAME],
+                          dynamic_axes={INPUT_NAME: {0: "N"}, OUTPUT_NAME: {0: "N"}})  # fmt: skip
+    with pytest.raises(ValueError, match="has no mirror"):
+        add_mirror(onnx.load(str(path)), 1.0)
