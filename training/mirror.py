@@ -53,6 +53,7 @@ def is_mirrored(model: Path) -> bool:
 
 
 def upgrade(model: Path, record_path: Path, workers: int, log: Callable[[str], None]) -> None:
+    """Mirror `model` in place, choose its rules again, write its configs and run record."""
     record = json.loads(record_path.read_text())
     if is_mirrored(model):
         raise SystemExit(f"{model} already averages the page and its mirror")
