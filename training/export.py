@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -24,24 +25,35 @@ def export_onnx(net: HealthCodeNet, path: Path, temperature: float = 1.0) -> Non
     """Write uint8 pixels [N, *INPUT_SHAPE] -> float32 scores [N, 4] to `path`, atomically: the
     network's one-look probabilities, then `add_mirror` (model.SoftmaxScores in ONNX)."""
     one_look = torch.nn.Sequential(fold_normalisation(net), torch.nn.Softmax(dim=1)).eval()
+    save_checked(add_mirror(to_onnx(one_look), temperature), path)
+
+
+def to_onnx(scorer: torch.nn.Module) -> onnx.ModelProto:
+    """The ONNX graph of a module from uint8 pixels [N, *INPUT_SHAPE] to scores [N, classes]."""
     example = torch.zeros(2, *INPUT_SHAPE, dtype=torch.uint8)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
     # The torch.export-based exporter needs onnxscript, which this project does not install; the
     # TorchScript one works but warns that it is deprecated (and pytest turns warnings into errors).
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), tempfile.TemporaryDirectory() as folder:
         warnings.simplefilter("ignore", DeprecationWarning)
+        path = Path(folder) / "graph.onnx"  # the exporter writes to a path
         torch.onnx.export(
-            one_look,
+            scorer,
             (example,),
-            str(tmp),
+            str(path),
             dynamo=False,
             opset_version=OPSET,
             input_names=[INPUT_NAME],
             output_names=[OUTPUT_NAME],
             dynamic_axes={INPUT_NAME: {0: "N"}, OUTPUT_NAME: {0: "N"}},
         )
-    onnx.save(add_mirror(onnx.load(str(tmp)), temperature), str(tmp))
+        return onnx.load(str(path))
+
+
+def save_checked(model: onnx.ModelProto, path: Path) -> None:
+    """Write `model` to `path` once onnx's full check passes, atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    onnx.save(model, str(tmp))
     onnx.checker.check_model(str(tmp), full_check=True)
     os.replace(tmp, path)  # Triton polls the repository: never let it see a half-written file
 

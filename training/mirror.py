@@ -15,7 +15,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -25,7 +24,7 @@ import onnx
 from gateway.classification import THRESHOLD_PARAMETER
 from training import closer_look
 from training.dataset import load
-from training.export import add_mirror, classifier_configs, scores_of, write_rule
+from training.export import add_mirror, classifier_configs, save_checked, scores_of, write_rule
 from training.metrics import (
     choose_threshold,
     evaluate,
@@ -66,10 +65,7 @@ def upgrade(model: Path, record_path: Path, workers: int, log: Callable[[str], N
     test_log = mean_log_scores(model, test.pixels)
     one_look = {"onnx_sha256": record["model"]["onnx_sha256"], "temperature": record["temperature"]}
     temperature = record["temperature"] * extra
-    tmp = model.with_name(f".{model.name}.tmp")
-    onnx.save(add_mirror(onnx.load(str(model)), extra), str(tmp))
-    onnx.checker.check_model(str(tmp), full_check=True)
-    os.replace(tmp, model)  # Triton polls the repository: never let it see a half-written file
+    save_checked(add_mirror(onnx.load(str(model)), extra), model)
     configs = classifier_configs(model)
     for config in configs:
         if config.exists():

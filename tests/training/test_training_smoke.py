@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +14,15 @@ import torch
 
 from training import dataset, evaluate, mirror
 from training.dataset import TRAIN_LAYOUTS, generate, render_task, split_seeds
-from training.export import INPUT_NAME, OUTPUT_NAME, add_mirror, scores_of, session, write_rule
+from training.export import (
+    INPUT_NAME,
+    OUTPUT_NAME,
+    add_mirror,
+    scores_of,
+    session,
+    to_onnx,
+    write_rule,
+)
 from training.families import FAMILIES, HOLDOUT_LAYOUTS, family_factors
 from training.metrics import choose_threshold, rule_rates, safe_answers
 from training.metrics import evaluate as score
@@ -235,13 +242,7 @@ def test_a_one_look_graph_given_the_mirror_scores_as_the_trained_one(tmp_path):
     net, one_look = HealthCodeNet().eval(), tmp_path / "one_look.onnx"
     with torch.no_grad():  # an untrained head scores noise and its mirror too much alike
         net.head.weight.mul_(1000)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        torch.onnx.export(torch.nn.Sequential(net, torch.nn.Softmax(dim=1)).eval(),
-                          (torch.zeros(2, *INPUT_SHAPE, dtype=torch.uint8),), str(one_look),
-                          dynamo=False, opset_version=17, input_names=[INPUT_NAME],
-                          output_names=[OUTPUT_NAME],
-                          dynamic_axes={INPUT_NAME: {0: "N"}, OUTPUT_NAME: {0: "N"}})  # fmt: skip
+    onnx.save(to_onnx(torch.nn.Sequential(net, torch.nn.Softmax(dim=1)).eval()), str(one_look))
     assert not mirror.is_mirrored(one_look)
     served = tmp_path / "served.onnx"
     onnx.save(add_mirror(onnx.load(str(one_look)), 1.5), str(served))
@@ -252,7 +253,7 @@ def test_a_one_look_graph_given_the_mirror_scores_as_the_trained_one(tmp_path):
     np.testing.assert_allclose(scores_of(served, pages), expected, atol=1e-5)
 
 
-def test_a_graph_whose_columns_cannot_be_mirrored_is_refused(tmp_path):
+def test_a_graph_whose_columns_cannot_be_mirrored_is_refused():
     # A network that flattens its feature map into a linear layer reads the columns in order: a
     # twin with mirrored kernels would not give the mirrored page's scores, so none is made.
     class Flattening(torch.nn.Module):
@@ -264,12 +265,5 @@ def test_a_graph_whose_columns_cannot_be_mirrored_is_refused(tmp_path):
         def forward(self, pixels: torch.Tensor) -> torch.Tensor:
             return torch.softmax(self.head(self.conv(pixels.float()).flatten(1)), dim=1)
 
-    path = tmp_path / "flattening.onnx"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        torch.onnx.export(Flattening().eval(), (torch.zeros(2, *INPUT_SHAPE, dtype=torch.uint8),),
-                          str(path), dynamo=False, opset_version=17, input_names=[INPUT_NAME],
-                          output_names=[OUTPUT_NAME],
-                          dynamic_axes={INPUT_NAME: {0: "N"}, OUTPUT_NAME: {0: "N"}})  # fmt: skip
     with pytest.raises(ValueError, match="has no mirror"):
-        add_mirror(onnx.load(str(path)), 1.0)
+        add_mirror(to_onnx(Flattening().eval()), 1.0)
