@@ -3,8 +3,8 @@
 .venv/bin/python -m training.mirror   # the shipped model, its configs and its run record
 
 `make train` exports mirror-averaged graphs itself (export.export_onnx). This upgrades a graph
-exported before that without training it again (training on another CPU gives another network:
-benchmarks/NOTES.md, 2026-12-02 19:00): the same weights score the page and its mirror
+exported before that without training it again (retraining on this machine gave another
+network: benchmarks/NOTES.md, 2026-12-02 19:00): the same weights score the page and its mirror
 (export.add_mirror), one more temperature is fitted to the averaged scores on the calibration
 split, and the decision rule and the closer look's rule are chosen again there, as `make train`
 chooses them. The run record keeps the one-look graph's hash and temperature beside the new ones.
