@@ -106,6 +106,36 @@ UNSEEN_BARS = (0.99, 0.995, 0.999, 0.9999)
 CHECK_BARS = (0.98, 0.99, 0.995, 0.999)
 
 
+# The mirror's look is paid for only where the first look is unsure (model.SoftmaxScores): a page
+# the first look scores at the gate or more is answered from that look alone. The gate is the
+# lowest of these under which, on the calibration split, every page the first look is that sure
+# of is one the mirror-averaged scores answer alike and at least NO_CLOSER_LOOK sure: past every
+# code-check bar, with no colour near a closer-look floor. So gating changes no answer and no
+# closer look there; it keeps the look that helped most on photos and unseen layouts for the
+# pages that need it. A value over 1 (NEVER_GATED) takes both looks for every page.
+GATES = (0.999, 0.9995, 0.9998, 0.9999, 0.99995, 0.99999)
+NO_CLOSER_LOOK = max(CHECK_BARS)
+NEVER_GATED = 2.0
+assert min(f for f in CLOSER_FLOORS if f > 0) >= 1 - NO_CLOSER_LOOK
+
+
+def gated_logits(
+    first: np.ndarray, both: np.ndarray, temperature: float, gate: float
+) -> np.ndarray:
+    """The served logits (softmax(them / temperature) are the served scores): the first look's
+    where its scores are at least `gate` sure, else the mirror-averaged ones."""
+    sure = softmax(first, temperature).max(axis=1, keepdims=True) >= gate
+    return np.where(sure, first, both)
+
+
+def choose_gate(first: np.ndarray, both: np.ndarray) -> float:
+    """The lowest of GATES at which gating changes no decision on these (calibration) scores:
+    the first look's and both looks' probabilities of the same pages; NEVER_GATED if none."""
+    alike = (first.argmax(axis=1) == both.argmax(axis=1)) & (both.max(axis=1) >= NO_CLOSER_LOOK)
+    sure = first.max(axis=1)
+    return next((g for g in GATES if alike[sure >= g].all()), NEVER_GATED)
+
+
 def closer_answers(
     first: np.ndarray,
     views: np.ndarray,

@@ -5,9 +5,10 @@
 `make train` exports mirror-averaged graphs itself (export.export_onnx). This upgrades a graph
 exported before that without training it again (retraining on this machine gave another
 network: benchmarks/NOTES.md, 2026-12-02 19:00): the same weights score the page and its mirror
-(export.add_mirror), one more temperature is fitted to the averaged scores on the calibration
-split, and the decision rule and the closer look's rule are chosen again there, as `make train`
-chooses them. The run record keeps the one-look graph's hash and temperature beside the new ones.
+where the first look is unsure (export.add_mirror), one more temperature is fitted to the
+averaged scores on the calibration split, and the gate, the decision rule and the closer look's
+rule are chosen again there, as `make train` chooses them. The run record keeps the one-look
+graph's hash and temperature beside the new ones.
 """
 
 from __future__ import annotations
@@ -26,29 +27,31 @@ from training import closer_look
 from training.dataset import load
 from training.export import add_mirror, classifier_configs, save_checked, scores_of, write_rule
 from training.metrics import (
+    choose_gate,
     choose_threshold,
     evaluate,
     expected_calibration_error,
     fit_temperature,
+    gated_logits,
     softmax,
 )
-from training.preprocessing import INPUT_SHAPE
 from training.train import parse_model_args
 
 
-def mean_log_scores(model: Path, pixels: np.ndarray) -> np.ndarray:
-    """mean(log SCORES) of a one-look graph over each page and its mirror: logits / t, up to a
-    constant a row (what add_mirror computes before its temperature)."""
-    mirrored = np.ascontiguousarray(pixels[..., ::-1])
-    return np.mean(
-        [np.log(np.maximum(scores_of(model, p), 1e-30)) for p in (pixels, mirrored)], axis=0
+def log_scores(model: Path, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """log SCORES of a one-look graph for each page, and their mean over the page and its
+    mirror: logits / t, up to a constant a row (what add_mirror computes before its
+    temperature)."""
+    page, mirror = (
+        np.log(np.maximum(scores_of(model, p), 1e-30))
+        for p in (pixels, np.ascontiguousarray(pixels[..., ::-1]))
     )
+    return page, (page + mirror) / 2
 
 
 def is_mirrored(model: Path) -> bool:
-    """Whether `model` already answers a page and its mirror alike."""
-    pages = np.random.default_rng(0).integers(0, 256, (4, *INPUT_SHAPE), np.uint8)
-    return bool(np.allclose(scores_of(model, pages), scores_of(model, pages[..., ::-1]), atol=1e-6))
+    """Whether `model` is already an add_mirror graph."""
+    return any(node.op_type == "If" for node in onnx.load(str(model)).graph.node)
 
 
 def upgrade(model: Path, record_path: Path, workers: int, log: Callable[[str], None]) -> None:
@@ -59,19 +62,22 @@ def upgrade(model: Path, record_path: Path, workers: int, log: Callable[[str], N
     settings = record["settings"]
     calib = load("calib", settings["calib_samples"], settings["seed"], workers)
     test = load("test", settings["test_samples"], settings["seed"], workers)
-    calib_log = mean_log_scores(model, calib.pixels)
+    calib_first, calib_log = log_scores(model, calib.pixels)
     extra = fit_temperature(calib_log, calib.labels)
-    threshold = choose_threshold(softmax(calib_log, extra), calib.labels)
-    test_log = mean_log_scores(model, test.pixels)
+    gate = choose_gate(softmax(calib_first, extra), softmax(calib_log, extra))
+    threshold = choose_threshold(
+        softmax(gated_logits(calib_first, calib_log, extra, gate), extra), calib.labels
+    )
+    test_log = gated_logits(*log_scores(model, test.pixels), extra, gate)
     one_look = {"onnx_sha256": record["model"]["onnx_sha256"], "temperature": record["temperature"]}
     temperature = record["temperature"] * extra
-    save_checked(add_mirror(onnx.load(str(model)), extra), model)
+    save_checked(add_mirror(onnx.load(str(model)), extra, gate), model)
     configs = classifier_configs(model)
     for config in configs:
         if config.exists():
             write_rule(config, {THRESHOLD_PARAMETER: threshold})
     log(f"temperature {one_look['temperature']:.3f} -> {temperature:.3f}; a colour needs >= "
-        f"{threshold:.2f}")  # fmt: skip
+        f"{threshold:.2f}; the mirror's look where the first look is below {gate:g}")  # fmt: skip
     report = evaluate(softmax(test_log, extra), test.labels, test.kinds, threshold)
     argmax = evaluate(softmax(test_log, extra), test.labels, test.kinds)
     log(report.format())
@@ -80,6 +86,7 @@ def upgrade(model: Path, record_path: Path, workers: int, log: Callable[[str], N
     record.update(
         temperature=temperature,
         min_colour_probability=threshold,
+        mirror_gate=gate,
         closer_look=closer,
         test={**report.to_json(),
               "ece_before_calibration": expected_calibration_error(

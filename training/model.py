@@ -84,8 +84,9 @@ def fold_normalisation(net: HealthCodeNet) -> HealthCodeNet:
     return folded
 
 
-def mirrored_logits(net: nn.Module, pixels: torch.Tensor) -> torch.Tensor:
-    """The mean of the logits for the page and for its mirror image, (N, 4).
+def looks(net: nn.Module, pixels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The logits for the page, and the mean of those for the page and for its mirror image,
+    each (N, 4).
 
     The network is trained on mirrored pages as well (a mirrored screen keeps its status), so the
     two are two looks at the same evidence; their mean is right more often than either, on every
@@ -93,21 +94,27 @@ def mirrored_logits(net: nn.Module, pixels: torch.Tensor) -> torch.Tensor:
     twice the network's cost. Training computes it from mirrored pages; the exported graph from
     a mirrored twin of the network that gives the same numbers (export.add_mirror).
     """
-    both = net(torch.cat([pixels, pixels.flip(3)]))
-    return both.reshape(2, -1, both.shape[1]).mean(0)
+    both = net(torch.cat([pixels, pixels.flip(3)])).reshape(2, len(pixels), -1)
+    return both[0], both.mean(0)
 
 
 class SoftmaxScores(nn.Module):
-    """The served graph: pixels -> calibrated class probabilities, softmax(logits / temperature),
-    where the logits are the mirror-averaged ones."""
+    """The served graph: pixels -> calibrated class probabilities softmax(logits / temperature),
+    from the first look's logits where that is at least `gate` sure, else from the mirror-averaged
+    logits (the mirror's look is paid for only where the first look is unsure: metrics.choose_gate;
+    a gate over 1 always takes both looks)."""
 
-    def __init__(self, net: HealthCodeNet, temperature: float = 1.0) -> None:
+    def __init__(self, net: HealthCodeNet, temperature: float, gate: float) -> None:
         super().__init__()
         self.net = net
         self.temperature = temperature
+        self.gate = gate
 
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
-        return torch.softmax(mirrored_logits(self.net, pixels) / self.temperature, dim=1)
+        first, mirrored = looks(self.net, pixels)
+        one = torch.softmax(first / self.temperature, dim=1)
+        both = torch.softmax(mirrored / self.temperature, dim=1)
+        return torch.where(one.amax(dim=1, keepdim=True) >= self.gate, one, both)
 
 
 def count_macs(net: HealthCodeNet, height: int, width: int) -> int:

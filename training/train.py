@@ -31,13 +31,15 @@ from training.families import HOLDOUT_LAYOUTS
 from training.fonts import cjk_font_file
 from training.metrics import (
     Report,
+    choose_gate,
     choose_threshold,
     evaluate,
     expected_calibration_error,
     fit_temperature,
+    gated_logits,
     softmax,
 )
-from training.model import HealthCodeNet, count_macs, mirrored_logits
+from training.model import HealthCodeNet, count_macs, looks
 from training.preprocessing import INPUT_SHAPE
 
 DEFAULT_OUT = Path("model_repository/health_code_classifier/2/model.onnx")
@@ -88,14 +90,16 @@ def fit(
 
 
 @torch.no_grad()
-def predict(net: HealthCodeNet, pixels: np.ndarray, batch_size: int = 256) -> np.ndarray:
-    """Return the served (mirror-averaged) logits (N, 4) for uint8 pixels (N, 3, H, W)."""
+def predict(
+    net: HealthCodeNet, pixels: np.ndarray, batch_size: int = 256
+) -> tuple[np.ndarray, np.ndarray]:
+    """The first look's and the mirror-averaged logits (N, 4) for uint8 pixels (N, 3, H, W)."""
     net.eval()
     chunks = [
-        mirrored_logits(net, torch.from_numpy(np.array(pixels[i : i + batch_size])))
+        looks(net, torch.from_numpy(np.array(pixels[i : i + batch_size])))
         for i in range(0, len(pixels), batch_size)
     ]
-    return torch.cat(chunks).numpy()
+    return tuple(torch.cat(part).numpy() for part in zip(*chunks, strict=True))
 
 
 def cpu_seconds() -> float:
@@ -148,27 +152,31 @@ def run(args: argparse.Namespace, log: Callable[[str], None] = print) -> Report:
     params = sum(p.numel() for p in net.parameters())
     macs = count_macs(net, *INPUT_SHAPE[1:])
     log(
-        f"model: {params} parameters, {macs / 1e6:.1f} M multiply-adds a pass, two passes per "
-        "served image (the page and its mirror)"
+        f"model: {params} parameters, {macs / 1e6:.1f} M multiply-adds a look: one look at a "
+        "page, two (the page and its mirror) where the first is unsure"
     )
     fit(net, train, args.epochs, args.batch_size, args.lr, args.seed, log)
     train_s = time.monotonic() - started - data_s
-    calib_logits = predict(net, calib.pixels)
+    calib_first, calib_logits = predict(net, calib.pixels)
     temperature = fit_temperature(calib_logits, calib.labels)
-    threshold = choose_threshold(softmax(calib_logits, temperature), calib.labels)
-    logits = predict(net, test.pixels)
+    gate = choose_gate(softmax(calib_first, temperature), softmax(calib_logits, temperature))
+    calib_served = softmax(gated_logits(calib_first, calib_logits, temperature, gate), temperature)
+    threshold = choose_threshold(calib_served, calib.labels)
+    logits = gated_logits(*predict(net, test.pixels), temperature, gate)
+    served = softmax(logits, temperature)
     ece_before = expected_calibration_error(softmax(logits), test.labels)
-    argmax = evaluate(softmax(logits, temperature), test.labels, test.kinds)
-    report = evaluate(softmax(logits, temperature), test.labels, test.kinds, threshold)
+    argmax = evaluate(served, test.labels, test.kinds)
+    report = evaluate(served, test.labels, test.kinds, threshold)
     log(f"temperature {temperature:.3f}: test ECE {ece_before:.4f} -> {report.ece:.4f}")
-    log(f"decision rule: a colour needs a calibrated probability >= {threshold:.2f}")
+    log(f"decision rule: a colour needs a calibrated probability >= {threshold:.2f}; "
+        f"the mirror's look where the first look is below {gate:g}")  # fmt: skip
     log(report.format())
-    export_onnx(net, args.out, temperature)
+    export_onnx(net, args.out, temperature, gate)
     configs = classifier_configs(args.out)
     for config in configs:
         if config.exists():
             write_rule(config, {THRESHOLD_PARAMETER: threshold})
-    diff = verify_onnx(args.out, net, test.pixels, temperature)
+    diff = verify_onnx(args.out, net, test.pixels, temperature, gate)
     closer = closer_look.choose(args.out, configs, args.calib_samples, args.seed, threshold,
                                 args.workers, args.cache, log)  # fmt: skip
     total_s = time.monotonic() - started
@@ -183,6 +191,7 @@ def run(args: argparse.Namespace, log: Callable[[str], None] = print) -> Report:
                "onnx_sha256": hashlib.sha256(args.out.read_bytes()).hexdigest()},
         temperature=temperature,
         min_colour_probability=threshold,
+        mirror_gate=gate,
         closer_look=closer,
         test={**report.to_json(), "ece_before_calibration": ece_before,
               "argmax": {k: argmax.to_json()[k] for k in ("accuracy", "invalid_as_colour")}},

@@ -9,8 +9,10 @@ from pathlib import Path
 
 import numpy as np
 import onnx
+import onnxruntime as ort
 import pytest
 import torch
+from onnx import TensorProto, helper, numpy_helper
 
 from training import dataset, evaluate, mirror
 from training.dataset import TRAIN_LAYOUTS, generate, render_task, split_seeds
@@ -24,7 +26,15 @@ from training.export import (
     write_rule,
 )
 from training.families import FAMILIES, HOLDOUT_LAYOUTS, family_factors
-from training.metrics import choose_threshold, rule_rates, safe_answers
+from training.metrics import (
+    NEVER_GATED,
+    choose_gate,
+    choose_threshold,
+    gated_logits,
+    rule_rates,
+    safe_answers,
+    softmax,
+)
 from training.metrics import evaluate as score
 from training.model import HealthCodeNet, SoftmaxScores
 from training.preprocessing import INPUT_SHAPE, image_to_tensor
@@ -34,6 +44,21 @@ from training.train import parse_args, run
 COMMITTED = (
     Path(__file__).resolve().parents[2] / "model_repository/health_code_classifier/2/model.onnx"
 )
+
+
+def first_look_and_scores(path: Path, pages: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The graph's first-look scores (an inner tensor, made an output here) and its SCORES."""
+    model = onnx.load(str(path))
+    model.graph.output.append(helper.make_tensor_value_info("first_look", TensorProto.FLOAT, None))
+    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    first, scores = sess.run(["first_look", OUTPUT_NAME], {INPUT_NAME: pages})
+    return first, scores
+
+
+def gate_of(path: Path) -> float:
+    model = onnx.load(str(path))
+    return float(next(numpy_helper.to_array(i) for i in model.graph.initializer
+                      if i.name == "mirror_gate"))  # fmt: skip
 
 
 def check_contract(path: Path) -> None:
@@ -50,9 +75,15 @@ def check_contract(path: Path) -> None:
         (out,) = sess.run([OUTPUT_NAME], {INPUT_NAME: batch})
         assert out.shape == (n, len(LABELS)) and out.dtype == np.float32
         np.testing.assert_allclose(out.sum(axis=1), 1.0, atol=1e-5)
-        # The graph averages the page and its mirror: a mirrored page gets the same answer.
-        (mirrored,) = sess.run([OUTPUT_NAME], {INPUT_NAME: np.ascontiguousarray(batch[..., ::-1])})
-        np.testing.assert_allclose(mirrored, out, atol=1e-6)
+        # A page the first look is sure of gets the first look's scores; the others the mean of
+        # the page's and its mirror's looks, so a mirrored page gets the same answer.
+        first, scores = first_look_and_scores(path, batch)
+        first_of_mirror, mirrored = first_look_and_scores(path, batch[..., ::-1].copy())
+        np.testing.assert_array_equal(scores, out)
+        sure = first.max(axis=1) >= gate_of(path)
+        np.testing.assert_allclose(out[sure], first[sure], atol=1e-6)
+        both = ~sure & (first_of_mirror.max(axis=1) < gate_of(path))
+        np.testing.assert_allclose(mirrored[both], out[both], atol=1e-6)
     assert path.stat().st_size < 2_000_000
 
 
@@ -173,6 +204,26 @@ def test_the_committed_model_meets_the_contract_and_recognises_fresh_renders():
     assert [LABELS[i] for i in scores.argmax(axis=1)] == expected
 
 
+def test_the_gate_is_the_lowest_under_which_the_first_look_alone_changes_no_decision():
+    def page(sure: float, label: int) -> list[float]:
+        return [sure if i == label else (1 - sure) / 3 for i in range(4)]
+
+    first = np.array([page(0.99960, 0), page(0.99985, 0), page(0.99992, 3), page(0.6, 1)])
+    both = np.array([page(0.99950, 0), page(0.97, 1), page(0.9990, 3), page(0.8, 1)])
+    # The second page's first look is sure of green where both looks say yellow: a gate that
+    # answers it from the first look alone changes its answer.
+    assert choose_gate(first, both) == 0.9999
+    both[1] = page(0.998, 0)  # both looks agree, but not past every code-check bar
+    assert choose_gate(first, both) == 0.9999
+    both[1] = page(0.9993, 0)
+    assert choose_gate(first, both) == 0.999
+    first[3] = page(0.999999, 1)  # sure past every gate, and the two looks disagree
+    assert choose_gate(first, both) == NEVER_GATED
+    logits = np.log(first), np.log(both)
+    served = softmax(gated_logits(*logits, 1.0, 0.9999))
+    np.testing.assert_allclose(served, np.vstack([both[:2], first[2:]]), rtol=1e-9)
+
+
 def test_the_decision_rule_answers_invalid_below_the_threshold_and_says_so():
     scores = np.array([[0.9, 0.05, 0.03, 0.02], [0.6, 0.3, 0.05, 0.05], [0.1, 0.1, 0.1, 0.7]])
     labels = np.array([0, 0, 3])
@@ -237,20 +288,34 @@ def test_the_evaluation_knows_which_images_are_photos_without_rendering_them(spl
 
 def test_a_one_look_graph_given_the_mirror_scores_as_the_trained_one(tmp_path):
     # training.mirror's upgrade of a model exported before mirror averaging: the same weights,
-    # one more temperature, and the answers torch's served scores give.
+    # one more temperature, a gate, and the answers torch's served scores give, on a batch
+    # whose first look is sure of some pages and unsure of others.
     torch.manual_seed(0)
     net, one_look = HealthCodeNet().eval(), tmp_path / "one_look.onnx"
-    with torch.no_grad():  # an untrained head scores noise and its mirror too much alike
-        net.head.weight.mul_(1000)
+    pages = np.random.default_rng(1).integers(0, 256, (6, *INPUT_SHAPE), np.uint8)
+    with torch.no_grad():  # an untrained head scores every page alike: spread it over these
+        head, net.head = net.head, torch.nn.Identity()
+        features = net(torch.from_numpy(np.concatenate([pages, pages[..., ::-1]])))
+        net.head = head
+        head.weight.div_(features.std(0) + 1e-6).mul_(3)
+        head.bias.copy_(-head.weight @ features.mean(0))
     onnx.save(to_onnx(torch.nn.Sequential(net, torch.nn.Softmax(dim=1)).eval()), str(one_look))
     assert not mirror.is_mirrored(one_look)
-    served = tmp_path / "served.onnx"
-    onnx.save(add_mirror(onnx.load(str(one_look)), 1.5), str(served))
-    assert mirror.is_mirrored(served)
-    pages = np.random.default_rng(1).integers(0, 256, (3, *INPUT_SHAPE), np.uint8)
     with torch.no_grad():
-        expected = SoftmaxScores(net, 1.5)(torch.from_numpy(pages)).numpy()
+        sure = torch.softmax(net(torch.from_numpy(pages)) / 1.5, dim=1).amax(dim=1).numpy()
+    gate = float(np.median(sure))
+    assert (sure < gate).any() and (sure > gate).any()
+    served = tmp_path / "served.onnx"
+    onnx.save(add_mirror(onnx.load(str(one_look)), 1.5, gate), str(served))
+    assert mirror.is_mirrored(served)
+    with torch.no_grad():
+        expected = SoftmaxScores(net, 1.5, gate)(torch.from_numpy(pages)).numpy()
+        mirrored = SoftmaxScores(net, 1.5, 2.0)(torch.from_numpy(pages)).numpy()
     np.testing.assert_allclose(scores_of(served, pages), expected, atol=1e-5)
+    for part in (sure > gate, sure < gate):  # a batch of sure pages alone, of unsure ones alone
+        np.testing.assert_allclose(scores_of(served, pages[part]), expected[part], atol=1e-5)
+    # The gate decided: a sure page's answer is its first look's, not the two looks' mean.
+    assert not np.allclose(expected[sure > gate], mirrored[sure > gate], atol=1e-3)
 
 
 def test_a_graph_whose_columns_cannot_be_mirrored_is_refused():
@@ -266,4 +331,4 @@ def test_a_graph_whose_columns_cannot_be_mirrored_is_refused():
             return torch.softmax(self.head(self.conv(pixels.float()).flatten(1)), dim=1)
 
     with pytest.raises(ValueError, match="has no mirror"):
-        add_mirror(to_onnx(Flattening().eval()), 1.0)
+        add_mirror(to_onnx(Flattening().eval()), 1.0, 0.999)
