@@ -91,7 +91,7 @@ def looks(net: nn.Module, pixels: torch.Tensor) -> tuple[torch.Tensor, torch.Ten
     The network is trained on mirrored pages as well (a mirrored screen keeps its status), so the
     two are two looks at the same evidence; their mean is right more often than either, on every
     set and most on unseen layouts and photos (training/MODEL_CARD.md, "Mirror averaging"), for
-    twice the network's cost. Training computes it from mirrored pages; the exported graph from
+    a second pass of the network. Training computes it from mirrored pages; the exported graph from
     a mirrored twin of the network that gives the same numbers (export.add_mirror).
     """
     both = net(torch.cat([pixels, pixels.flip(3)])).reshape(2, len(pixels), -1)
