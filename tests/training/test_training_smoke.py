@@ -318,6 +318,15 @@ def test_a_one_look_graph_given_the_mirror_scores_as_the_trained_one(tmp_path):
     assert not np.allclose(expected[sure > gate], mirrored[sure > gate], atol=1e-3)
 
 
+@pytest.mark.skipif(not COMMITTED.exists(), reason="no committed model yet")
+def test_the_gpu_warmup_pages_take_the_mirrors_branch():
+    # configs/gpu.pbtxt warms the classifier up with random pages, so that the mirror's branch
+    # is made ready at load too (the first look is sure of a black page).
+    noise = np.random.default_rng(2).integers(0, 256, (16, *INPUT_SHAPE), np.uint8)
+    first, _ = first_look_and_scores(COMMITTED, noise)
+    assert (first.max(axis=1) < gate_of(COMMITTED)).all()
+
+
 def test_a_graph_whose_columns_cannot_be_mirrored_is_refused():
     # A network that flattens its feature map into a linear layer reads the columns in order: a
     # twin with mirrored kernels would not give the mirrored page's scores, so none is made.

@@ -213,7 +213,7 @@ def test_the_gpu_classifier_picks_cudnn_algorithms_heuristically_and_warms_up_it
     for warmup in gpu.model_warmup:
         (name, tensor) = next(iter(warmup.inputs.items()))
         assert name == gpu.input[0].name and list(tensor.dims) == list(gpu.input[0].dims)
-        assert tensor.data_type == gpu.input[0].data_type and tensor.zero_data
+        assert tensor.data_type == gpu.input[0].data_type and tensor.random_data
 
 
 def python_models_bytes(config_name: str) -> int:
