@@ -18,6 +18,8 @@ from training.model import HealthCodeNet, SoftmaxScores, fold_normalisation
 from training.preprocessing import INPUT_SHAPE
 
 INPUT_NAME, OUTPUT_NAME = "PIXELS", "SCORES"
+# add_mirror's inner tensors that tests read: the first look's scores, and the gate.
+FIRST_LOOK_NAME, GATE_NAME = "first_look", "mirror_gate"
 OPSET = 17
 
 
@@ -139,9 +141,9 @@ def add_mirror(graph: onnx.ModelProto, temperature: float, gate: float) -> onnx.
         helper.make_node("Max", [page_scores, "mirror_floor"], ["page_floored"]),
         helper.make_node("Log", ["page_floored"], ["page_log"]),  # log(0) = -inf: floored
         helper.make_node("Mul", ["page_log", "first_scale"], ["first_scaled"]),
-        helper.make_node("Softmax", ["first_scaled"], ["first_look"], axis=1),
-        helper.make_node("ReduceMax", ["first_look"], ["first_sure"], axes=[1], keepdims=0),
-        helper.make_node("Less", ["first_sure", "mirror_gate"], ["unsure"]),
+        helper.make_node("Softmax", ["first_scaled"], [FIRST_LOOK_NAME], axis=1),
+        helper.make_node("ReduceMax", [FIRST_LOOK_NAME], ["first_sure"], axes=[1], keepdims=0),
+        helper.make_node("Less", ["first_sure", GATE_NAME], ["unsure"]),
         helper.make_node("Cast", ["unsure"], ["unsure_flags"], to=onnx.TensorProto.INT64),
         helper.make_node("ReduceSum", ["unsure_flags"], ["unsure_count"], keepdims=0),
         helper.make_node("Greater", ["unsure_count", "no_pages"], ["any_unsure"]),
@@ -159,7 +161,7 @@ def add_mirror(graph: onnx.ModelProto, temperature: float, gate: float) -> onnx.
             helper.make_node("Softmax", ["mean_log_scaled"], ["unsure_scores"], axis=1),
             helper.make_node("NonZero", ["unsure"], ["unsure_rows"]),
             helper.make_node("Transpose", ["unsure_rows"], ["unsure_indices"], perm=[1, 0]),
-            helper.make_node("ScatterND", ["first_look", "unsure_indices", "unsure_scores"],
+            helper.make_node("ScatterND", [FIRST_LOOK_NAME, "unsure_indices", "unsure_scores"],
                              ["both_looks_scores"]),
         ],
         "both_looks",
@@ -170,7 +172,7 @@ def add_mirror(graph: onnx.ModelProto, temperature: float, gate: float) -> onnx.
         mirror_weights,
     )  # fmt: skip
     first_only = helper.make_graph(
-        [helper.make_node("Identity", ["first_look"], ["first_look_scores"])],
+        [helper.make_node("Identity", [FIRST_LOOK_NAME], ["first_look_scores"])],
         "first_look_only",
         [],
         [helper.make_tensor_value_info("first_look_scores", onnx.TensorProto.FLOAT, None)],
@@ -184,7 +186,7 @@ def add_mirror(graph: onnx.ModelProto, temperature: float, gate: float) -> onnx.
         numpy_helper.from_array(np.array(1e-30, np.float32), "mirror_floor"),
         numpy_helper.from_array(np.array(1 / temperature, np.float32), "first_scale"),
         numpy_helper.from_array(np.array(0.5 / temperature, np.float32), "mirror_scale"),
-        numpy_helper.from_array(np.array(gate, np.float32), "mirror_gate"),
+        numpy_helper.from_array(np.array(gate, np.float32), GATE_NAME),
         numpy_helper.from_array(np.array(0, np.int64), "no_pages"),
     ])  # fmt: skip
     del g.value_info[:]  # inferred above; the checker infers them again

@@ -17,6 +17,8 @@ from onnx import TensorProto, helper, numpy_helper
 from training import dataset, evaluate, mirror
 from training.dataset import TRAIN_LAYOUTS, generate, render_task, split_seeds
 from training.export import (
+    FIRST_LOOK_NAME,
+    GATE_NAME,
     INPUT_NAME,
     OUTPUT_NAME,
     add_mirror,
@@ -49,16 +51,17 @@ COMMITTED = (
 def first_look_and_scores(path: Path, pages: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The graph's first-look scores (an inner tensor, made an output here) and its SCORES."""
     model = onnx.load(str(path))
-    model.graph.output.append(helper.make_tensor_value_info("first_look", TensorProto.FLOAT, None))
+    output = helper.make_tensor_value_info(FIRST_LOOK_NAME, TensorProto.FLOAT, None)
+    model.graph.output.append(output)
     sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    first, scores = sess.run(["first_look", OUTPUT_NAME], {INPUT_NAME: pages})
+    first, scores = sess.run([FIRST_LOOK_NAME, OUTPUT_NAME], {INPUT_NAME: pages})
     return first, scores
 
 
 def gate_of(path: Path) -> float:
     model = onnx.load(str(path))
     return float(next(numpy_helper.to_array(i) for i in model.graph.initializer
-                      if i.name == "mirror_gate"))  # fmt: skip
+                      if i.name == GATE_NAME))  # fmt: skip
 
 
 def check_contract(path: Path) -> None:
@@ -69,7 +72,7 @@ def check_contract(path: Path) -> None:
     assert (pixels.name, pixels.type) == (INPUT_NAME, "tensor(uint8)")
     assert pixels.shape[1:] == list(INPUT_SHAPE) and isinstance(pixels.shape[0], str)
     assert (scores.name, scores.type) == (OUTPUT_NAME, "tensor(float)")
-    rng = np.random.default_rng(0)
+    rng, gate = np.random.default_rng(0), gate_of(path)
     for n in (1, 7):
         batch = rng.integers(0, 256, (n, *INPUT_SHAPE), dtype=np.uint8)
         (out,) = sess.run([OUTPUT_NAME], {INPUT_NAME: batch})
@@ -80,9 +83,9 @@ def check_contract(path: Path) -> None:
         first, scores = first_look_and_scores(path, batch)
         first_of_mirror, mirrored = first_look_and_scores(path, batch[..., ::-1].copy())
         np.testing.assert_array_equal(scores, out)
-        sure = first.max(axis=1) >= gate_of(path)
+        sure = first.max(axis=1) >= gate
         np.testing.assert_allclose(out[sure], first[sure], atol=1e-6)
-        both = ~sure & (first_of_mirror.max(axis=1) < gate_of(path))
+        both = ~sure & (first_of_mirror.max(axis=1) < gate)
         np.testing.assert_allclose(mirrored[both], out[both], atol=1e-6)
     assert path.stat().st_size < 2_000_000
 
@@ -310,7 +313,7 @@ def test_a_one_look_graph_given_the_mirror_scores_as_the_trained_one(tmp_path):
     assert mirror.is_mirrored(served)
     with torch.no_grad():
         expected = SoftmaxScores(net, 1.5, gate)(torch.from_numpy(pages)).numpy()
-        mirrored = SoftmaxScores(net, 1.5, 2.0)(torch.from_numpy(pages)).numpy()
+        mirrored = SoftmaxScores(net, 1.5, NEVER_GATED)(torch.from_numpy(pages)).numpy()
     np.testing.assert_allclose(scores_of(served, pages), expected, atol=1e-5)
     for part in (sure > gate, sure < gate):  # a batch of sure pages alone, of unsure ones alone
         np.testing.assert_allclose(scores_of(served, pages[part]), expected[part], atol=1e-5)
