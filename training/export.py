@@ -276,3 +276,39 @@ def scores_of(path: Path, pixels: np.ndarray, batch_size: int = 64) -> np.ndarra
         sess.run([OUTPUT_NAME], {INPUT_NAME: np.ascontiguousarray(pixels[i : i + batch_size])})[0]
         for i in range(0, len(pixels), batch_size)
     ])  # fmt: skip
+
+
+def load_weights(net: HealthCodeNet, path: Path) -> HealthCodeNet:
+    """Put the weights of an exported graph's first look (a one-look or an add_mirror graph of
+    this architecture) into `net`, which then computes that look's logits; return `net`.
+
+    The exporter folded each batch norm into its convolution and the input normalisation into the
+    stem, so each batch norm becomes a shift (mean 0, variance 1 - eps, scale 1) and the stem's
+    weights are unfolded again (model.fold_normalisation backwards). A network loaded so must be
+    trained with its batch norms frozen (`fit(..., freeze_norms=True)`): batch statistics would
+    replace the folded ones.
+    """
+    graph = onnx.load(str(path)).graph
+    weights = {i.name: torch.from_numpy(numpy_helper.to_array(i).copy()) for i in graph.initializer}
+    first = next(i for i, node in enumerate(graph.node) if node.op_type == "Conv")
+    stop, head = next((i, n) for i, n in enumerate(graph.node) if n.op_type == "Gemm")
+    convs = [node for node in graph.node[first:stop] if node.op_type == "Conv"]
+    layers = [(m[0], m[1]) for m in net.features if isinstance(m, torch.nn.Sequential)]
+    if len(convs) != len(layers):
+        raise ValueError(f"{path} has {len(convs)} convolutions, the network {len(layers)}")
+    scale = (1 / (255 * net.std)).view(1, 3, 1, 1)  # what fold_normalisation multiplied in
+    shift = -(net.mean / net.std).view(1, 3, 1, 1)
+    with torch.no_grad():
+        for i, (node, (conv, norm)) in enumerate(zip(convs, layers, strict=True)):
+            kernel, bias = weights[node.input[1]], weights[node.input[2]]
+            if i == 0:  # the stem read raw 0..255 values; the network normalises them first
+                kernel = kernel / scale
+                bias = bias - (kernel * shift).sum(dim=(1, 2, 3))
+            conv.weight.copy_(kernel)
+            norm.running_mean.zero_()
+            norm.running_var.fill_(1 - norm.eps)
+            norm.weight.fill_(1)
+            norm.bias.copy_(bias)
+        net.head.weight.copy_(weights[head.input[1]])  # Gemm with transB, as nn.Linear exports
+        net.head.bias.copy_(weights[head.input[2]])
+    return net

@@ -26,7 +26,13 @@ from torch import nn
 from gateway.classification import THRESHOLD_PARAMETER
 from training import closer_look, render
 from training.dataset import SEED_OFFSETS, TRAIN_LAYOUTS, Dataset, load
-from training.export import classifier_configs, export_onnx, verify_onnx, write_rule
+from training.export import (
+    classifier_configs,
+    export_onnx,
+    load_weights,
+    verify_onnx,
+    write_rule,
+)
 from training.families import HOLDOUT_LAYOUTS
 from training.fonts import cjk_font_file
 from training.metrics import (
@@ -54,8 +60,11 @@ def fit(
     lr: float,
     seed: int,
     log: Callable[[str], None] = print,
+    freeze_norms: bool = False,
 ) -> None:
-    """Train `net` with AdamW, a one-cycle schedule and mirroring; the seed fixes the batches."""
+    """Train `net` with AdamW, a one-cycle schedule and mirroring; the seed fixes the batches.
+    `freeze_norms` keeps the batch norms' statistics as they are (a network of
+    export.load_weights, whose norms hold folded weights, not statistics)."""
     generator = torch.Generator().manual_seed(seed)
     steps_per_epoch = max(1, len(data.labels) // batch_size)  # drop the ragged end: BN needs > 1
     optimizer = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
@@ -63,6 +72,10 @@ def fit(
         optimizer, lr, total_steps=epochs * steps_per_epoch
     )
     net.train()
+    if freeze_norms:
+        for module in net.modules():
+            if isinstance(module, nn.BatchNorm2d):
+                module.eval()
     for epoch in range(epochs):
         started, total_loss, correct = time.monotonic(), 0.0, 0
         order = torch.randperm(len(data.labels), generator=generator).numpy()
@@ -149,13 +162,30 @@ def run(args: argparse.Namespace, log: Callable[[str], None] = print) -> Report:
     data_s = time.monotonic() - started
     log(f"data: {splits}, {data_s:.0f} s")
     net = HealthCodeNet()
+    initialised_from = None
+    if args.init:  # read before --out, which may be the same file, is written
+        initialised_from = {
+            "path": str(args.init),
+            "onnx_sha256": hashlib.sha256(args.init.read_bytes()).hexdigest(),
+        }
+        load_weights(net, args.init)
+        log(f"weights from {args.init}'s first look; batch norms frozen")
     params = sum(p.numel() for p in net.parameters())
     macs = count_macs(net, *INPUT_SHAPE[1:])
     log(
         f"model: {params} parameters, {macs / 1e6:.1f} M multiply-adds a look: one look at a "
         "page, two (the page and its mirror) where the first is unsure"
     )
-    fit(net, train, args.epochs, args.batch_size, args.lr, args.seed, log)
+    fit(
+        net,
+        train,
+        args.epochs,
+        args.batch_size,
+        args.lr,
+        args.seed,
+        log,
+        freeze_norms=args.init is not None,
+    )
     train_s = time.monotonic() - started - data_s
     calib_first, calib_logits = predict(net, calib.pixels)
     temperature = fit_temperature(calib_logits, calib.labels)
@@ -192,6 +222,7 @@ def run(args: argparse.Namespace, log: Callable[[str], None] = print) -> Report:
         temperature=temperature,
         min_colour_probability=threshold,
         mirror_gate=gate,
+        initialised_from=initialised_from,
         closer_look=closer,
         test={**report.to_json(), "ece_before_calibration": ece_before,
               "argmax": {k: argmax.to_json()[k] for k in ("accuracy", "invalid_as_colour")}},
@@ -226,6 +257,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--lr", type=float, default=3e-3, help="peak learning rate")
     parser.add_argument("--seed", type=int, default=0, help="fixes the data and the training")
+    parser.add_argument(
+        "--init",
+        type=Path,
+        help="start from this exported graph's weights (its first look) instead of at random",
+    )
     parser.add_argument("--workers", type=int, default=2, help="rendering processes")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     parser.add_argument(

@@ -22,6 +22,8 @@ from training.export import (
     INPUT_NAME,
     OUTPUT_NAME,
     add_mirror,
+    export_onnx,
+    load_weights,
     scores_of,
     session,
     to_onnx,
@@ -41,7 +43,7 @@ from training.metrics import evaluate as score
 from training.model import HealthCodeNet, SoftmaxScores
 from training.preprocessing import INPUT_SHAPE, image_to_tensor
 from training.render import LABELS, render, render_sample
-from training.train import parse_args, run
+from training.train import fit, parse_args, run
 
 COMMITTED = (
     Path(__file__).resolve().parents[2] / "model_repository/health_code_classifier/2/model.onnx"
@@ -344,3 +346,34 @@ def test_a_graph_whose_columns_cannot_be_mirrored_is_refused():
 
     with pytest.raises(ValueError, match="has no mirror"):
         add_mirror(to_onnx(Flattening().eval()), 1.0, 0.999)
+
+
+def test_an_exported_graphs_weights_load_back_into_the_network_and_train_on(tmp_path):
+    # `make train --init`: the folded batch norms and input normalisation of an exported graph
+    # become a network that computes the same first look, and fine-tuning keeps the norms frozen.
+    torch.manual_seed(0)
+    net = HealthCodeNet()
+    with torch.no_grad():  # batch norms with statistics of their own, so that folding matters
+        for module in net.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.running_mean.uniform_(-0.5, 0.5)
+                module.running_var.uniform_(0.5, 2)
+                module.weight.uniform_(0.5, 1.5)
+                module.bias.uniform_(-0.2, 0.2)
+    served = tmp_path / "served.onnx"
+    export_onnx(net.eval(), served, 1.3, 0.9)
+    loaded = load_weights(HealthCodeNet(), served).eval()
+    pages = np.random.default_rng(3).integers(0, 256, (5, *INPUT_SHAPE), np.uint8)
+    with torch.no_grad():
+        expected, got = (n(torch.from_numpy(pages)) for n in (net, loaded))
+    np.testing.assert_allclose(got.numpy(), expected.numpy(), atol=1e-4)
+    first, _ = first_look_and_scores(served, pages)
+    np.testing.assert_allclose(torch.softmax(got / 1.3, dim=1).numpy(), first, atol=1e-5)
+
+    data = dataset.Dataset(np.concatenate([pages] * 4), np.arange(20) % 4, np.array(["x"] * 20))
+    norm = loaded.features[0][1]
+    before = norm.running_var.clone(), loaded.stem_conv.weight.clone()
+    fit(loaded, data, epochs=1, batch_size=10, lr=1e-3, seed=0, log=lambda line: None,
+        freeze_norms=True)  # fmt: skip
+    assert torch.equal(norm.running_var, before[0])  # statistics kept
+    assert not torch.equal(loaded.stem_conv.weight, before[1])  # weights trained
