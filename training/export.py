@@ -290,9 +290,9 @@ def load_weights(net: HealthCodeNet, path: Path) -> HealthCodeNet:
     """
     graph = onnx.load(str(path)).graph
     weights = {i.name: torch.from_numpy(numpy_helper.to_array(i).copy()) for i in graph.initializer}
-    first = next(i for i, node in enumerate(graph.node) if node.op_type == "Conv")
-    stop, head = next((i, n) for i, n in enumerate(graph.node) if n.op_type == "Gemm")
-    convs = [node for node in graph.node[first:stop] if node.op_type == "Conv"]
+    # The outer graph's nodes are the first look (add_mirror's twin lives in its If branch).
+    convs = [node for node in graph.node if node.op_type == "Conv"]
+    head = next(node for node in graph.node if node.op_type == "Gemm")
     layers = [(m[0], m[1]) for m in net.features if isinstance(m, torch.nn.Sequential)]
     if len(convs) != len(layers):
         raise ValueError(f"{path} has {len(convs)} convolutions, the network {len(layers)}")
