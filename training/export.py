@@ -14,7 +14,7 @@ import onnxruntime as ort
 import torch
 from onnx import helper, numpy_helper
 
-from training.model import HealthCodeNet, SoftmaxScores, fold_normalisation
+from training.model import HealthCodeNet, SoftmaxScores, fold_normalisation, input_normalisation
 from training.preprocessing import INPUT_SHAPE
 
 INPUT_NAME, OUTPUT_NAME = "PIXELS", "SCORES"
@@ -296,8 +296,7 @@ def load_weights(net: HealthCodeNet, path: Path) -> HealthCodeNet:
     layers = [(m[0], m[1]) for m in net.features if isinstance(m, torch.nn.Sequential)]
     if len(convs) != len(layers):
         raise ValueError(f"{path} has {len(convs)} convolutions, the network {len(layers)}")
-    scale = (1 / (255 * net.std)).view(1, 3, 1, 1)  # what fold_normalisation multiplied in
-    shift = -(net.mean / net.std).view(1, 3, 1, 1)
+    scale, shift = input_normalisation(net)  # what fold_normalisation folded into the stem
     with torch.no_grad():
         for i, (node, (conv, norm)) in enumerate(zip(convs, layers, strict=True)):
             kernel, bias = weights[node.input[1]], weights[node.input[2]]

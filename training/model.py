@@ -65,6 +65,12 @@ class HealthCodeNet(nn.Module):
         return self.head(pooled)
 
 
+def input_normalisation(net: HealthCodeNet) -> tuple[torch.Tensor, torch.Tensor]:
+    """(scale, shift), each (1, 3, 1, 1): the network's input normalisation (x / 255 - mean) / std
+    as x * scale + shift, per channel."""
+    return 1 / (255 * net.std.view(1, 3, 1, 1)), -(net.mean / net.std).view(1, 3, 1, 1)
+
+
 def fold_normalisation(net: HealthCodeNet) -> HealthCodeNet:
     """A copy of `net` whose stem convolution takes the raw 0..255 values: the same function.
 
@@ -75,8 +81,7 @@ def fold_normalisation(net: HealthCodeNet) -> HealthCodeNet:
     """
     folded = copy.deepcopy(net).eval()
     conv = folded.stem_conv
-    scale = 1 / (255 * folded.std.view(1, 3, 1, 1))
-    shift = -(folded.mean / folded.std).view(1, 3, 1, 1)
+    scale, shift = input_normalisation(folded)
     with torch.no_grad():
         bias = (conv.weight * shift).sum(dim=(1, 2, 3))
         conv.weight.mul_(scale)

@@ -349,8 +349,9 @@ def test_a_graph_whose_columns_cannot_be_mirrored_is_refused():
 
 
 def test_an_exported_graphs_weights_load_back_into_the_network_and_train_on(tmp_path):
-    # `make train --init`: the folded batch norms and input normalisation of an exported graph
-    # become a network that computes the same first look, and fine-tuning keeps the norms frozen.
+    # `python -m training.train --init`: the folded batch norms and input normalisation of an
+    # exported graph become a network that computes the same first look, and fine-tuning keeps
+    # the norms frozen.
     torch.manual_seed(0)
     net = HealthCodeNet()
     with torch.no_grad():  # batch norms with statistics of their own, so that folding matters
