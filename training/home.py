@@ -7,9 +7,13 @@ colour (status greens, ambers and reds included), with a tab bar at the bottom.
 
 from __future__ import annotations
 
-from training.colours import UI_COLORS, ink_on
-from training.screens import Box, Screen
-from training.timestamps import stamp_room
+import random
+
+from PIL import Image
+
+from training.colours import RGB, UI_COLORS, ink_on, status_color
+from training.screens import Box, Screen, sample_theme
+from training.timestamps import Stamp, stamp_room
 
 _GLYPHS = ("circle", "ring", "bar", "square")
 
@@ -48,13 +52,43 @@ def service_grid(s: Screen, y: int, rows: int) -> int:
     return y + rows * s.dp(74)
 
 
+def thumbnail_colour(s: Screen) -> RGB:
+    """A news picture's main colour: any UI colour, or a status green, amber or red."""
+    if s.rng.random() < 0.4:
+        return status_color(s.rng.choice(("green", "yellow", "red")), s.rng)
+    return s.rng.choice(UI_COLORS)
+
+
+def thumbnail(s: Screen, box: Box) -> None:
+    """A news picture: a coloured tile, sometimes with a lighter shape on it (a photo's subject)."""
+    fill = thumbnail_colour(s)
+    s.draw.rounded_rectangle(box, s.dp(6), fill=fill)
+    if s.rng.random() < 0.5:
+        x0, y0, x1, y1 = box
+        r = (y1 - y0) // s.rng.randint(3, 5)
+        cx = s.rng.randint(x0 + r, max(x0 + r, x1 - r))
+        cy = s.rng.randint(y0 + r, max(y0 + r, y1 - r))
+        s.draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=thumbnail_colour(s))
+
+
 def news(s: Screen, y: int) -> None:
-    """News items (a coloured thumbnail and two lines) down to the bottom of the screen."""
+    """News items (a coloured thumbnail at one side, or three in a row, and text) to the bottom."""
+    left = s.rng.random() < 0.3
     while y < s.h - s.dp(60):
-        thumb = (s.w - s.dp(120), y, s.w - s.dp(16), y + s.dp(68))
-        s.draw.rounded_rectangle(thumb, s.dp(6), fill=s.rng.choice(UI_COLORS))
-        s.text((s.dp(16), y + s.dp(4)), s.words(3)[:16], 15, s.theme.fg)
-        s.text((s.dp(16), y + s.dp(44)), s.words(2)[:12], 11, s.theme.muted)
+        if s.rng.random() < 0.15:  # a picture story: a title over three thumbnails
+            s.text((s.dp(16), y), s.words(3)[:16], 15, s.theme.fg)
+            step = (s.w - s.dp(32)) // 3
+            for i in range(3):
+                x = s.dp(16) + i * step
+                thumbnail(s, (x, y + s.dp(26), x + step - s.dp(6), y + s.dp(94)))
+            y += s.dp(112)
+            continue
+        side = s.dp(s.rng.uniform(84, 120))
+        x0 = s.dp(16) if left else s.w - s.dp(16) - side
+        thumbnail(s, (x0, y, x0 + side, y + s.dp(68)))
+        tx = x0 + side + s.dp(12) if left else s.dp(16)
+        s.text((tx, y + s.dp(4)), s.words(3)[:14], 15, s.theme.fg)
+        s.text((tx, y + s.dp(44)), s.words(2)[:12], 11, s.theme.muted)
         y += s.dp(86)
 
 
@@ -143,6 +177,46 @@ def home(s: Screen) -> Box:
     news(s, y + s.dp(8))
     tab_bar(s)
     return box
+
+
+def entry_card(s: Screen, y: int) -> int:
+    """A card that leads to the code without showing it: an icon tile, text, a button."""
+    size = round(s.w * s.rng.uniform(0.16, 0.3))
+    pad = s.dp(s.rng.uniform(10, 18))
+    card = (s.dp(12), y, s.w - s.dp(12), y + size + 2 * pad + s.dp(30))
+    s.draw.rounded_rectangle(card, s.dp(12), fill=s.theme.card)
+    s.text((card[0] + pad, y + pad), s.app_name(), 15, s.theme.fg, bold=True)
+    right = s.rng.random() < 0.5
+    x0 = card[2] - pad - size if right else card[0] + pad
+    top = y + pad + s.dp(30)
+    thumbnail(s, (x0, top, x0 + size, top + size))
+    tx = card[0] + pad if right else x0 + size + pad
+    s.text((tx, top + s.dp(4)), s.words(2)[:8], 16, s.theme.fg, bold=True)
+    s.text((tx, top + s.dp(32)), s.words(3)[:12], 12, s.theme.muted)
+    if s.rng.random() < 0.7:
+        button = (tx, top + s.dp(58), tx + s.dp(96), top + s.dp(88))
+        s.button(button, s.rng.choice((s.theme.accent, *UI_COLORS)), s.words(1)[:4])
+    return card[3] + s.dp(12)
+
+
+def feed(size: tuple[int, int], rng: random.Random, dark: bool, stamp: Stamp) -> Image.Image:
+    """An app's home page with no code (invalid): the parts of `home` around an entry card.
+
+    Independent photos of news lists with coloured thumbnails were answered as a colour: these
+    pages teach that a status-coloured picture beside text is not a code.
+    """
+    paper = (rng.randint(248, 255),) * 3
+    s = Screen(size, sample_theme(rng, dark), rng, ((0, 0, 0),) * 2, paper, None, "", stamp)
+    bar = rng.choice((None, s.theme.accent))
+    y = s.status_bar(bar, ink_on(bar) if bar else s.theme.fg)
+    y = search(s, y)
+    y = banner(s, y) if rng.random() < 0.6 else y
+    y = entry_card(s, y) if rng.random() < 0.5 else y
+    y = service_grid(s, y, rng.randint(0, 2))
+    news(s, y + s.dp(8))
+    if rng.random() < 0.8:
+        tab_bar(s)
+    return s.img
 
 
 def wallet(s: Screen) -> Box:

@@ -25,6 +25,7 @@ from PIL import Image
 from training import photo as capture
 from training.colours import UI_COLORS, status_color
 from training.fonts import NEUTRAL_WORDS, STATUS_WORDS
+from training.home import feed
 from training.layouts import LAYOUTS
 from training.negatives import payment, venue
 from training.scenes import document, random_colour, scene
@@ -42,7 +43,13 @@ from training.statuses import status_page, trip
 from training.timestamps import Stamp, format_shown_time
 
 _NO_EFFECTS = ("blank", "tiny")  # kept as they are: a photo of a blank image is a scene
-_PHONE_PAGES = {"payment": payment, "venue": venue, "trip": trip, "status": status_page}
+_PHONE_PAGES = {
+    "payment": payment,
+    "venue": venue,
+    "trip": trip,
+    "status": status_page,
+    "feed": feed,
+}
 
 
 def _crop_around(

@@ -38,13 +38,14 @@ INVALID_KINDS = {
     "venue": 0.08,  # venue and sampling codes: a coloured header over a black QR code
     "trip": 0.11,  # trip cards (行程卡): a big coloured arrow or tick, no QR code
     "status": 0.08,  # result and pass pages: shields, discs, big words in status colours
-    "document": 0.11,  # pages and receipts, sometimes with a black QR code or a red seal
-    "scene": 0.12,  # gradients and blurry shapes
-    "blank": 0.04,
-    "tiny": 0.04,
+    "feed": 0.08,  # an app's home page with no code: banners, services, news with pictures
+    "document": 0.09,  # pages and receipts, sometimes with a black QR code or a red seal
+    "scene": 0.08,  # gradients and blurry shapes
+    "blank": 0.03,
+    "tiny": 0.03,
 }
 LAYOUT_KINDS = ("screen", "badge", "placeholder")  # drawn in the app layouts of training.layouts
-PHONE_KINDS = (*LAYOUT_KINDS, "payment", "venue", "trip", "status")  # at phone screen sizes
+PHONE_KINDS = (*LAYOUT_KINDS, "payment", "venue", "trip", "status", "feed")  # at phone screen sizes
 TIME_KINDS = (*LAYOUT_KINDS, "venue", "trip", "status")  # may show a date and time by the code
 
 

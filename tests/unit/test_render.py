@@ -77,6 +77,16 @@ def test_invalid_covers_every_kind_of_negative():
     assert kinds == set(INVALID_KINDS)
 
 
+def test_feed_pages_are_phone_screens_with_status_coloured_pictures():
+    """App home pages with no code are hard negatives because of their status-coloured pictures."""
+    coloured = set()
+    for seed in range(12):
+        spec, data = render_sample("invalid", seed, kind="feed", **CLEAN)
+        assert (spec.width, spec.height) in PHONE_SIZES
+        coloured |= {label for label in STATUS_SHADES if share_in_shade(data, label) > 0.002}
+    assert coloured == set(STATUS_SHADES)
+
+
 def test_wrong_labels_and_factors_are_refused():
     with pytest.raises(ValueError, match="unknown label"):
         render("blue", seed=0)
