@@ -105,9 +105,10 @@ def choose(
     workers: int = 2,
     cache: bool = True,
     log: Callable[[str], None] = print,
-) -> dict[str, object]:
+) -> tuple[dict[str, object], Callable[[np.ndarray], np.ndarray]]:
     """Choose the closer look's rule on the calibration split, write it into `configs` (those
-    that exist), and return it with what it did there (for the run record)."""
+    that exist), and return it with what it did there (for the run record), and the whole
+    decision rule on the split's pages: their served scores -> their answers."""
     calib = load("calib", calib_samples, seed, workers, cache=cache)
     first = scores_of(model, calib.pixels)
     views = view_scores(model, "calib", calib_samples, seed, first, threshold, workers)
@@ -136,13 +137,16 @@ def choose(
             f"calibration split: right {found['right']}, "
             f"invalid as colour {found['invalid_as_colour']}, withdrawn {found['withdrawn']}"
         )
-    return {
+    chosen = {
         "min_colour_probability": bar,
         "min_first_colour": floor,
         "min_colour_probability_unseen": unseen,
         "check_colours_below": check,
         "calibration": found,
     }
+    return chosen, functools.partial(
+        closer_answers, views=views, threshold=threshold, rule=rule, check=check, unseen=unseen
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -151,7 +155,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_model_args("python -m training.closer_look", __doc__, argv)
     record = json.loads(args.record.read_text())
     settings = record["settings"]
-    record["closer_look"] = choose(
+    record["closer_look"], _ = choose(
         args.model,
         classifier_configs(args.model),
         settings["calib_samples"],

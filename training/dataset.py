@@ -37,8 +37,8 @@ TRAIN_LAYOUTS = tuple(name for name in LAYOUTS if name not in HOLDOUT_LAYOUTS)
 _HOLDOUT_INVALID = {"screen": 0.6, "badge": 0.2, "placeholder": 0.2}
 # A cache entry is only valid for the code that rendered and preprocessed it: every module here
 # but those that train, evaluate and export.
-_NOT_RENDERING = ("__init__.py", "evaluate.py", "export.py", "metrics.py", "model.py", "pilot.py",
-                  "train.py")  # fmt: skip
+_NOT_RENDERING = ("__init__.py", "closer_look.py", "evaluate.py", "export.py", "metrics.py",
+                  "mirror.py", "model.py", "pilot.py", "train.py")  # fmt: skip
 _SOURCES = tuple(
     sorted(p.name for p in Path(__file__).parent.glob("*.py") if p.name not in _NOT_RENDERING)
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -108,15 +109,14 @@ CHECK_BARS = (0.98, 0.99, 0.995, 0.999)
 
 # The mirror's look is paid for only where the first look is unsure (model.SoftmaxScores): a page
 # the first look scores at the gate or more is answered from that look alone. The gate is the
-# lowest of these under which, on the calibration split, every page the first look is that sure
-# of is one the mirror-averaged scores answer alike and at least NO_CLOSER_LOOK sure: past every
-# code-check bar, with no colour near a closer-look floor. So gating changes no answer and no
-# closer look there; it keeps the look that helped most on photos and unseen layouts for the
-# pages that need it. A value over 1 (NEVER_GATED) takes both looks for every page.
+# lowest of these at which, on the calibration split, the whole decision rule (threshold, closer
+# look, code check), chosen on both looks' scores, gives every page the same answer from the gated
+# scores. So gating changes no answer there; it keeps the look that helped most on photos and
+# unseen layouts for the pages that need it. A value over 1 (NEVER_GATED) takes both looks for
+# every page. (A first bound, "both looks as sure as every code-check bar", blocked every gate
+# for a network trained on: its first look is surer than its mirror-averaged one on right pages.)
 GATES = (0.999, 0.9995, 0.9998, 0.9999, 0.99995, 0.99999)
-NO_CLOSER_LOOK = max(CHECK_BARS)
 NEVER_GATED = 2.0
-assert min(f for f in CLOSER_FLOORS if f > 0) >= 1 - NO_CLOSER_LOOK
 
 
 def gated_logits(
@@ -128,12 +128,18 @@ def gated_logits(
     return np.where(sure, first, both)
 
 
-def choose_gate(first: np.ndarray, both: np.ndarray) -> float:
-    """The lowest of GATES at which gating changes no decision on these (calibration) scores:
-    the first look's and both looks' probabilities of the same pages; NEVER_GATED if none."""
-    alike = (first.argmax(axis=1) == both.argmax(axis=1)) & (both.max(axis=1) >= NO_CLOSER_LOOK)
-    sure = first.max(axis=1)
-    return next((g for g in GATES if alike[sure >= g].all()), NEVER_GATED)
+def choose_gate(
+    first: np.ndarray, both: np.ndarray, decide: Callable[[np.ndarray], np.ndarray]
+) -> float:
+    """The lowest of GATES at which gating changes no answer on these (calibration) pages: the
+    first look's and both looks' probabilities of the same pages, and `decide`, the whole
+    decision rule from served scores to answers; NEVER_GATED if none."""
+    answers = decide(both)
+    sure = first.max(axis=1, keepdims=True)
+    return next(
+        (g for g in GATES if (decide(np.where(sure >= g, first, both)) == answers).all()),
+        NEVER_GATED,
+    )
 
 
 def closer_answers(

@@ -27,6 +27,7 @@ from training import closer_look
 from training.dataset import load
 from training.export import add_mirror, classifier_configs, save_checked, scores_of, write_rule
 from training.metrics import (
+    NEVER_GATED,
     choose_gate,
     choose_threshold,
     evaluate,
@@ -63,26 +64,29 @@ def upgrade(model: Path, record_path: Path, workers: int, log: Callable[[str], N
     calib = load("calib", settings["calib_samples"], settings["seed"], workers)
     test = load("test", settings["test_samples"], settings["seed"], workers)
     calib_first, calib_log = log_scores(model, calib.pixels)
+    test_looks = log_scores(model, test.pixels)  # while `model` is the one-look graph
     extra = fit_temperature(calib_log, calib.labels)
-    gate = choose_gate(softmax(calib_first, extra), softmax(calib_log, extra))
-    threshold = choose_threshold(
-        softmax(gated_logits(calib_first, calib_log, extra, gate), extra), calib.labels
-    )
-    test_log = gated_logits(*log_scores(model, test.pixels), extra, gate)
+    calib_both = softmax(calib_log, extra)
+    threshold = choose_threshold(calib_both, calib.labels)
     one_look = {"onnx_sha256": record["model"]["onnx_sha256"], "temperature": record["temperature"]}
     temperature = record["temperature"] * extra
-    save_checked(add_mirror(onnx.load(str(model)), extra, gate), model)
+    graph = onnx.load(str(model))
+    # As training.train: the rules on both looks for every page, then the gate that keeps them.
+    save_checked(add_mirror(graph, extra, NEVER_GATED), model)
     configs = classifier_configs(model)
     for config in configs:
         if config.exists():
             write_rule(config, {THRESHOLD_PARAMETER: threshold})
+    closer, decide = closer_look.choose(model, configs, settings["calib_samples"],
+                                        settings["seed"], threshold, workers, log=log)  # fmt: skip
+    gate = choose_gate(softmax(calib_first, extra), calib_both, decide)
+    save_checked(add_mirror(graph, extra, gate), model)
+    test_log = gated_logits(*test_looks, extra, gate)
     log(f"temperature {one_look['temperature']:.3f} -> {temperature:.3f}; a colour needs >= "
         f"{threshold:.2f}; the mirror's look where the first look is below {gate:g}")  # fmt: skip
     report = evaluate(softmax(test_log, extra), test.labels, test.kinds, threshold)
     argmax = evaluate(softmax(test_log, extra), test.labels, test.kinds)
     log(report.format())
-    closer = closer_look.choose(model, configs, settings["calib_samples"], settings["seed"],
-                                threshold, workers, log=log)  # fmt: skip
     record.update(
         temperature=temperature,
         min_colour_probability=threshold,

@@ -36,6 +36,7 @@ from training.export import (
 from training.families import HOLDOUT_LAYOUTS
 from training.fonts import cjk_font_file
 from training.metrics import (
+    NEVER_GATED,
     Report,
     choose_gate,
     choose_threshold,
@@ -189,9 +190,19 @@ def run(args: argparse.Namespace, log: Callable[[str], None] = print) -> Report:
     train_s = time.monotonic() - started - data_s
     calib_first, calib_logits = predict(net, calib.pixels)
     temperature = fit_temperature(calib_logits, calib.labels)
-    gate = choose_gate(softmax(calib_first, temperature), softmax(calib_logits, temperature))
-    calib_served = softmax(gated_logits(calib_first, calib_logits, temperature, gate), temperature)
-    threshold = choose_threshold(calib_served, calib.labels)
+    calib_both = softmax(calib_logits, temperature)
+    threshold = choose_threshold(calib_both, calib.labels)
+    # The rules are chosen on both looks for every page; then the gate that changes none of
+    # their answers on the calibration split (metrics.choose_gate), and the graph exported again.
+    export_onnx(net, args.out, temperature, NEVER_GATED)
+    configs = classifier_configs(args.out)
+    for config in configs:
+        if config.exists():
+            write_rule(config, {THRESHOLD_PARAMETER: threshold})
+    closer, decide = closer_look.choose(args.out, configs, args.calib_samples, args.seed,
+                                        threshold, args.workers, args.cache, log)  # fmt: skip
+    gate = choose_gate(softmax(calib_first, temperature), calib_both, decide)
+    export_onnx(net, args.out, temperature, gate)
     logits = gated_logits(*predict(net, test.pixels), temperature, gate)
     served = softmax(logits, temperature)
     ece_before = expected_calibration_error(softmax(logits), test.labels)
@@ -201,14 +212,7 @@ def run(args: argparse.Namespace, log: Callable[[str], None] = print) -> Report:
     log(f"decision rule: a colour needs a calibrated probability >= {threshold:.2f}; "
         f"the mirror's look where the first look is below {gate:g}")  # fmt: skip
     log(report.format())
-    export_onnx(net, args.out, temperature, gate)
-    configs = classifier_configs(args.out)
-    for config in configs:
-        if config.exists():
-            write_rule(config, {THRESHOLD_PARAMETER: threshold})
     diff = verify_onnx(args.out, net, test.pixels, temperature, gate)
-    closer = closer_look.choose(args.out, configs, args.calib_samples, args.seed, threshold,
-                                args.workers, args.cache, log)  # fmt: skip
     total_s = time.monotonic() - started
     log(
         f"exported {args.out} ({args.out.stat().st_size} bytes); onnxruntime matches torch within "

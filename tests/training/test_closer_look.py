@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 
 from training import closer_look
+from training.dataset import load
+from training.export import scores_of
 from training.metrics import (
     INVALID,
     choose_closer_rule,
@@ -105,9 +107,12 @@ def test_the_rule_is_chosen_on_rendered_calibration_images_and_written(tmp_path)
     config = tmp_path / "config.pbtxt"
     shutil.copy(COMMITTED / "config.pbtxt", config)
     model = COMMITTED / "2" / "model.onnx"
-    found = closer_look.choose(model, [config, tmp_path / "absent.pbtxt"], 12, 0, 0.94, 1,
-                               cache=False, log=lambda line: None)  # fmt: skip
+    found, decide = closer_look.choose(model, [config, tmp_path / "absent.pbtxt"], 12, 0, 0.94, 1,
+                                       cache=False, log=lambda line: None)  # fmt: skip
     calibration = found["calibration"]
+    # the rule it returns answers the split's pages as its record says
+    calib = load("calib", 12, 0, 1, cache=False)
+    assert (decide(scores_of(model, calib.pixels)) == calib.labels).sum() == calibration["right"][1]
     assert calibration["answered_from_view"] <= calibration["refused"] <= 12
     bar, check = found["min_colour_probability"], found["check_colours_below"]
     written = config.read_text()
