@@ -26,14 +26,18 @@ from gateway.classification import (
     CLOSER_CHECK_PARAMETER,
     CLOSER_FLOOR_PARAMETER,
     CLOSER_UNSEEN_PARAMETER,
+    THRESHOLD_PARAMETER,
 )
 from training.dataset import Task, in_processes, load, render_task, split_seeds
 from training.export import classifier_configs, scores_of, write_rule
 from training.metrics import (
     CHECK_BARS,
     INVALID,
+    NEVER_GATED,
     choose_closer_rule,
     choose_code_check,
+    choose_gate,
+    choose_threshold,
     choose_unseen_bar,
     closer_answers,
     safe_answers,
@@ -147,6 +151,36 @@ def choose(
     return chosen, functools.partial(
         closer_answers, views=views, threshold=threshold, rule=rule, check=check, unseen=unseen
     )
+
+
+def choose_rules(
+    export: Callable[[float], None],
+    model: Path,
+    first: np.ndarray,
+    both: np.ndarray,
+    labels: np.ndarray,
+    calib_samples: int,
+    seed: int,
+    workers: int = 2,
+    cache: bool = True,
+    log: Callable[[str], None] = print,
+) -> tuple[float, dict[str, object], float]:
+    """The whole decision rule of a mirrored graph from the calibration split's first-look and
+    both-looks probabilities (`first`, `both`): the threshold and the closer look's rule chosen on
+    both looks for every page (`export(gate)` writes the graph to `model`, here ungated), then the
+    gate under which they answer every page alike (metrics.choose_gate), with which `export`
+    writes it again. Writes the rule into the model's configs; returns (threshold, the closer
+    look's record, gate)."""
+    threshold = choose_threshold(both, labels)
+    export(NEVER_GATED)
+    configs = classifier_configs(model)
+    for config in configs:
+        if config.exists():
+            write_rule(config, {THRESHOLD_PARAMETER: threshold})
+    closer, decide = choose(model, configs, calib_samples, seed, threshold, workers, cache, log)
+    gate = choose_gate(first, both, decide)
+    export(gate)
+    return threshold, closer, gate
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -22,14 +22,10 @@ from pathlib import Path
 import numpy as np
 import onnx
 
-from gateway.classification import THRESHOLD_PARAMETER
 from training import closer_look
 from training.dataset import load
-from training.export import add_mirror, classifier_configs, save_checked, scores_of, write_rule
+from training.export import add_mirror, save_checked, scores_of
 from training.metrics import (
-    NEVER_GATED,
-    choose_gate,
-    choose_threshold,
     evaluate,
     expected_calibration_error,
     fit_temperature,
@@ -66,21 +62,20 @@ def upgrade(model: Path, record_path: Path, workers: int, log: Callable[[str], N
     calib_first, calib_log = log_scores(model, calib.pixels)
     test_looks = log_scores(model, test.pixels)  # while `model` is the one-look graph
     extra = fit_temperature(calib_log, calib.labels)
-    calib_both = softmax(calib_log, extra)
-    threshold = choose_threshold(calib_both, calib.labels)
     one_look = {"onnx_sha256": record["model"]["onnx_sha256"], "temperature": record["temperature"]}
     temperature = record["temperature"] * extra
     graph = onnx.load(str(model))
-    # As training.train: the rules on both looks for every page, then the gate that keeps them.
-    save_checked(add_mirror(graph, extra, NEVER_GATED), model)
-    configs = classifier_configs(model)
-    for config in configs:
-        if config.exists():
-            write_rule(config, {THRESHOLD_PARAMETER: threshold})
-    closer, decide = closer_look.choose(model, configs, settings["calib_samples"],
-                                        settings["seed"], threshold, workers, log=log)  # fmt: skip
-    gate = choose_gate(softmax(calib_first, extra), calib_both, decide)
-    save_checked(add_mirror(graph, extra, gate), model)
+    threshold, closer, gate = closer_look.choose_rules(
+        lambda gate: save_checked(add_mirror(graph, extra, gate), model),
+        model,
+        softmax(calib_first, extra),
+        softmax(calib_log, extra),
+        calib.labels,
+        settings["calib_samples"],
+        settings["seed"],
+        workers,
+        log=log,
+    )
     test_log = gated_logits(*test_looks, extra, gate)
     log(f"temperature {one_look['temperature']:.3f} -> {temperature:.3f}; a colour needs >= "
         f"{threshold:.2f}; the mirror's look where the first look is below {gate:g}")  # fmt: skip

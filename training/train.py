@@ -23,23 +23,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from gateway.classification import THRESHOLD_PARAMETER
 from training import closer_look, render
 from training.dataset import SEED_OFFSETS, TRAIN_LAYOUTS, Dataset, load
-from training.export import (
-    classifier_configs,
-    export_onnx,
-    load_weights,
-    verify_onnx,
-    write_rule,
-)
+from training.export import export_onnx, load_weights, verify_onnx
 from training.families import HOLDOUT_LAYOUTS
 from training.fonts import cjk_font_file
 from training.metrics import (
-    NEVER_GATED,
     Report,
-    choose_gate,
-    choose_threshold,
     evaluate,
     expected_calibration_error,
     fit_temperature,
@@ -190,19 +180,18 @@ def run(args: argparse.Namespace, log: Callable[[str], None] = print) -> Report:
     train_s = time.monotonic() - started - data_s
     calib_first, calib_logits = predict(net, calib.pixels)
     temperature = fit_temperature(calib_logits, calib.labels)
-    calib_both = softmax(calib_logits, temperature)
-    threshold = choose_threshold(calib_both, calib.labels)
-    # The rules are chosen on both looks for every page; then the gate that changes none of
-    # their answers on the calibration split (metrics.choose_gate), and the graph exported again.
-    export_onnx(net, args.out, temperature, NEVER_GATED)
-    configs = classifier_configs(args.out)
-    for config in configs:
-        if config.exists():
-            write_rule(config, {THRESHOLD_PARAMETER: threshold})
-    closer, decide = closer_look.choose(args.out, configs, args.calib_samples, args.seed,
-                                        threshold, args.workers, args.cache, log)  # fmt: skip
-    gate = choose_gate(softmax(calib_first, temperature), calib_both, decide)
-    export_onnx(net, args.out, temperature, gate)
+    threshold, closer, gate = closer_look.choose_rules(
+        lambda gate: export_onnx(net, args.out, temperature, gate),
+        args.out,
+        softmax(calib_first, temperature),
+        softmax(calib_logits, temperature),
+        calib.labels,
+        args.calib_samples,
+        args.seed,
+        args.workers,
+        args.cache,
+        log,
+    )
     logits = gated_logits(*predict(net, test.pixels), temperature, gate)
     served = softmax(logits, temperature)
     ece_before = expected_calibration_error(softmax(logits), test.labels)
