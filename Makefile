@@ -25,7 +25,7 @@ install: $(VENV)/.runtime ocr-models
 install-dev: $(VENV)/.dev ocr-models
 
 # The OCR models of ?read=time (model_repository/ocr_text_*/1), too big to commit: copied from
-# the pinned rapidocr-onnxruntime wheel (see NOTICE.md there). Does nothing when they are there.
+# pinned RapidOCR wheels (see NOTICE.md there). Does nothing when they are there.
 ocr-models: $(VENV)/.runtime
 	$(BIN)/python -m gateway.ocr_models
 

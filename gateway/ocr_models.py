@@ -1,12 +1,14 @@
 """`python -m gateway.ocr_models`: put the OCR models of `?read=time` into the model repository.
 
-The PP-OCRv4 text detector and recogniser (Apache-2.0) ship inside the PyPI wheel
-rapidocr-onnxruntime 1.4.4. The recogniser (10.9 MB) is too big to commit, so `make install`
-runs this: it downloads the pinned wheel once (pip, into .cache/), checks its hash, and writes
+Both models (Apache-2.0, from PaddleOCR) ship inside pinned PyPI wheels of RapidOCR: the PP-OCRv4
+text detector inside rapidocr-onnxruntime 1.4.4, the PP-OCRv6 small text recogniser inside
+rapidocr 3.10.0. They are too big to commit (4.7 and 21.2 MB), so `make install` runs this: it
+downloads each pinned wheel once (pip, into .cache/), checks its hash and the model's, and writes
 version 1 of `ocr_text_detector` and `ocr_text_recognizer`; the recogniser's alphabet, stored in
 the model's `character` metadata, goes beside it as keys.txt. Idempotent: files already there
-with the right hash are left alone. Like `healthcode publish`, each version folder is staged
-hidden and renamed into place, so a polling Triton never sees half of one.
+with the right hash are left alone, and a model whose pin changed is written again. Like
+`healthcode publish`, each version folder is staged hidden and renamed into place, so a polling
+Triton never sees half of one.
 """
 
 from __future__ import annotations
@@ -19,20 +21,51 @@ import subprocess
 import sys
 import tempfile
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
-WHEEL_REQUIREMENT = "rapidocr-onnxruntime==1.4.4"
-WHEEL_NAME = "rapidocr_onnxruntime-1.4.4-py3-none-any.whl"
-WHEEL_SHA256 = "971d7d5f223a7a808662229df1ef69893809d8457d834e6373d3854bc1782cbf"
-# model folder -> (member of the wheel, sha256 of that file)
+
+@dataclass(frozen=True)
+class Wheel:
+    """A pinned PyPI wheel that ships OCR models."""
+
+    requirement: str
+    filename: str
+    sha256: str
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a model version's model.onnx comes from: a wheel's member, pinned by hash."""
+
+    wheel: Wheel
+    member: str
+    sha256: str
+
+
+RAPIDOCR_ONNXRUNTIME = Wheel(
+    "rapidocr-onnxruntime==1.4.4",
+    "rapidocr_onnxruntime-1.4.4-py3-none-any.whl",
+    "971d7d5f223a7a808662229df1ef69893809d8457d834e6373d3854bc1782cbf",
+)
+RAPIDOCR = Wheel(
+    "rapidocr==3.10.0",
+    "rapidocr-3.10.0-py3-none-any.whl",
+    "2fc34e26cd0f48514804a94f8832283039c7334076bff60768b1fed9ad068050",
+)
+# Each model from the wheel whose version of it read the renderer's photos best: PP-OCRv6's
+# recogniser reads more of their blurred dates than PP-OCRv4's, PP-OCRv6's small detector finds
+# fewer of their lines than PP-OCRv4's (benchmarks/NOTES.md, 2026-12-03).
 MODELS = {
-    "ocr_text_detector": (
+    "ocr_text_detector": Source(
+        RAPIDOCR_ONNXRUNTIME,
         "rapidocr_onnxruntime/models/ch_PP-OCRv4_det_infer.onnx",
         "d2a7720d45a54257208b1e13e36a8479894cb74155a5efe29462512d42f49da9",
     ),
-    "ocr_text_recognizer": (
-        "rapidocr_onnxruntime/models/ch_PP-OCRv4_rec_infer.onnx",
-        "48fc40f24f6d2a207a2b1091d3437eb3cc3eb6b676dc3ef9c37384005483683b",
+    "ocr_text_recognizer": Source(
+        RAPIDOCR,
+        "rapidocr/models/PP-OCRv6_rec_small.onnx",
+        "6f327246b50388f3c176ae304bd95767ea6dc0c9ae92153ef8cbe210b3c14884",
     ),
 }
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -51,7 +84,7 @@ def _sha256(path: Path) -> str:
 def _complete(repository: Path, model: str) -> bool:
     folder = repository / model / VERSION
     onnx = folder / "model.onnx"
-    if not onnx.is_file() or _sha256(onnx) != MODELS[model][1]:
+    if not onnx.is_file() or _sha256(onnx) != MODELS[model].sha256:
         return False
     return model != "ocr_text_recognizer" or (folder / KEYS_FILE).is_file()
 
@@ -61,10 +94,10 @@ def missing(repository: Path) -> list[str]:
     return [model for model in MODELS if not _complete(repository, model)]
 
 
-def wheel(cache: Path) -> Path:
+def download(wheel: Wheel, cache: Path) -> Path:
     """The pinned wheel, downloaded with pip unless the cache holds it already."""
-    path = cache / WHEEL_NAME
-    if not (path.is_file() and _sha256(path) == WHEEL_SHA256):
+    path = cache / wheel.filename
+    if not (path.is_file() and _sha256(path) == wheel.sha256):
         cache.mkdir(parents=True, exist_ok=True)
         subprocess.run(
             [
@@ -77,12 +110,12 @@ def wheel(cache: Path) -> Path:
                 "--only-binary=:all:",
                 "--dest",
                 str(cache),
-                WHEEL_REQUIREMENT,
+                wheel.requirement,
             ],
             check=True,
         )
-        if _sha256(path) != WHEEL_SHA256:
-            raise RuntimeError(f"{path} does not have the pinned sha256 {WHEEL_SHA256}")
+        if _sha256(path) != wheel.sha256:
+            raise RuntimeError(f"{path} does not have the pinned sha256 {wheel.sha256}")
     return path
 
 
@@ -116,21 +149,21 @@ def _publish(folder: Path, files: dict[str, bytes]) -> None:
 def install(repository: Path, cache: Path) -> list[str]:
     """Write the missing OCR model versions; return the models written."""
     todo = missing(repository)
-    if not todo:
-        return []
-    with zipfile.ZipFile(wheel(cache)) as archive:
-        for model in todo:
-            member, sha256 = MODELS[model]
-            data = archive.read(member)
-            if hashlib.sha256(data).hexdigest() != sha256:
-                raise RuntimeError(f"{member} in {WHEEL_NAME} does not have the pinned sha256")
-            files = {"model.onnx": data}
-            if model == "ocr_text_recognizer":
-                with tempfile.TemporaryDirectory() as tmp:
-                    onnx = Path(tmp) / "model.onnx"
-                    onnx.write_bytes(data)
-                    files[KEYS_FILE] = alphabet(onnx).encode("utf-8")
-            _publish(repository / model / VERSION, files)
+    for model in todo:
+        source = MODELS[model]
+        with zipfile.ZipFile(download(source.wheel, cache)) as archive:
+            data = archive.read(source.member)
+        if hashlib.sha256(data).hexdigest() != source.sha256:
+            raise RuntimeError(
+                f"{source.member} in {source.wheel.filename} does not have the pinned sha256"
+            )
+        files = {"model.onnx": data}
+        if model == "ocr_text_recognizer":
+            with tempfile.TemporaryDirectory() as tmp:
+                onnx = Path(tmp) / "model.onnx"
+                onnx.write_bytes(data)
+                files[KEYS_FILE] = alphabet(onnx).encode("utf-8")
+        _publish(repository / model / VERSION, files)
     return todo
 
 

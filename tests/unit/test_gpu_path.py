@@ -229,12 +229,29 @@ def python_models_bytes(config_name: str) -> int:
     return total
 
 
-def test_tritons_shared_memory_holds_full_batches_of_the_largest_images():
+def recognised_bytes(config_name: str, page_reading: types.ModuleType) -> int:
+    """/dev/shm the recogniser's answers can fill at once: every instance of the BLS model that
+    calls it receiving a call's worth of the widest lines (a step of output per 8 px)."""
+    chosen = {
+        name: parse(p if (p := REPOSITORY / name / "configs" / f"{config_name}.pbtxt").is_file()
+                    else REPOSITORY / name / "config.pbtxt")
+        for name in ("health_code_time", "ocr_text_recognizer")
+    }  # fmt: skip
+    instances = sum(group.count for group in chosen["health_code_time"].instance_group)
+    classes = chosen["ocr_text_recognizer"].output[0].dims[-1]
+    steps = page_reading.MAX_LINE_WIDTH_PX // 8
+    return instances * page_reading.MAX_LINES_PER_CALL * steps * classes * 4  # FP32
+
+
+def test_tritons_shared_memory_holds_full_batches_of_the_largest_images(monkeypatch):
     # deploy/k8s's /dev/shm equals compose's (tests/deploy): this sizes both.
     compose = yaml.safe_load((PROJECT / "docker-compose.yml").read_text())
     shm = quantity_bytes(compose["services"]["triton"]["shm_size"])
+    monkeypatch.syspath_prepend(str(REPOSITORY / "health_code_time" / "1"))
+    monkeypatch.syspath_prepend(str(VERSION))  # page_reading imports imaging from there
+    page_reading = importlib.import_module("page_reading")
     for config_name in ("gpu", "config"):
-        assert python_models_bytes(config_name) <= shm
+        assert python_models_bytes(config_name) + recognised_bytes(config_name, page_reading) <= shm
 
 
 # --- the fallback to the CPU ---------------------------------------------------------------------

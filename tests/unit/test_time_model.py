@@ -193,3 +193,20 @@ def test_an_unexpected_failure_on_one_page_fails_that_request_only(model, monkey
     tall, usual = model.execute([request(jpeg((500, 1600))), request(jpeg())])
     assert "[inference_failed]" in tall.error.message()
     assert outputs(usual)["READING"] == READ
+
+
+def test_a_recogniser_replaced_with_another_alphabet_is_read_with_the_new_one(model):
+    # A polling Triton reloads the recogniser that `make install` replaced, not this model.
+    alphabet = ["x", *CHARACTERS]  # a class more, every character one further on
+    keys = model.repository / "ocr_text_recognizer" / "1" / "keys.txt"
+    keys.write_text("\n".join(alphabet) + "\n")
+
+    def wider(batch: np.ndarray) -> np.ndarray:
+        old = recogniser(batch)
+        return np.concatenate([old[:, :, :1], np.full_like(old[:, :, :1], 0.001), old[:, :, 1:]], 2)
+
+    model.triton.models["ocr_text_recognizer"] = wider
+    (response,) = model.execute([request(jpeg())])
+    assert response.error is None
+    assert outputs(response)["READING"] == READ
+    assert len(model.decoder.classes) == len(alphabet) + 2

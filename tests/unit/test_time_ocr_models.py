@@ -1,4 +1,4 @@
-"""gateway/ocr_models.py: the OCR models come from the pinned wheel, once, whole or not at all."""
+"""gateway/ocr_models.py: the OCR models come from the pinned wheels, once, whole or not at all."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import hashlib
 import shutil
 import subprocess
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -15,32 +16,40 @@ from gateway import ocr_models
 REPOSITORY = Path(__file__).resolve().parents[2] / "model_repository"
 
 
+CONTENTS = {"ocr_text_detector": b"detector bytes", "ocr_text_recognizer": b"recogniser"}
+
+
 @pytest.fixture
-def wheel(monkeypatch, tmp_path) -> Path:
-    """A stand-in wheel holding small files under the real members' names, pinned by hash."""
-    path = tmp_path / "built" / ocr_models.WHEEL_NAME
-    path.parent.mkdir()
-    contents = {"ocr_text_detector": b"detector bytes", "ocr_text_recognizer": b"recogniser"}
-    with zipfile.ZipFile(path, "w") as archive:
-        for model, data in contents.items():
-            archive.writestr(ocr_models.MODELS[model][0], data)
-    pins = {
-        m: (ocr_models.MODELS[m][0], hashlib.sha256(d).hexdigest()) for m, d in contents.items()
-    }
+def wheels(monkeypatch, tmp_path) -> dict[str, Path]:
+    """Stand-in wheels (requirement -> file), each holding a small file under its real member's
+    name, pinned by hash: the models' sources as in MODELS, one wheel each."""
+    built, pins = {}, {}
+    for model, data in CONTENTS.items():
+        source = ocr_models.MODELS[model]
+        path = tmp_path / "built" / model / source.wheel.filename
+        path.parent.mkdir(parents=True)
+        with zipfile.ZipFile(path, "w") as archive:
+            archive.writestr(source.member, data)
+        wheel = ocr_models.Wheel(source.wheel.requirement, path.name, sha256(path.read_bytes()))
+        pins[model] = ocr_models.Source(wheel, source.member, sha256(data))
+        built[wheel.requirement] = path
     monkeypatch.setattr(ocr_models, "MODELS", pins)
-    monkeypatch.setattr(ocr_models, "WHEEL_SHA256", hashlib.sha256(path.read_bytes()).hexdigest())
     monkeypatch.setattr(ocr_models, "alphabet", lambda onnx: "0\n1\n:\n")
-    return path
+    return built
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 @pytest.fixture
-def pip(monkeypatch, wheel):
-    """`pip download` stand-in: records its arguments and puts the wheel in --dest."""
+def pip(monkeypatch, wheels):
+    """`pip download` stand-in: records its arguments and puts the wheel asked for in --dest."""
     calls = []
 
     def run(args, check):
         calls.append(args)
-        shutil.copy(wheel, args[args.index("--dest") + 1])
+        shutil.copy(wheels[args[-1]], args[args.index("--dest") + 1])
 
     monkeypatch.setattr(subprocess, "run", run)
     return calls
@@ -53,17 +62,17 @@ def repository(tmp_path: Path) -> Path:
     return repo
 
 
-def test_install_downloads_the_pinned_wheel_once_and_writes_both_versions(tmp_path, pip):
+def test_install_downloads_each_pinned_wheel_once_and_writes_both_versions(tmp_path, pip):
     repo, cache = repository(tmp_path), tmp_path / "cache"
     assert ocr_models.missing(repo) == ["ocr_text_detector", "ocr_text_recognizer"]
     assert ocr_models.install(repo, cache) == ["ocr_text_detector", "ocr_text_recognizer"]
     assert (repo / "ocr_text_detector/1/model.onnx").read_bytes() == b"detector bytes"
     assert (repo / "ocr_text_recognizer/1/model.onnx").read_bytes() == b"recogniser"
     assert (repo / "ocr_text_recognizer/1/keys.txt").read_text() == "0\n1\n:\n"
-    (call,) = pip
-    assert "--no-deps" in call and ocr_models.WHEEL_REQUIREMENT in call
+    assert [call[-1] for call in pip] == [s.wheel.requirement for s in ocr_models.MODELS.values()]
+    assert all("--no-deps" in call for call in pip)
     assert ocr_models.install(repo, cache) == []  # idempotent: nothing downloaded or written
-    assert len(pip) == 1
+    assert len(pip) == 2
     assert not list(repo.glob("*/.staging-*"))
 
 
@@ -74,13 +83,16 @@ def test_a_changed_model_file_is_replaced_from_the_cached_wheel(tmp_path, pip):
     assert ocr_models.missing(repo) == ["ocr_text_detector"]
     assert ocr_models.install(repo, cache) == ["ocr_text_detector"]
     assert (repo / "ocr_text_detector/1/model.onnx").read_bytes() == b"detector bytes"
-    assert len(pip) == 1  # the cache's wheel had the pinned hash
+    assert len(pip) == 2  # the cache's wheel had the pinned hash
 
 
 def test_a_wheel_without_the_pinned_hash_is_refused_and_nothing_is_written(
     tmp_path, pip, monkeypatch
 ):
-    monkeypatch.setattr(ocr_models, "WHEEL_SHA256", "0" * 64)
+    pins = dict(ocr_models.MODELS)
+    source = pins["ocr_text_detector"]
+    pins["ocr_text_detector"] = replace(source, wheel=replace(source.wheel, sha256="0" * 64))
+    monkeypatch.setattr(ocr_models, "MODELS", pins)
     repo = repository(tmp_path)
     with pytest.raises(RuntimeError, match="pinned sha256"):
         ocr_models.install(repo, tmp_path / "cache")
@@ -89,7 +101,7 @@ def test_a_wheel_without_the_pinned_hash_is_refused_and_nothing_is_written(
 
 def test_a_wheel_member_without_the_pinned_hash_is_refused(tmp_path, pip, monkeypatch):
     pins = dict(ocr_models.MODELS)
-    pins["ocr_text_recognizer"] = (pins["ocr_text_recognizer"][0], "f" * 64)
+    pins["ocr_text_recognizer"] = replace(pins["ocr_text_recognizer"], sha256="f" * 64)
     monkeypatch.setattr(ocr_models, "MODELS", pins)
     repo = repository(tmp_path)
     with pytest.raises(RuntimeError, match="pinned sha256"):
@@ -99,7 +111,7 @@ def test_a_wheel_member_without_the_pinned_hash_is_refused(tmp_path, pip, monkey
 
 
 def test_the_model_folders_record_licence_and_source():
-    for model in ocr_models.MODELS:
+    for model, source in ocr_models.MODELS.items():
         notice = (REPOSITORY / model / "NOTICE.md").read_text()
-        assert "Apache-2.0" in notice and ocr_models.WHEEL_REQUIREMENT in notice
-        assert ocr_models.MODELS[model][1] in notice  # the sha256 of the file served
+        assert "Apache-2.0" in notice and source.wheel.requirement in notice
+        assert source.wheel.sha256 in notice and source.sha256 in notice and source.member in notice

@@ -1,6 +1,6 @@
 """Greedy CTC decoding of the text recogniser's per-step class probabilities.
 
-The recogniser (PP-OCRv4) answers, for each of T horizontal steps, probabilities over
+The recogniser (PP-OCRv6 small) answers, for each of T horizontal steps, probabilities over
 [blank, the dictionary's characters in order, space]. The text is the best class of each step,
 repeats merged, blanks dropped; each character keeps its probability so that a reader can refuse
 characters it is unsure of. Where the digits of a line do not spell a date or time, the same

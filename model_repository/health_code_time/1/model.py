@@ -37,13 +37,13 @@ _REPOSITORY = Path(__file__).resolve().parents[2]
 sys.path.append(str(_newest_version(_REPOSITORY / "health_code_preprocess")))
 import imaging  # noqa: E402
 from ctc_decoding import CtcDecoder  # noqa: E402
-from page_reading import Page, to_line_batch  # noqa: E402
+from page_reading import MAX_LINES_PER_CALL, Page, to_line_batch  # noqa: E402
 
-# The PP-OCRv4 models' output names (their input is "x").
-PROBABILITY_MAP, RECOGNISED = "sigmoid_0.tmp_0", "softmax_11.tmp_0"
+# The OCR models' output names (gateway/ocr_models.py: PP-OCRv4's detector, PP-OCRv6's
+# recogniser; the input of both is "x").
+PROBABILITY_MAP, RECOGNISED = "sigmoid_0.tmp_0", "fetch_name_0"
 # Crops batched together differ in width by at most this factor (the rest is padding).
 WIDTH_SPREAD = 1.3
-MAX_LINES_PER_CALL = 32
 
 
 class TritonPythonModel:
@@ -53,11 +53,22 @@ class TritonPythonModel:
         params = {k: v["string_value"] for k, v in config.get("parameters", {}).items()}
         self.detector = params.get("detector", "ocr_text_detector")
         self.recogniser = params.get("recogniser", "ocr_text_recognizer")
-        repository = Path(args["model_repository"]).parent
+        self.repository = Path(args["model_repository"]).parent
         self.imaging = imaging
-        # The recogniser's alphabet lies beside its model.onnx (gateway/ocr_models.py writes it).
-        keys = _newest_version(repository / self.recogniser) / "keys.txt"
-        self.decoder = CtcDecoder.from_file(os.fspath(keys))
+        self.decoder = self._read_alphabet()
+
+    def _read_alphabet(self) -> CtcDecoder:
+        """The recogniser's alphabet, beside its model.onnx (gateway/ocr_models.py writes it)."""
+        keys = _newest_version(self.repository / self.recogniser) / "keys.txt"
+        return CtcDecoder.from_file(os.fspath(keys))
+
+    def _decode(self, probabilities: np.ndarray) -> list:
+        """CTC-decode the recogniser's output. A polling Triton reloads a recogniser replaced by
+        one with another alphabet (`make install` after a pin changed) but not this model: the
+        class count tells, and the new alphabet is read again."""
+        if probabilities.shape[-1] != len(self.decoder.classes):
+            self.decoder = self._read_alphabet()
+        return self.decoder.decode(probabilities)
 
     def execute(self, requests: list) -> list:
         pages: list = []
@@ -115,7 +126,7 @@ class TritonPythonModel:
             for chunk in _chunks(sorted(work, key=lambda w: w[2].width)):
                 try:
                     batch = to_line_batch([crop for *_, crop in chunk])
-                    decoded = self.decoder.decode(self._infer(self.recogniser, batch, RECOGNISED))
+                    decoded = self._decode(self._infer(self.recogniser, batch, RECOGNISED))
                 except (RuntimeError, ValueError) as e:
                     for page, _, _ in chunk:
                         page.error = e

@@ -45,6 +45,10 @@ DETECT_AREA_PX = 320 * 704
 DETECT_STRIDE = 32  # the detector's input sides must be multiples of this
 LINE_HEIGHT_PX = 48  # the recogniser's input height
 MAX_LINE_WIDTH_PX = 864  # 18 x 48: the widest box read
+# Lines recognised in one call. The recogniser answers 8 px of a line a step, each step
+# probabilities over its 18,710 classes: 8 lines of the widest are 65 MB of output that the BLS
+# model receives through /dev/shm (tests/unit/test_gpu_path.py sizes it). A page reads ~3 lines.
+MAX_LINES_PER_CALL = 8
 # Width / height of a box that can hold a date or time: "09:31" is ~2.3, a long
 # "更新于 2022.04.12 09:31:07" ~13; wider boxes are paragraphs, narrower ones words or icons.
 MIN_ASPECT, MAX_ASPECT = 1.8, 18.0
