@@ -186,6 +186,17 @@ def test_what_lies_beside_a_time_alone_is_read_even_after_the_last_round():
     assert page.rounds == page_reading.MAX_ROUNDS + 1
 
 
+def test_a_line_on_the_codes_box_is_read_first(monkeypatch):
+    # A locator's box that took in the code's striped card holds the update time under the code.
+    monkeypatch.setattr(page_reading, "locate_code", lambda image, p: (200.0, 300.0, 520.0, 700.0))
+    rows = {80: "Some words here", 160: "More words here", 240: "Other words", 660: "09:31:07"}
+    rows[700] = "04月12日"
+    page = line_page(rows)
+    answer(page, rows)
+    assert page.reading().value == "--04-12T09:31:07"
+    assert [line.text for line in page.lines][:2] == ["09:31:07", "04月12日"]
+
+
 def test_a_page_the_whole_page_pass_found_nothing_on_looks_at_its_code_again_at_once():
     page = page_reading.Page(Image.new("RGB", (1400, 1400), "white"))
     page.set_probability(np.zeros(page.detector_input.shape[1:], np.float32))

@@ -95,9 +95,14 @@ class Bands:
 
 def beside_code(center: tuple[float, float], height: float, code: Box) -> float | None:
     """How far (px) a line centred at `center` lies above or below the code, within the time's
-    region; None when it is not there (beside the code, inside it, or farther away)."""
+    region; None when it is not there (beside the code or farther away). A line centred on the
+    code's box is at 0: the detector calls it text, so it is no part of the code, but a box that
+    took in the code's card (a striped card is texture too) holds the caption under the code,
+    where apps draw the update time."""
     x, y = center
     x0, y0, x1, y1 = code
+    if x0 <= x <= x1 and y0 <= y <= y1:
+        return 0.0
     side = max(x1 - x0, y1 - y0)
     if not x0 - side * REGION_ACROSS / 2 <= x <= x1 + side * REGION_ACROSS / 2:
         return None
