@@ -216,13 +216,19 @@ def test_the_gpu_classifier_picks_cudnn_algorithms_heuristically_and_warms_up_it
         assert tensor.data_type == gpu.input[0].data_type and tensor.random_data
 
 
+def chosen_config(model: Path, config_name: str) -> model_config_pb2.ModelConfig:
+    """The model's config that `--model-config-name=config_name` gives: configs/<name>.pbtxt
+    where there is one, else config.pbtxt."""
+    chosen = model / "configs" / f"{config_name}.pbtxt"
+    return parse(chosen if chosen.is_file() else model / "config.pbtxt")
+
+
 def python_models_bytes(config_name: str) -> int:
     """/dev/shm the python-backend models that take image bytes can fill at once: every
     instance holding a full batch of the largest bodies the gateway admits."""
     total = 0
     for path in REPOSITORY.glob("*/config.pbtxt"):
-        chosen = path.parent / "configs" / f"{config_name}.pbtxt"
-        config = parse(chosen if chosen.is_file() else path)
+        config = chosen_config(path.parent, config_name)
         if config.backend == "python" and any(i.name == "IMAGE" for i in config.input):
             instances = sum(group.count for group in config.instance_group)
             total += instances * config.max_batch_size * Settings().max_body_bytes
@@ -232,13 +238,10 @@ def python_models_bytes(config_name: str) -> int:
 def recognised_bytes(config_name: str, page_reading: types.ModuleType) -> int:
     """/dev/shm the recogniser's answers can fill at once: every instance of the BLS model that
     calls it receiving a call's worth of the widest lines (a step of output per 8 px)."""
-    chosen = {
-        name: parse(p if (p := REPOSITORY / name / "configs" / f"{config_name}.pbtxt").is_file()
-                    else REPOSITORY / name / "config.pbtxt")
-        for name in ("health_code_time", "ocr_text_recognizer")
-    }  # fmt: skip
-    instances = sum(group.count for group in chosen["health_code_time"].instance_group)
-    classes = chosen["ocr_text_recognizer"].output[0].dims[-1]
+    reader = chosen_config(REPOSITORY / "health_code_time", config_name)
+    recogniser = chosen_config(REPOSITORY / "ocr_text_recognizer", config_name)
+    instances = sum(group.count for group in reader.instance_group)
+    classes = recogniser.output[0].dims[-1]
     steps = page_reading.MAX_LINE_WIDTH_PX // 8
     return instances * page_reading.MAX_LINES_PER_CALL * steps * classes * 4  # FP32
 
