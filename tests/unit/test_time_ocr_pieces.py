@@ -17,6 +17,7 @@ sys.path.append(str(REPOSITORY / "health_code_preprocess" / "1"))  # as model.py
 text_boxes = importlib.import_module("text_boxes")
 ctc_decoding = importlib.import_module("ctc_decoding")
 page_reading = importlib.import_module("page_reading")
+code_region = importlib.import_module("code_region")
 
 
 def blobs(height: int, width: int, *rects: tuple[int, int, int, int], p: float = 0.9):
@@ -188,13 +189,45 @@ def test_what_lies_beside_a_time_alone_is_read_even_after_the_last_round():
 
 def test_a_line_on_the_codes_box_is_read_first(monkeypatch):
     # A locator's box that took in the code's striped card holds the update time under the code.
-    monkeypatch.setattr(page_reading, "locate_code", lambda image, p: (200.0, 300.0, 520.0, 700.0))
+    monkeypatch.setattr(page_reading, "find_code", lambda image, p: (200.0, 300.0, 520.0, 700.0))
     rows = {80: "Some words here", 160: "More words here", 240: "Other words", 660: "09:31:07"}
     rows[700] = "04月12日"
     page = line_page(rows)
     answer(page, rows)
     assert page.reading().value == "--04-12T09:31:07"
     assert [line.text for line in page.lines][:2] == ["09:31:07", "04月12日"]
+
+
+CODE = (250, 400, 540, 690)
+
+
+def striped_card_page() -> Image.Image:
+    """A real QR code (segno) at CODE, with its quiet zone, on a card of diagonal stripes."""
+    import segno
+
+    modules = np.array(segno.make("healthcode check", error="h").matrix, dtype=bool)
+    pixels = np.where(modules[..., None], np.array((0, 150, 60), np.uint8), np.uint8(255))
+    page = Image.new("RGB", (800, 1200), "white")
+    card = Image.new("RGB", (500, 500), "white")
+    draw = ImageDraw.Draw(card)
+    for k in range(-500, 500, 14):
+        draw.line([(k, 0), (k + 500, 500)], fill=(120, 200, 140), width=5)
+    page.paste(card, (150, 300))
+    page.paste(Image.new("RGB", (330, 330), "white"), (CODE[0] - 20, CODE[1] - 20))
+    page.paste(Image.fromarray(pixels).resize((290, 290), Image.Resampling.NEAREST), CODE[:2])
+    return page
+
+
+def test_the_code_is_where_a_qr_reader_finds_it_not_the_striped_card_around_it():
+    page = striped_card_page()
+    assert code_region.locate_code(page, None) != pytest.approx(CODE, abs=20)  # the card too
+    assert code_region.find_code(page, None) == pytest.approx(CODE, abs=6)
+
+
+def test_a_qr_readers_box_too_small_for_a_code_is_not_taken(monkeypatch):
+    monkeypatch.setattr(code_region, "read_code_box", lambda image: (100.0, 100.0, 100.0, 140.0))
+    page = striped_card_page()
+    assert code_region.find_code(page, None) == code_region.locate_code(page, None)
 
 
 def test_a_page_the_whole_page_pass_found_nothing_on_looks_at_its_code_again_at_once():

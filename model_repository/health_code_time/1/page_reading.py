@@ -29,8 +29,8 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
-from code_locator import Box, locate_code
-from code_region import Bands, beside_code, time_bands
+from code_locator import Box
+from code_region import Bands, beside_code, find_code, time_bands
 from ctc_decoding import Line
 from PIL import Image
 from shown_time import Reading, TextLine, read_shown_time, shows_date_or_time
@@ -162,7 +162,7 @@ class Page:
 
     def set_probability(self, probability: np.ndarray) -> None:
         """The detector's (H, W) map for detector_input: keep the boxes worth reading."""
-        self.code = locate_code(self.image, probability)
+        self.code = find_code(self.image, probability)
         boxes = [b.scaled(*self._scale) for b in boxes_from_probability(probability)]
         self._waiting = self._ordered(mark_runs_on(list(filter(_could_hold_time, boxes)), boxes))
 
