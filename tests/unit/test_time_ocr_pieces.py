@@ -275,6 +275,31 @@ def test_a_second_read_that_reads_nothing_for_sure_leaves_the_first():
     assert page.reading().value == "2022-04-12T09:31:07"
 
 
+def sure(text: str) -> ctc_decoding.Line:
+    return ctc_decoding.Line(text, (0.995,) * len(text))
+
+
+@pytest.mark.parametrize(
+    ("again", "value"),
+    [
+        ("2022-04-12 09:31:07", "2022-04-12T09:31:07"),  # seconds past the box's end
+        ("2022-04-12 09:31", "2022-04-12T09:31"),  # an app that draws no seconds
+        ("2022-04-12 09:34:07", None),  # another minute: no reading
+    ],
+)
+def test_a_time_without_seconds_is_read_again_reaching_past_its_end(again, value):
+    page = line_page({900: "2022-04-12 09:31"})
+    (first,) = page.next_boxes()
+    page.add_lines([sure("2022-04-12 09:31")])  # every digit sure: read again all the same
+    (longer,) = page.next_boxes()
+    reach = page_reading.SECONDS_REACH * longer.height
+    assert longer.width == pytest.approx(first.width + reach)
+    assert longer.corners[0] == pytest.approx(first.corners[0], abs=first.height)  # same start
+    page.add_lines([sure(again)])
+    assert page.next_boxes() == []
+    assert (page.reading() and page.reading().value) == value
+
+
 def unsure(text: str) -> ctc_decoding.Line:
     """The text with its last digit read at 0.3: no reading."""
     return ctc_decoding.Line(text, (0.97,) * (len(text) - 1) + (0.3,))

@@ -26,6 +26,7 @@ nothing was read, those with the most digits, twice, whose reads must agree.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -73,6 +74,12 @@ ZOOM_AT_ONCE_BELOW_PX = 120
 # right readings were, and the misreads a second read caught had digits at 0.60 and 0.80.
 SECOND_READ_GROWTH = 0.15
 SECOND_READ_BELOW = 0.99
+# A reading of hours:minutes may have lost its seconds: the detector's box often ends before pale
+# or blurred last characters. Its lines are then read again (whatever their digits' confidence)
+# from crops reaching SECONDS_REACH line heights past their end (":07" is ~1.5 wide); seconds read
+# there, after the same date and minute, complete the reading.
+SECONDS_REACH = 2.0
+_NO_SECONDS = re.compile(r"T\d{2}:\d{2}$")  # in a reading's value (partial ISO 8601)
 # Where nothing was read, the RETRY_LINES lines with the most digits (RETRY_MIN_DIGITS or more,
 # as a time of day has) are read again from crops grown by each of RETRY_GROWTHS: a date or time
 # that every one of those reads gives alike is the reading.
@@ -237,17 +244,20 @@ class Page:
 
     def _second_read(self, found: Reading) -> list[TextBox]:
         """The boxes of the reading's lines, SECOND_READ_GROWTH taller, where a digit on them was
-        read below SECOND_READ_BELOW."""
+        read below SECOND_READ_BELOW; reaching past their end where the time has no seconds."""
         sure = all(
             p >= SECOND_READ_BELOW
             for line in found.lines
             for c, p in zip(line.text, line.probabilities, strict=False)
             if c.isdigit()
         )
-        if sure:
+        reach = SECONDS_REACH if _NO_SECONDS.search(found.value) else 0.0
+        if sure and not reach:
             return []
         return self._read_again(
-            [x for x in self.lines if any(x is y for y in found.lines)], (SECOND_READ_GROWTH,)
+            [x for x in self.lines if any(x is y for y in found.lines)],
+            (SECOND_READ_GROWTH,),
+            reach,
         )
 
     def _retry(self) -> list[TextBox]:
@@ -257,14 +267,19 @@ class Page:
         lines = sorted(lines, key=lambda x: -digits[id(x)])[:RETRY_LINES]
         return self._read_again(lines, RETRY_GROWTHS) if lines else []
 
-    def _read_again(self, lines: list[TextLine], growths: tuple[float, ...]) -> list[TextBox]:
-        """Boxes of the lines, grown by each of growths, for one round; a page reads again once."""
+    def _read_again(
+        self, lines: list[TextLine], growths: tuple[float, ...], reach: float = 0.0
+    ) -> list[TextBox]:
+        """Boxes of the lines, grown by each of growths (and `reach` line heights past their
+        end), for one round; a page reads again once."""
         if self._rereads is not None:
             return []
         self._rereads = [{} for _ in growths]
         self._rereading = [(k, x) for k in range(len(growths)) for x in lines]
         boxes = {id(x): b for x, b in zip(self.lines, self._line_boxes, strict=True)}
-        self._reading = [_taller(boxes[id(x)], growths[k]) for k, x in self._rereading]
+        self._reading = [
+            _longer(_taller(boxes[id(x)], growths[k]), reach) for k, x in self._rereading
+        ]
         return self._reading
 
     def next_crops(self) -> list[Image.Image]:
@@ -295,13 +310,19 @@ class Page:
 
     def reading(self) -> Reading | None:
         """What the lines show, unless a read again shows another date or time (one unsure of a
-        digit contradicts nothing); where they showed nothing, what every read again shows."""
+        digit contradicts nothing) or completes it with seconds; where they showed nothing, what
+        every read again shows."""
         found = self._first_reading()
         if not self._rereads:
             return found
         again = [read_shown_time([r.get(id(x), x) for x in self.lines]) for r in self._rereads]
         if found is not None:
-            return None if any(a is not None and a.value != found.value for a in again) else found
+            other = {a.value: a for a in again if a is not None and a.value != found.value}
+            if not other:
+                return found
+            # Seconds where the first read ended at the minute: the same reading, completed.
+            completed = [a for value, a in other.items() if value.startswith(found.value + ":")]
+            return completed[0] if len(other) == 1 and completed else None
         values = {None if a is None else a.value for a in again}
         return again[0] if len(values) == 1 else None
 
@@ -310,6 +331,14 @@ def _taller(box: TextBox, growth: float) -> TextBox:
     """The box grown by `growth` of its height, half above and half below."""
     across = (box.corners[3] - box.corners[0]) * (growth / 2)
     corners = box.corners + np.array([-across, -across, across, across], dtype=np.float32)
+    return TextBox(corners, box.score, box.runs_on)
+
+
+def _longer(box: TextBox, reach: float) -> TextBox:
+    """The box reaching `reach` of its height further past its end (its right side)."""
+    along = box.corners[1] - box.corners[0]
+    corners = box.corners.copy()
+    corners[1:3] += along / max(float(np.linalg.norm(along)), 1e-6) * (reach * box.height)
     return TextBox(corners, box.score, box.runs_on)
 
 
