@@ -19,7 +19,8 @@ hold a date that cannot be read, which withdraws it. With nothing found, reading
 MAX_ROUNDS. When the code is small in the detector's input, or its neighbours hold no reading,
 the region around it is detected again, enlarged (once): a phone photographed from a distance
 shows its clock too small for the whole-page pass. Last, once, lines are read again from
-slightly taller crops: an unsure reading's, which another date or time there withdraws; or, where
+slightly taller crops: an unsure reading's, which another date or time there withdraws (and a
+reading of hours:minutes, from crops reaching past the end, where its seconds may lie); or, where
 nothing was read, those with the most digits, twice, whose reads must agree.
 """
 
