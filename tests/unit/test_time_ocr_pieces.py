@@ -237,6 +237,50 @@ def test_a_page_the_whole_page_pass_found_nothing_on_looks_at_its_code_again_at_
     assert page.zoom_input() is not None  # yet nothing else to read first
 
 
+def dark_bar_page(bar: tuple[int, int, int, int]) -> page_reading.Page:
+    """A white 720 x 1600 page with one dark bar (x0, y0, x1, y1): a line of text, no code."""
+    image = Image.new("RGB", (720, 1600), "white")
+    ImageDraw.Draw(image).rectangle(bar, fill="black")
+    return page_reading.Page(image)
+
+
+def read_with_looks(page: page_reading.Page, text_of) -> None:
+    """Play both models: the detector finds what is dark in a second look's input; the
+    recogniser reads text_of(box)."""
+    while True:
+        if (zoom := page.zoom_input()) is not None:
+            page.set_zoom_probability((zoom[0] < 0).astype(np.float32))
+        if not (boxes := page.next_boxes()):
+            return
+        page.add_lines([ctc_decoding.Line(t, (0.99,) * len(t)) for t in map(text_of, boxes)])
+
+
+def test_a_line_read_as_part_of_a_date_is_looked_at_again_enlarged_and_read_whole():
+    page = dark_bar_page((150, 888, 340, 912))
+    h, w = page.detector_input.shape[1:]
+    sx, sy = w / 720, h / 1600
+    # The whole-page pass finds only the bar's first third ("04月25"), too small to hold a time.
+    page.set_probability(blobs(h, w, (int(155 * sx), int(891 * sy), int(235 * sx), int(909 * sy))))
+    page.code = (260.0, 100.0, 460.0, 300.0)  # far above it: its look does not reach the line
+    read_with_looks(page, lambda box: "04月25日 05:01:21" if box.width > 150 else "04月25")
+    # Read whole: only the look around the part found the whole line.
+    assert page.reading().value == "--04-25T05:01:21"
+    assert [line.text for line in page.lines] == ["04月25日 05:01:21"]
+
+
+def test_a_page_with_no_code_and_nothing_found_is_looked_at_again_whole_and_larger():
+    page = dark_bar_page((250, 895, 470, 905))  # a line too thin for the whole-page pass
+    h, w = page.detector_input.shape[1:]
+    page.set_probability(np.zeros((h, w), np.float32))
+    assert page.code is None
+    zoom = page.zoom_input()
+    assert zoom is not None and zoom.shape[1] * zoom.shape[2] > h * w
+    page.set_zoom_probability((zoom[0] < 0).astype(np.float32))
+    read_with_looks(page, lambda box: "2022-04-12 09:31:07")
+    assert page.reading().value == "2022-04-12T09:31:07"
+    assert page.zoom_input() is None  # once
+
+
 def test_a_page_without_a_time_is_read_in_a_bounded_number_of_lines():
     rows = {200 + 100 * i: f"Line {i}" for i in range(14)}
     page = line_page(rows)

@@ -59,7 +59,8 @@ def test_a_date_beside_a_time_on_one_row_is_one_reading():
     assert reading.value == "2022-04-12T09:31:07"
 
 
-@pytest.mark.parametrize("date", ["04月1?日", "月日", "04月日"])  # digits unread or lost
+# digits unread or lost; a day misread as a letter, its 日 too
+@pytest.mark.parametrize("date", ["04月1?日", "月日", "04月日", "03月R27B"])
 def test_a_time_beside_a_date_that_cannot_be_read_is_no_reading(date):
     assert read(line(date, y=900), line("09:31:07", y=960)) is None
 
@@ -111,6 +112,7 @@ def test_a_date_in_a_sentence_far_below_a_clock_is_not_its_date():
         "12:75:00",
         "1999-04-12 09:31:07",  # outside 2000-2099: not a health-code clock, nor is its time
         "2022-04-1? 09:31:07",  # a date not read: its time alone would guess the day
+        "04R25B 05:01:21",  # 04月25日 misread: digits before a time may be its date
         "2023-03-202:14:19",  # digits run together: the 20th at 2:14, or 02:14 on the 2x-th?
         "电话 138-1234-5678",
         "ㄅ㊣〒",

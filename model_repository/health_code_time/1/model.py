@@ -5,8 +5,9 @@ here; the text detector (`ocr_text_detector`) runs once per distinct input size 
 of that size; the text recogniser (`ocr_text_recognizer`) reads the chosen line crops of all pages
 at once, crops of similar width batched together (padding is paid for on a CPU), round by
 round. BLS rather than an ensemble: what the recogniser reads depends on what the detector found
-and on what the first round read, and a page may ask for a second, enlarged look around its
-code (page_reading.Page.zoom_input), detected between two rounds.
+and on what the first round read, and a page may ask for a second, enlarged look (around its
+code, around a part of a date, or at the whole page: page_reading.Page.zoom_input), detected
+between two rounds.
 
 Outputs per request: TEXT (the date and time as read), READING (partial ISO 8601 local time, see
 shown_time.py; empty when the page shows none) and LINES (every line read, for diagnosis). A bad
@@ -107,7 +108,7 @@ class TritonPythonModel:
                 _guarded(page, step, probability[0])
 
     def _zoom(self, pages: list) -> None:
-        """A second detection of the region around the code, for the pages that want one."""
+        """A second detection, enlarged, for the pages that want one (Page.zoom_input)."""
         wanted = [(p, _guarded(p, p.zoom_input)) for p in pages if p.error is None]
         wanted = [(p, z) for p, z in wanted if z is not None]
         if wanted:

@@ -3,7 +3,7 @@
     page = Page.from_bytes(data, imaging)     # decode (DCT-scaled), detector input
     page.set_probability(detector(page.detector_input[None])[0, 0])
     while True:
-        if (zoom := page.zoom_input()) is not None:   # the code's surroundings, enlarged
+        if (zoom := page.zoom_input()) is not None:   # a second look, enlarged
             page.set_zoom_probability(detector(zoom[None])[0, 0])
         if not (crops := page.next_crops()):  # a few lines per round of recognition
             break
@@ -18,7 +18,9 @@ a date), the boxes beside it come next, whatever the rounds so far: they may com
 hold a date that cannot be read, which withdraws it. With nothing found, reading gives up after
 MAX_ROUNDS. When the code is small in the detector's input, or its neighbours hold no reading,
 the region around it is detected again, enlarged (once): a phone photographed from a distance
-shows its clock too small for the whole-page pass. Last, once, lines are read again from
+shows its clock too small for the whole-page pass. When the rounds end with nothing read, the
+region around a line read as part of a date or time ("月25") is detected again, enlarged; and a
+page with no code found, whole at a larger scale (once each). Last, once, lines are read again from
 slightly taller crops: an unsure reading's, which another date or time there withdraws (and a
 reading of hours:minutes, from crops reaching past the end, where its seconds may lie); or, where
 nothing was read, those with the most digits, twice, whose reads must agree.
@@ -67,6 +69,15 @@ ZOOM_MAX_UPSCALE = 2.0
 ZOOM_AREA_PX = 192_000
 ZOOM_MIN_GAIN = 1.25
 ZOOM_AT_ONCE_BELOW_PX = 120
+# When the rounds end with nothing read, a line that holds a part of a date or time (a month and
+# day, digits around a colon) is looked at again: the region LINE_ZOOM_ALONG of its
+# heights each way along it and LINE_ZOOM_ACROSS across (a date above a time), enlarged so that
+# the line is LINE_ZOOM_PX high (the detector found a blurred line's part, or split it). A page on
+# which no code was found and nothing can be read is detected again whole, at PAGE_ZOOM_AREA_PX.
+# The lines those looks find are read whatever the rounds so far (the LOOK_LINES likeliest).
+LINE_ZOOM_ALONG, LINE_ZOOM_ACROSS, LINE_ZOOM_PX = 6.0, 3.0, 24
+PAGE_ZOOM_AREA_PX = 600_000
+LOOK_LINES = 4
 # Lines are read again from crops a little taller (more of the blur around the text); a misread
 # of blurred digits rarely repeats from a shifted crop. A settled reading's lines are read once
 # more, SECOND_READ_GROWTH taller: where that read gives another date or time, there is no
@@ -81,6 +92,7 @@ SECOND_READ_BELOW = 0.99
 # there, after the same date and minute, complete the reading.
 SECONDS_REACH = 2.0
 _NO_SECONDS = re.compile(r"T\d{2}:\d{2}$")  # in a reading's value (partial ISO 8601)
+_PART = re.compile(r"\d\s*[:：年月日号时点]|[年月]\s*\d|\d\s*[-./]\s*\d")  # noqa: RUF001
 # Where nothing was read, the RETRY_LINES lines with the most digits (RETRY_MIN_DIGITS or more,
 # as a time of day has) are read again from crops grown by each of RETRY_GROWTHS: a date or time
 # that every one of those reads gives alike is the reading.
@@ -157,7 +169,8 @@ class Page:
         self.rounds = 0
         self.code: Box | None = None  # where the code is, in image pixels
         self._zoom: Bands | None = None
-        self._zoomed = False
+        self._looked: set[str] = set()  # the second looks taken: "code", "line", "page"
+        self._due: list[TextBox] = []  # boxes a line's or the page's look found: read them
         self.error: Exception | None = None  # set by a caller whose model call failed
         # Lines read again (_read_again): per crop growth, id of the line -> its new reading; and
         # the (growth, line) of each crop in the round under way.
@@ -187,8 +200,24 @@ class Page:
         return self.code is not None and beside_code(box.center, box.height, self.code) is not None
 
     def zoom_input(self) -> np.ndarray | None:
-        """The bands around the code, enlarged for the detector, when a second look is due."""
-        if self._zoomed or self.code is None or self._first_reading() is not None:
+        """A region to detect again, enlarged, when a second look is due: the bands around the
+        code; else around a line holding a part of a date or time; else, with no code found, the
+        whole page. Each is taken once."""
+        if self._first_reading() is not None:
+            return None
+        for kind, look in (
+            ("code", self._code_look),
+            ("line", self._line_look),
+            ("page", self._page_look),
+        ):
+            if kind not in self._looked and (zoom := look()) is not None:
+                self._looked.add(kind)
+                self._zoom = zoom
+                return to_model_input(zoom.image)
+        return None
+
+    def _code_look(self) -> Bands | None:
+        if self.code is None:
             return None
         side = max(self.code[2] - self.code[0], self.code[3] - self.code[1])
         bands = time_bands(self.code, *self.image.size)
@@ -205,17 +234,53 @@ class Page:
         first_round_due = self.rounds == 0 and bool(self._waiting)
         if not at_once and (first_round_due or any(map(self._near_code, self._waiting))):
             return None
-        self._zoomed = True
-        self._zoom = Bands(self.image, bands, scale)
-        return to_model_input(self._zoom.image)
+        return Bands(self.image, bands, scale)
+
+    def _line_look(self) -> Bands | None:
+        """Around the line with the most digits of those holding a part of a date or time, once
+        the boxes beside them are read."""
+        if "page" in self._looked:
+            return None  # it saw the lines at a scale near a line's look
+        parts = [(x, b) for x, b in zip(self.lines, self._line_boxes, strict=True) if _part(x)]
+        if not parts or any(_beside(b, x) for b in self._waiting for x, _ in parts):
+            return None
+        if self._waiting and self.rounds < MAX_ROUNDS:
+            return None  # the rounds first: a look's lines would take the place of theirs
+        box = max(parts, key=lambda p: sum(c.isdigit() for c in p[0].text))[1]
+        (x0, y0), (x1, y1) = box.corners.min(axis=0), box.corners.max(axis=0)
+        along, across = LINE_ZOOM_ALONG * box.height, LINE_ZOOM_ACROSS * box.height
+        width, height = self.image.size
+        region = (max(0.0, x0 - along), max(0.0, y0 - across))
+        region += (min(width, x1 + along), min(height, y1 + across))
+        area = (region[2] - region[0]) * (region[3] - region[1])
+        scale = min(LINE_ZOOM_PX / box.height, ZOOM_MAX_UPSCALE, math.sqrt(ZOOM_AREA_PX / area))
+        return self._look_at([region], scale)
+
+    def _page_look(self) -> Bands | None:
+        """The whole page, where no code was found and every box found was read."""
+        if self.code is not None or self._waiting:
+            return None
+        width, height = self.image.size
+        scale = min(ZOOM_MAX_UPSCALE, math.sqrt(PAGE_ZOOM_AREA_PX / (width * height)))
+        return self._look_at([(0.0, 0.0, width, height)], scale)
+
+    def _look_at(self, regions: list[Box], scale: float) -> Bands | None:
+        """The regions at `scale`, if that is enough sharper than the whole-page pass."""
+        return (
+            Bands(self.image, regions, scale) if scale >= ZOOM_MIN_GAIN / self._scale[0] else None
+        )
 
     def set_zoom_probability(self, probability: np.ndarray) -> None:
         """The detector's map for zoom_input(): its boxes replace those inside the bands."""
         if self._zoom is None:
             return
         zoom = self._zoom
-        found = list(filter(_could_hold_time, zoom.boxes(probability)))
-        self._waiting = self._ordered(found) + [b for b in self._waiting if not zoom.covers(b)]
+        found = self._ordered(list(filter(_could_hold_time, zoom.boxes(probability))))
+        if self._looked & {"line", "page"}:
+            if not found:
+                return  # nothing seen there: the lines read stand
+            self._due = found[:LOOK_LINES]
+        self._waiting = found + [b for b in self._waiting if not zoom.covers(b)]
         # Lines the whole-page pass read there are read again from the sharper boxes.
         kept = [i for i, b in enumerate(self._line_boxes) if not zoom.covers(b)]
         self.lines = [self.lines[i] for i in kept]
@@ -232,7 +297,11 @@ class Page:
         parts = (
             found.lines if found is not None else [x for x in self.lines if shows_date_or_time(x)]
         )
-        chosen = [b for b in self._waiting if any(_beside(b, x) for x in parts)]
+        chosen = [
+            b
+            for b in self._waiting
+            if any(_beside(b, x) for x in parts) or any(b is d for d in self._due)
+        ]
         if not chosen and found is None and self.rounds < MAX_ROUNDS:
             chosen = self._waiting  # nothing yet: the likeliest next
         chosen = chosen[:LINES_PER_ROUND]
@@ -341,6 +410,12 @@ def _longer(box: TextBox, reach: float) -> TextBox:
     corners = box.corners.copy()
     corners[1:3] += along / max(float(np.linalg.norm(along)), 1e-6) * (reach * box.height)
     return TextBox(corners, box.score, box.runs_on)
+
+
+def _part(line: TextLine) -> bool:
+    """Whether the line may hold a part of a date or time: digits beside a date's or a time's
+    separator ("月25", "0425 22:52"); not a masked ID number ("3130**********6539")."""
+    return "*" not in line.text and bool(_PART.search(line.text))
 
 
 def _beside(box: TextBox, line: TextLine) -> bool:

@@ -55,8 +55,9 @@ _HMS = re.compile(
 
 # Anything shaped like a date: one before a time that did not read as a valid, sure date means
 # the line shows a date we cannot read, and its time alone would be a guess at the day. So does
-# a month and a day whose digits were lost ("月日", "04月日").
-_DATE_SHAPED = re.compile(r"\d{1,4}\s*[-./年月]\s*\d{1,2}|月\s*\d{0,2}\s*日")
+# a month and a day whose digits were lost ("月日", "04月日"), or a year or month whose day was
+# misread ("03月R27B").
+_DATE_SHAPED = re.compile(r"\d{1,4}\s*[-./年月]\s*\d{1,2}|月\s*\d{0,2}\s*日|\d\s*[年月]")
 # The recogniser may drop the space between a date and a time: "2022.04.1209:31:07".
 # Only before a two-digit hour: "2023-03-202:14:19" may be the 20th at 2:14 or the 2x-th at 02:14.
 _GLUED = re.compile(r"(?<=[-./月]\d{2})(?=\d{2}:\d{2})")
@@ -277,8 +278,9 @@ def _alone(line: _Line, time: _Time, parsed: list[_Line]) -> _Candidate | None:
     """The time as a time of day only, unless a date it may belong to could not be read."""
     if time.second is None:
         return None  # hours:minutes alone is what a phone's status bar shows, not the code
-    if _DATE_SHAPED.search(line.text[: time.start]):
-        return None  # a date we could not read: the day is unknown
+    before = line.text[: time.start]
+    if _DATE_SHAPED.search(before) or sum(c.isdigit() for c in before) >= 2:
+        return None  # a date we could not read ("04R25B 05:01:21"): the day is unknown
     for other in parsed:
         if other is line or not _beside(line.source, other.source):
             continue
