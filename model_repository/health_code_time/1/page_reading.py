@@ -238,7 +238,7 @@ class Page:
 
     def _line_look(self) -> Bands | None:
         """Around the line with the most digits of those holding a part of a date or time, once
-        the boxes beside them are read."""
+        the boxes beside them are read and the rounds have ended with nothing read."""
         if "page" in self._looked:
             return None  # it saw the lines at a scale near a line's look
         parts = [(x, b) for x, b in zip(self.lines, self._line_boxes, strict=True) if _part(x)]
