@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -375,6 +376,22 @@ def test_reads_again_that_disagree_give_no_reading_where_nothing_was_read():
         ]
     )
     assert page.reading() is None
+
+
+def test_a_date_read_unsure_beside_a_time_is_read_again_with_it():
+    rows = {850: "04月12日", 900: "09:31:07"}
+    page = line_page(rows)
+    reads = Counter()
+    while boxes := page.next_boxes():
+        lines = []
+        for box in boxes:
+            text = rows[min(rows, key=lambda row: abs(row - box.center[1]))]
+            reads[text] += 1
+            first = 0.4 if "月" in text and reads[text] == 1 else 0.99  # the date's 0 unsure
+            lines.append(ctc_decoding.Line(text, (first,) + (0.99,) * (len(text) - 1)))
+        page.add_lines(lines)
+    assert reads == {"04月12日": 3, "09:31:07": 3}  # once, then from both grown crops
+    assert page.reading().value == "--04-12T09:31:07"
 
 
 def test_lines_with_too_few_digits_for_a_time_are_not_read_again():

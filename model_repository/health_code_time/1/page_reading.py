@@ -94,10 +94,11 @@ SECONDS_REACH = 2.0
 _NO_SECONDS = re.compile(r"T\d{2}:\d{2}$")  # in a reading's value (partial ISO 8601)
 _PART = re.compile(r"\d\s*[:：年月日号时点]|[年月]\s*\d|\d\s*[-./]\s*\d")  # noqa: RUF001
 # Where nothing was read, the RETRY_LINES lines with the most digits (RETRY_MIN_DIGITS or more,
-# as a time of day has) are read again from crops grown by each of RETRY_GROWTHS: a date or time
-# that every one of those reads gives alike is the reading.
+# as a time of day has) are read again from crops grown by each of RETRY_GROWTHS, with the
+# RETRY_DATES line beside them that holds a part of a date (a date read unsure withdraws the time
+# beside it): a date or time that every one of those reads gives alike is the reading.
 RETRY_GROWTHS = (0.15, 0.30)
-RETRY_LINES, RETRY_MIN_DIGITS = 2, 6
+RETRY_LINES, RETRY_MIN_DIGITS, RETRY_DATES = 2, 6, 1
 
 
 def decode_upright(data: bytes, imaging) -> Image.Image:
@@ -335,6 +336,16 @@ class Page:
         digits = {id(x): sum(c.isdigit() for c in x.text) for x in self.lines}
         lines = [x for x in self.lines if digits[id(x)] >= RETRY_MIN_DIGITS]
         lines = sorted(lines, key=lambda x: -digits[id(x)])[:RETRY_LINES]
+        # And a part of a date beside them: read unsure, it withdrew the time beside it.
+        boxes = {id(x): b for x, b in zip(self.lines, self._line_boxes, strict=True)}
+        beside = [
+            x
+            for x in self.lines
+            if _part(x)
+            and not any(x is y for y in lines)
+            and any(_beside(boxes[id(x)], y) for y in lines)
+        ]
+        lines += beside[:RETRY_DATES]
         return self._read_again(lines, RETRY_GROWTHS) if lines else []
 
     def _read_again(
