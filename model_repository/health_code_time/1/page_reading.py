@@ -169,7 +169,7 @@ class Page:
         self._line_boxes: list[TextBox] = []  # where each of self.lines was read
         self.rounds = 0
         self.code: Box | None = None  # where the code is, in image pixels
-        self._zoom: Bands | None = None
+        self._zoom: tuple[str, Bands] | None = None  # the look under way: its kind, its bands
         self._looked: set[str] = set()  # the second looks taken: "code", "line", "page"
         self._due: list[TextBox] = []  # boxes a line's or the page's look found: read them
         self.error: Exception | None = None  # set by a caller whose model call failed
@@ -213,7 +213,7 @@ class Page:
         ):
             if kind not in self._looked and (zoom := look()) is not None:
                 self._looked.add(kind)
-                self._zoom = zoom
+                self._zoom = (kind, zoom)
                 return to_model_input(zoom.image)
         return None
 
@@ -226,23 +226,20 @@ class Page:
         if not bands:
             return None
         scale = min(ZOOM_CODE_PX / side, ZOOM_MAX_UPSCALE, math.sqrt(ZOOM_AREA_PX / area))
-        whole_page = 1 / self._scale[0]
-        if scale < ZOOM_MIN_GAIN * whole_page:
-            return None
-        at_once = side * whole_page < ZOOM_AT_ONCE_BELOW_PX
+        at_once = side / self._scale[0] < ZOOM_AT_ONCE_BELOW_PX
         # Read the lines beside the code first; but a page whose whole-page pass found nothing to
         # read at all (faint, noisy text) has no first round to wait for: its look is due now.
         first_round_due = self.rounds == 0 and bool(self._waiting)
         if not at_once and (first_round_due or any(map(self._near_code, self._waiting))):
             return None
-        return Bands(self.image, bands, scale)
+        return self._look_at(bands, scale)
 
     def _line_look(self) -> Bands | None:
         """Around the line with the most digits of those holding a part of a date or time, once
         the boxes beside them are read and the rounds have ended with nothing read."""
         if "page" in self._looked:
             return None  # it saw the lines at a scale near a line's look
-        parts = [(x, b) for x, b in zip(self.lines, self._line_boxes, strict=True) if _part(x)]
+        parts = [(x, b) for x, b in self._boxes_of_lines() if _part(x)]
         if not parts or any(_beside(b, x) for b in self._waiting for x, _ in parts):
             return None
         if self._waiting and self.rounds < MAX_ROUNDS:
@@ -275,9 +272,9 @@ class Page:
         """The detector's map for zoom_input(): its boxes replace those inside the bands."""
         if self._zoom is None:
             return
-        zoom = self._zoom
+        kind, zoom = self._zoom
         found = self._ordered(list(filter(_could_hold_time, zoom.boxes(probability))))
-        if self._looked & {"line", "page"}:
+        if kind != "code":
             if not found:
                 return  # nothing seen there: the lines read stand
             self._due = found[:LOOK_LINES]
@@ -337,13 +334,10 @@ class Page:
         lines = [x for x in self.lines if digits[id(x)] >= RETRY_MIN_DIGITS]
         lines = sorted(lines, key=lambda x: -digits[id(x)])[:RETRY_LINES]
         # And a part of a date beside them: read unsure, it withdrew the time beside it.
-        boxes = {id(x): b for x, b in zip(self.lines, self._line_boxes, strict=True)}
         beside = [
             x
-            for x in self.lines
-            if _part(x)
-            and not any(x is y for y in lines)
-            and any(_beside(boxes[id(x)], y) for y in lines)
+            for x, box in self._boxes_of_lines()
+            if _part(x) and not any(x is y for y in lines) and any(_beside(box, y) for y in lines)
         ]
         lines += beside[:RETRY_DATES]
         return self._read_again(lines, RETRY_GROWTHS) if lines else []
@@ -357,11 +351,15 @@ class Page:
             return []
         self._rereads = [{} for _ in growths]
         self._rereading = [(k, x) for k in range(len(growths)) for x in lines]
-        boxes = {id(x): b for x, b in zip(self.lines, self._line_boxes, strict=True)}
+        boxes = {id(x): b for x, b in self._boxes_of_lines()}
         self._reading = [
             _longer(_taller(boxes[id(x)], growths[k]), reach) for k, x in self._rereading
         ]
         return self._reading
+
+    def _boxes_of_lines(self) -> list[tuple[TextLine, TextBox]]:
+        """Each line read, with the box it was read from."""
+        return list(zip(self.lines, self._line_boxes, strict=True))
 
     def next_crops(self) -> list[Image.Image]:
         """Crops of next_boxes(), upright, LINE_HEIGHT_PX high."""
