@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -40,6 +41,8 @@ def read(*lines: TextLine):
         ("09时31分07秒", "T09:31:07", "09时31分07秒"),
         (fullwidth("2022-04-12 09:31:07"), "2022-04-12T09:31:07", "2022-04-12 09:31:07"),
         ("2022.04.1209:31:07", "2022-04-12T09:31:07", "2022.04.12 09:31:07"),
+        ("2021.12.16170716", "2021-12-16T17:07:16", "2021.12.16 17:07:16"),  # colons blurred away
+        ("更新于：2021.12.16 170716", "2021-12-16T17:07:16", "2021.12.16 17:07:16"),  # noqa: RUF001
         ("核酸 2022-04-12 09:31:07 阴性", "2022-04-12T09:31:07", "2022-04-12 09:31:07"),
     ],
 )
@@ -110,16 +113,26 @@ def test_a_date_in_a_sentence_far_below_a_clock_is_not_its_date():
         "02-30 10:00:00",  # 30 February
         "24:00",
         "12:75:00",
-        "1999-04-12 09:31:07",  # outside 2000-2099: not a health-code clock, nor is its time
+        "1999-04-12 09:31:07",  # before 2000: not a health-code clock, nor is its time
         "2022-04-1? 09:31:07",  # a date not read: its time alone would guess the day
         "04R25B 05:01:21",  # 04月25日 misread: digits before a time may be its date
         "2023-03-202:14:19",  # digits run together: the 20th at 2:14, or 02:14 on the 2x-th?
+        "2021.12.16 1707160",  # seven digits after a date: no time without its colons
+        "2021.12.16 176716",  # 17:67:16
+        "12-16 170716",  # without a year, six digits may be anything
         "电话 138-1234-5678",
         "ㄅ㊣〒",
     ],
 )
 def test_garbage_dates_without_times_and_impossible_values_are_no_reading(text):
     assert read(line(text)) is None
+
+
+def test_a_year_that_has_not_come_is_a_misread_not_a_reading():
+    this_year = datetime.now(UTC).year
+    assert read(line(f"{this_year + 1}-01-01 00:00:01")).value == f"{this_year + 1}-01-01T00:00:01"
+    assert read(line(f"{this_year + 2}-04-19 10:12:28")) is None
+    assert read(line("2070-04-19 10:12:28")) is None  # a blurred 2020
 
 
 def test_no_lines_is_no_reading():

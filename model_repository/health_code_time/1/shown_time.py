@@ -11,8 +11,8 @@ offset (the time zone, and the year or day a partial reading belongs to, are the
 A date without a time is no reading: it cannot say whether a screenshot is current; nor is an
 hours:minutes with neither seconds nor a date: that is what a phone's status bar shows. Nothing
 is guessed: a digit the recogniser is unsure of discards the line, a date that cannot be read
-discards the time beside it, and impossible dates and times (month 13, 24:00, 30 February) are
-not readings.
+discards the time beside it, and impossible dates and times (month 13, 24:00, 30 February, a year
+that has not come) are not readings.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from __future__ import annotations
 import calendar
 import math
 import re
+import time
 import unicodedata
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -34,7 +35,10 @@ MIN_SEPARATOR_PROBABILITY = 0.3
 # apart (centre to centre), or side by side on one row; the date's line holds little else.
 PAIR_DISTANCE_LINES = 2.2
 PAIR_EXTRA_CHARS = 4  # besides the date, e.g. a weekday: 星期二
-EARLIEST_YEAR, LATEST_YEAR = 2000, 2099
+EARLIEST_YEAR = 2000
+# A clock cannot show a year that has not come: a later one is a misread ("2070" for a blurred
+# "2020"). A year of slack: a phone clock set ahead, a time zone east of this server's at New Year.
+YEARS_AHEAD = 1
 
 _D = r"(?<!\d)"  # no digit before
 # A day ends at 日/号, a space or the end: "2022-04-1?" is a day not read, not the 1st.
@@ -61,6 +65,9 @@ _DATE_SHAPED = re.compile(r"\d{1,4}\s*[-./年月]\s*\d{1,2}|月\s*\d{0,2}\s*日|
 # The recogniser may drop the space between a date and a time: "2022.04.1209:31:07".
 # Only before a two-digit hour: "2023-03-202:14:19" may be the 20th at 2:14 or the 2x-th at 02:14.
 _GLUED = re.compile(r"(?<=[-./月]\d{2})(?=\d{2}:\d{2})")
+# A blurred photo may lose a time's colons too: "2021.12.16 170716", "2021.12.16170716". After a
+# whole date (year, month, day) six digits and no more can only be hours, minutes and seconds.
+_NO_COLONS = re.compile(_D + r"\d{4}([-./])\d{2}\1\d{2}(?P<gap>\s?)(?=\d{6}(?!\d))")
 
 
 class TextLine(NamedTuple):
@@ -143,11 +150,18 @@ def normalise(text: str, probabilities: tuple[float, ...]) -> tuple[str, list[fl
     for at in reversed([m.start() for m in _GLUED.finditer("".join(chars))]):
         chars.insert(at, " ")
         probs.insert(at, 1.0)
+    for m in reversed(list(_NO_COLONS.finditer("".join(chars)))):
+        # The separators a blur took are placed, not read: sure; the digits keep their own odds.
+        start, end = m.span("gap")
+        digits = chars[end : end + 6]
+        chars[start : end + 6] = [" ", *digits[:2], ":", *digits[2:4], ":", *digits[4:]]
+        p = probs[end : end + 6]
+        probs[start : end + 6] = [1.0, *p[:2], 1.0, *p[2:4], 1.0, *p[4:]]
     return "".join(chars), probs
 
 
 def _valid_date(year: int | None, month: int, day: int) -> bool:
-    if year is not None and not EARLIEST_YEAR <= year <= LATEST_YEAR:
+    if year is not None and not EARLIEST_YEAR <= year <= time.gmtime().tm_year + YEARS_AHEAD:
         return False
     if not 1 <= month <= 12 or day < 1:
         return False
