@@ -32,6 +32,7 @@ from benchmarks import time_screens
 from benchmarks.procstat import cpu_s_by_role, rss_mb_by_role
 from benchmarks.systems import REPO, gateway_triton, seed_jpeg
 from gateway.local_service import LocalService
+from gateway.repository import versions
 from gateway.time_reading import MODEL
 
 KINDS = ("screenshot", "resaved", "photo")
@@ -106,8 +107,10 @@ class InProcess:
         options = ort.SessionOptions()
         options.intra_op_num_threads = options.inter_op_num_threads = 1
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self.sessions = [
-            ort.InferenceSession(str(folder / name / "1" / "model.onnx"), options)
+        self.sessions = [  # the newest version of each, as Triton serves it
+            ort.InferenceSession(
+                str(folder / name / str(versions(folder / name)[-1]) / "model.onnx"), options
+            )
             for name in ("ocr_text_detector", "ocr_text_recognizer")
         ]
         self.stages: Counter = Counter()

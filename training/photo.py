@@ -54,8 +54,19 @@ def moire(img: Image.Image, strength: float, rng: random.Random) -> Image.Image:
     return Image.fromarray(np.clip(out, 0, 255).astype(np.uint8))
 
 
-def photograph(screen: Image.Image, rng: random.Random, rotation: float) -> Image.Image:
-    """The screen on a phone, photographed in perspective on a background, turned `rotation` deg."""
+def photograph(
+    screen: Image.Image,
+    rng: random.Random,
+    rotation: float,
+    companion: Image.Image | None = None,
+) -> Image.Image | tuple[Image.Image, Image.Image]:
+    """The screen on a phone, photographed in perspective on a background, turned `rotation` deg.
+
+    With a `companion` (an 'L' image the size of the screen: a map of what is where on it), also
+    that map where the photo shows the screen, 0 elsewhere: (photo, map).
+    """
+    if companion is not None:
+        companion = fit_long_side(companion, 1100)
     screen = fit_long_side(screen, 1100)  # the camera sees the screen at about this resolution
     sw, sh = screen.size
     bezel = max(2, round(min(sw, sh) * rng.uniform(0.02, 0.06)))
@@ -84,9 +95,8 @@ def photograph(screen: Image.Image, rng: random.Random, rotation: float) -> Imag
             cx + dx * math.cos(a) - dy * math.sin(a) + rng.uniform(-jitter, jitter),
             cy + dx * math.sin(a) + dy * math.cos(a) + rng.uniform(-jitter, jitter),
         ))  # fmt: skip
-    warped = phone.transform(
-        size, Image.PERSPECTIVE, _coeffs(dst, [(0, 0), (pw, 0), (pw, ph), (0, ph)]), Image.BILINEAR
-    )
+    coeffs = _coeffs(dst, [(0, 0), (pw, 0), (pw, ph), (0, ph)])
+    warped = phone.transform(size, Image.PERSPECTIVE, coeffs, Image.BILINEAR)
     # the background: a desk, a hand, a room — a blurry scene at low resolution, scaled up
     back = scene((size[0] // 8, size[1] // 8), rng).resize(size, Image.BILINEAR)
     if rng.random() < 0.6:  # most desks, hands and rooms are duller than a random scene
@@ -98,7 +108,12 @@ def photograph(screen: Image.Image, rng: random.Random, rotation: float) -> Imag
     # the camera's white balance and exposure (dim rooms too): mild in hue, so a status colour
     # stays in its class
     gains = [rng.uniform(0.9, 1.1) * exposure for exposure in [rng.uniform(0.6, 1.12)] * 3]
-    return back.point([min(255, round(i * g)) for g in gains for i in range(256)])
+    photo = back.point([min(255, round(i * g)) for g in gains for i in range(256)])
+    if companion is None:
+        return photo
+    on_phone = Image.new("L", phone.size)
+    on_phone.paste(companion, (bezel, bezel * 3 // 2))
+    return photo, on_phone.transform(size, Image.PERSPECTIVE, coeffs, Image.BILINEAR)
 
 
 def vignette(img: Image.Image, strength: float) -> Image.Image:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import io
 import random
+from collections.abc import Callable
 
 from PIL import Image
 
@@ -115,23 +116,45 @@ def _base(spec: RenderSpec, rng: random.Random) -> Image.Image:
 
 def draw(spec: RenderSpec, rng: random.Random) -> Image.Image:
     """Draw the RGB image that `spec` describes, taking the details from `rng`."""
+    return draw_with_map(spec, rng, None)[0]
+
+
+def draw_with_map(
+    spec: RenderSpec,
+    rng: random.Random,
+    mapping: Callable[[Image.Image], Image.Image] | None,
+) -> tuple[Image.Image, Image.Image | None]:
+    """draw(), and with `mapping` a map of the page before any capture effect (an 'L' image of its
+    size: what is where, e.g. where text is) carried through the photo's or the rotation's
+    geometry to where the image shows it. The map takes nothing from `rng`: the image is draw()'s.
+    """
     img = _base(spec, rng)
+    marks = None if mapping is None else mapping(img)
     if spec.kind in _NO_EFFECTS:
-        return img
+        return img, marks
     # Moiré comes from the screen's pixel grid: drawn before the photo, it bends with the phone.
     if spec.moire:
         img = capture.moire(img, spec.moire, rng)
     if spec.photo:
-        img = capture.photograph(img, rng, spec.rotation)
+        if marks is None:
+            img = capture.photograph(img, rng, spec.rotation)
+        else:
+            img, marks = capture.photograph(img, rng, spec.rotation, companion=marks)
     elif spec.rotation:
         img = capture.rotate(img, spec.rotation, rng)
+        if marks is not None:
+            marks = marks.rotate(spec.rotation, Image.Resampling.BILINEAR, expand=True)
     if spec.glare:
         img = capture.glare(img, spec.glare, rng)
     if spec.blur:
         img = capture.blur(img, spec.blur)
     if spec.noise:
         img = capture.noise(img, spec.noise, rng)
-    return capture.chat_recompress(img, rng) if spec.chat else img
+    if spec.chat:
+        img = capture.chat_recompress(img, rng)
+    if marks is not None:
+        marks = marks.resize(img.size, Image.Resampling.BILINEAR)  # a chat app's shrink
+    return img, marks
 
 
 def encode(img: Image.Image, spec: RenderSpec) -> bytes:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import random
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -58,6 +59,27 @@ def test_a_rotated_screenshot_grows_to_hold_its_corners_and_a_photo_has_its_own_
 def test_a_chat_app_shrinks_big_screenshots():
     big = {**CLEAN, "width": 1440, "height": 3200, "chat": True}
     assert max(decoded(render("yellow", seed=2, **big)).size) <= 1600
+
+
+def test_a_photo_carries_a_map_of_its_screen_to_where_the_screen_lands():
+    from training.photo import photograph
+
+    screen = Image.new("RGB", (400, 800), (255, 255, 255))
+    screen.paste((0, 0, 0), (100, 300, 300, 340))  # one dark line of "text"
+    marked = Image.new("L", screen.size)
+    marked.paste(255, (100, 300, 300, 340))
+    alone = photograph(screen, random.Random(5), 15.0)
+    photo, carried = photograph(screen, random.Random(5), 15.0, companion=marked)
+    assert photo.tobytes() == alone.tobytes()  # the map takes nothing from the photo's draws
+    assert carried.size == photo.size
+    on_line = np.asarray(carried) > 128
+    grey = np.asarray(photo.convert("L"), np.float32)
+    # Where the map says "line", the photo shows the dark line; around it, the white screen.
+    assert 500 < on_line.sum() < 0.05 * on_line.size
+    near = np.zeros_like(on_line)
+    ys, xs = np.nonzero(on_line)
+    near[max(0, ys.min() - 40) : ys.max() + 40, max(0, xs.min() - 40) : xs.max() + 40] = True
+    assert grey[on_line].mean() < 0.5 * grey[near & ~on_line].mean()
 
 
 @pytest.mark.parametrize("label", LABELS)
