@@ -229,9 +229,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--source", type=Path, required=True, help="the shipped detector's ONNX")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--pages", type=int, default=1500)
-    parser.add_argument("--steps", type=int, default=1500)
+    parser.add_argument("--steps", type=int, default=3000)
     parser.add_argument("--batch", type=int, default=8)
-    parser.add_argument("--lr", type=float, default=1e-4)
+    parser.add_argument("--lr", type=float, default=3e-4)
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args(argv)
     import torch

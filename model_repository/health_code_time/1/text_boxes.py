@@ -15,7 +15,10 @@ import numpy as np
 from code_locator import blobs, runs
 from PIL import Image
 
-PIXEL_THRESHOLD = 0.3  # a pixel belongs to text above this probability
+# A pixel belongs to text above this probability. 0.5, not PP-OCR's 0.3: the detector fine-tuned
+# on photos (ocr_text_detector version 2) paints blurred lines wider, and at 0.3 neighbouring
+# lines (a date over a time) merge (benchmarks/NOTES.md, 2026-12-04 19:30).
+PIXEL_THRESHOLD = 0.5
 MIN_BOX_SCORE = 0.5  # a blob is kept when its mean probability reaches this
 UNCLIP_RATIO = 1.6  # how far a blob is grown back: offset = area * ratio / perimeter
 MIN_SIDE_PX = 2.0  # blobs thinner than this (in map pixels) are specks
