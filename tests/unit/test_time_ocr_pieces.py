@@ -282,6 +282,21 @@ def test_a_page_with_no_code_and_nothing_found_is_looked_at_again_whole_and_larg
     assert page.zoom_input() is None  # once
 
 
+def test_blobs_read_as_nothing_do_not_use_up_the_rounds():
+    # Ten blobs as wide as the time's line above it (a code's modules, icons: the detector may
+    # call them text) read as nothing or one stroke; the time's line comes after them.
+    shapes = {100 + 120 * i: "x" * 19 for i in range(10)}
+    shapes[1400] = "2022-04-12 09:31:07"
+    page = line_page(shapes)
+    answer(page, {**{y: "一" if y % 240 else "" for y in shapes}, 1400: shapes[1400]})
+    assert page.reading().value == "2022-04-12T09:31:07"
+    # A page of nothing but blobs still ends: blank rounds are refunded MAX_ROUNDS times.
+    blobs_only = {60 + 50 * i: "x" * 19 for i in range(30)}
+    page = line_page(blobs_only)
+    answer(page, dict.fromkeys(blobs_only, ""))
+    assert len(page.lines) == 2 * page_reading.LINES_PER_ROUND * page_reading.MAX_ROUNDS
+
+
 def test_a_page_without_a_time_is_read_in_a_bounded_number_of_lines():
     rows = {200 + 100 * i: f"Line {i}" for i in range(14)}
     page = line_page(rows)

@@ -16,9 +16,10 @@ soon as a date and time is read. Likeliest: the lines just above and below the c
 first (apps draw their clock there), then centred, then wide ones. Once a part is read (a time,
 a date), the boxes beside it come next, whatever the rounds so far: they may complete it, or
 hold a date that cannot be read, which withdraws it. With nothing found, reading gives up after
-MAX_ROUNDS. When the code is small in the detector's input, or its neighbours hold no reading,
-the region around it is detected again, enlarged (once): a phone photographed from a distance
-shows its clock too small for the whole-page pass. When the rounds end with nothing read, the
+MAX_ROUNDS (a round whose lines all read as blobs, not text, is not counted, MAX_ROUNDS times). When
+the code is small in the detector's input, or its neighbours hold no reading, the region around it
+is detected again, enlarged (once): a phone photographed from a distance shows its clock too small
+for the whole-page pass. When the rounds end with nothing read, the
 region around a line read as part of a date or time ("月25") is detected again, enlarged; and a
 page with no code found, whole at a larger scale (once each). Last, once, lines are read again from
 slightly taller crops: an unsure reading's, which another date or time there withdraws (and a
@@ -60,6 +61,9 @@ MIN_TEXT_HEIGHT_PX = 6.0  # in decoded pixels: smaller is unreadable at any scal
 # Lines recognised per round, and rounds at most while nothing is found. Reading a page costs
 # about as much as its lines are wide: 0.07-0.08 CPU-ms per pixel of crop width (48 high).
 LINES_PER_ROUND, MAX_ROUNDS = 2, 5
+# A round whose every line reads as under BLANK_CHARS characters (a blob of the code or of an
+# icon that the detector took for text) does not count against MAX_ROUNDS, MAX_ROUNDS times at most.
+BLANK_CHARS = 2
 # The second look around the code: enlarged so that the code is ZOOM_CODE_PX wide in the
 # detector's input (its clock's text then ~10-25 px high), up to ZOOM_MAX_UPSCALE times the
 # decoded image and ZOOM_AREA_PX; done only when that is at least ZOOM_MIN_GAIN times the
@@ -168,6 +172,7 @@ class Page:
         self.lines: list[TextLine] = []
         self._line_boxes: list[TextBox] = []  # where each of self.lines was read
         self.rounds = 0
+        self._blank_rounds = 0
         self.code: Box | None = None  # where the code is, in image pixels
         self._zoom: tuple[str, Bands] | None = None  # the look under way: its kind, its bands
         self._looked: set[str] = set()  # the second looks taken: "code", "line", "page"
@@ -383,6 +388,10 @@ class Page:
                 TextLine(line.text, line.probabilities, x, y, box.height, box.runs_on, slope)
             )
             self._line_boxes.append(box)
+        blank = all(len(line.text.strip()) < BLANK_CHARS for line in lines)
+        if blank and self._blank_rounds < MAX_ROUNDS:
+            self._blank_rounds += 1
+            self.rounds -= 1
 
     def _first_reading(self) -> Reading | None:
         return read_shown_time(self.lines)
