@@ -96,11 +96,9 @@ class InProcess:
         import onnxruntime as ort
 
         folder = REPO / "model_repository"
-        from training.preprocessing import IMAGING_PATH, imaging
+        from training.preprocessing import imaging, page_reading
 
-        # As model.py does in Triton: page_reading imports code_locator from imaging's folder.
-        sys.path[:0] = [str(folder / "health_code_time" / "1"), str(IMAGING_PATH.parent)]
-        self.page_reading = importlib.import_module("page_reading")
+        self.page_reading = page_reading()
         self.imaging = imaging
         keys = folder / "ocr_text_recognizer" / "1" / "keys.txt"
         self.decoder = importlib.import_module("ctc_decoding").CtcDecoder.from_file(str(keys))

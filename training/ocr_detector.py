@@ -32,6 +32,7 @@ import numpy as np
 from PIL import Image
 
 from training import render
+from training.preprocessing import page_reading
 from training.spec import LABELS, TIME_KINDS, sample_spec
 
 CACHE = Path(__file__).resolve().parents[1] / ".cache" / "ocr-detector"
@@ -73,11 +74,6 @@ def load_onnx(path: Path):
     return convert(model)
 
 
-def _model_input(image: Image.Image) -> np.ndarray:
-    pixels = np.asarray(image.convert("RGB"), dtype=np.float32)
-    return (pixels / 127.5 - 1.0).transpose(2, 0, 1)
-
-
 class Teacher:
     def __init__(self, path: Path) -> None:
         import onnxruntime as ort
@@ -90,7 +86,8 @@ class Teacher:
         """The detector's probability map of the screen, as an 'L' image of the screen's size."""
         scale = min(1.0, math.sqrt(TEACHER_AREA_PX / (screen.width * screen.height)))
         size = tuple(max(32, round(s * scale / 32) * 32) for s in screen.size)
-        x = _model_input(screen.resize(size, Image.Resampling.BILINEAR))[None]
+        seen = screen.resize(size, Image.Resampling.BILINEAR)
+        x = page_reading().to_model_input(seen)[None]
         probability = self.session.run(None, {INPUT: x})[0][0, 0]
         small = Image.fromarray((probability * 255).round().astype(np.uint8))
         return small.resize(screen.size, Image.Resampling.BILINEAR)
@@ -161,7 +158,8 @@ def windows(page: tuple[bytes, bytes], rng: random.Random, k: int) -> list[tuple
         x0 = min(max(0, x - rng.randrange(CROP_PX)), size[0] - CROP_PX)
         y0 = min(max(0, y - rng.randrange(CROP_PX)), size[1] - CROP_PX)
         window = img.crop((x0, y0, x0 + CROP_PX, y0 + CROP_PX))
-        out.append((_model_input(window), target[y0 : y0 + CROP_PX, x0 : x0 + CROP_PX].copy()))
+        window_target = target[y0 : y0 + CROP_PX, x0 : x0 + CROP_PX].copy()
+        out.append((page_reading().to_model_input(window), window_target))
     return out
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+import importlib
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -23,3 +26,12 @@ _code_locator = import_file(IMAGING_PATH.parent / "code_locator.py")
 def look_closer(data: bytes) -> tuple[np.ndarray, np.ndarray]:
     """The served closer look's view of an image and its code's box (code_locator.look_closer)."""
     return _code_locator.look_closer(data, imaging)
+
+
+@functools.cache
+def page_reading():
+    """The time reader's page_reading.py (health_code_time), imported as its Triton model does:
+    its own folder and imaging's on sys.path, for the sibling modules it imports."""
+    folder = IMAGING_PATH.parents[2] / "health_code_time" / "1"
+    sys.path[:0] = [str(folder), str(IMAGING_PATH.parent)]
+    return importlib.import_module("page_reading")

@@ -234,7 +234,7 @@ class Page:
         at_once = side / self._scale[0] < ZOOM_AT_ONCE_BELOW_PX
         # Read the lines beside the code first; but a page whose whole-page pass found nothing to
         # read at all (faint, noisy text) has no first round to wait for: its look is due now.
-        first_round_due = self.rounds == 0 and bool(self._waiting)
+        first_round_due = self._rounds_read == 0 and bool(self._waiting)
         if not at_once and (first_round_due or any(map(self._near_code, self._waiting))):
             return None
         return self._look_at(bands, scale)
@@ -247,7 +247,7 @@ class Page:
         parts = [(x, b) for x, b in self._boxes_of_lines() if _part(x)]
         if not parts or any(_beside(b, x) for b in self._waiting for x, _ in parts):
             return None
-        if self._waiting and self.rounds < MAX_ROUNDS:
+        if self._waiting and self._rounds_read < MAX_ROUNDS:
             return None  # the rounds first: a look's lines would take the place of theirs
         box = max(parts, key=lambda p: sum(c.isdigit() for c in p[0].text))[1]
         (x0, y0), (x1, y1) = box.corners.min(axis=0), box.corners.max(axis=0)
@@ -305,7 +305,7 @@ class Page:
             for b in self._waiting
             if any(_beside(b, x) for x in parts) or any(b is d for d in self._due)
         ]
-        if not chosen and found is None and self.rounds < MAX_ROUNDS:
+        if not chosen and found is None and self._rounds_read < MAX_ROUNDS:
             chosen = self._waiting  # nothing yet: the likeliest next
         chosen = chosen[:LINES_PER_ROUND]
         if not chosen:
@@ -388,10 +388,13 @@ class Page:
                 TextLine(line.text, line.probabilities, x, y, box.height, box.runs_on, slope)
             )
             self._line_boxes.append(box)
-        blank = all(len(line.text.strip()) < BLANK_CHARS for line in lines)
-        if blank and self._blank_rounds < MAX_ROUNDS:
+        if all(len(line.text.strip()) < BLANK_CHARS for line in lines):
             self._blank_rounds += 1
-            self.rounds -= 1
+
+    @property
+    def _rounds_read(self) -> int:
+        """Rounds that count against MAX_ROUNDS: all but up to MAX_ROUNDS of the blank ones."""
+        return self.rounds - min(self._blank_rounds, MAX_ROUNDS)
 
     def _first_reading(self) -> Reading | None:
         return read_shown_time(self.lines)
