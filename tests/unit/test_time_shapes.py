@@ -63,7 +63,7 @@ def test_what_the_line_holds_before_the_date_is_kept():
 
 
 def test_a_digit_read_as_a_letter_at_first_but_surer_later_is_a_digit():
-    blurred = steps(("04:", 0.95), {"s": 0.45, "5": 0.3}, {"5": 0.7}, {"": 1.0}, ("5:26", 0.95))
+    blurred = steps(("04:", 0.95), {"s": 0.45, "5": 0.3}, {"5": 0.85}, {"": 1.0}, ("5:26", 0.95))
     assert decode(blurred).text == "04:55:26"
 
 
@@ -98,7 +98,7 @@ def test_one_digits_run_is_not_split_in_two_to_make_up_a_digit_the_shape_wants()
 def test_a_line_with_letters_read_for_sure_among_its_digits_is_not_searched():
     # An ID number: "1247 2328 1528" would need two separators anyway; "12:47:s3" might not.
     assert decode(steps(("12:47:s3", 0.95))).text == "12:47:s3"
-    blurred = steps(("12:47:", 0.95), {"s": 0.45, "5": 0.3}, {"5": 0.6}, {"": 1.0}, ("3", 0.95))
+    blurred = steps(("12:47:", 0.95), {"s": 0.45, "5": 0.3}, {"5": 0.85}, {"": 1.0}, ("3", 0.95))
     assert decode(blurred).text == "12:47:53"
 
 

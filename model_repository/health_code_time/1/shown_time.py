@@ -25,9 +25,11 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-# A character read with less confidence than this makes its date or time no reading: the
-# recogniser's best guess must at least have even odds.
-MIN_CHAR_PROBABILITY = 0.5
+# A digit read with less confidence than this makes its date or time no reading. 0.8, not even
+# odds: the recogniser fine-tuned on photos (ocr_text_recognizer version 2) reads blurred digits
+# more surely, wrongly too; the lowest threshold at which it gave at most 1% of the photos of
+# tuning seeds a wrong time (benchmarks/NOTES.md, 2026-12-04 21:45).
+MIN_CHAR_PROBABILITY = 0.8
 # A separator (":", "-", "月") only places the digits, which the pattern already checked: a blurred
 # colon read at 0.45 between sure digits says nothing against them. It needs only this much.
 MIN_SEPARATOR_PROBABILITY = 0.3
