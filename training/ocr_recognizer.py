@@ -9,9 +9,10 @@ index map (training.render.draw_with_map), and the student reads the line cut fr
 the reader cuts it, with its box jittered as the detector's boxes vary. No text labels are drawn
 by hand, so every kind of line the reader reads is learnt, not the time lines alone.
 
-Only the convolutions are trained (2.8 M of 5.3 M weights): the attention blocks and the
-classifier over 18,710 characters keep the shipped weights, so the alphabet and its meaning stay.
-The output is those weights' change, as float16 (`--out`, ~5.5 MB: the whole model is over the
+Only the convolutions (and three batch norms' scale and shift) are trained, 2.8 M of 5.3 M
+weights: onnx2torch makes the attention blocks' and the classifier's weights buffers, so the
+classifier over 18,710 characters keeps the shipped weights and the alphabet its meaning. The
+output is the trained weights' change, as float16 (`--out`, 5 MB: the whole model is over the
 repository's 10 MB limit); `gateway.ocr_models` adds it to the wheel's model at install time.
 """
 
@@ -41,9 +42,8 @@ from training.spec import LABELS, TIME_KINDS, sample_spec
 CACHE = Path(__file__).resolve().parents[1] / ".cache" / "ocr-recognizer"
 FIRST_SEED = 910_000_000  # far from every benchmark's and test's seeds, and the detector's
 INPUT = "x"  # the shipped model's (ocr_text_recognizer/config.pbtxt)
-MIN_TEACHER_PROBABILITY = (
-    0.9  # every character of a label read at least this sure on the clean screen
-)
+# A label is the teacher's reading of the clean line, every character read at least this surely.
+MIN_TEACHER_PROBABILITY = 0.9
 MAX_LINES = 30  # lines labelled on a page: the index map's values are 8, 16, ... 240
 INDEX_STEP = 8
 BAND = 0.5  # the middle of each line's height is painted: neighbouring lines never touch
@@ -255,8 +255,8 @@ def train(pages: list, source: Path, steps: int, batch: int, lr: float):
     torch.manual_seed(0)
     net = load_onnx(source)
     net.eval()  # batch norm and dropout as shipped: batches of 16 lines are too few to learn them
-    trained = [p for p in net.parameters()]  # the convolutions (the rest converts to buffers)
-    optimiser = torch.optim.AdamW(trained, lr=lr, weight_decay=1e-4)
+    # net.parameters(): the convolutions and batch norms (the rest converts to buffers)
+    optimiser = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
     rng = random.Random(0)
     started = time.monotonic()
     for step in range(1, steps + 1):

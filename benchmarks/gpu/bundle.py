@@ -89,6 +89,7 @@ NOT_IMPORTED = (
     "watchfiles",
     "pyyaml",  # uvicorn[standard]'s, for features not used
     "nvidia-pytriton",  # its tritonserver is copied; its Python package is not imported
+    "onnx",  # gateway.ocr_models builds the OCR recogniser's version 2; the GPU run has no OCR
 )
 PLATFORMS = (
     "manylinux_2_28_x86_64",
