@@ -45,6 +45,8 @@ AREA_RANGE_PX = (225_000, 900_000)
 
 
 class Teacher:
+    """The shipped detector on a clean screen."""
+
     def __init__(self, path: Path) -> None:
         import onnxruntime as ort
 
@@ -52,14 +54,17 @@ class Teacher:
         options.intra_op_num_threads = options.inter_op_num_threads = 1
         self.session = ort.InferenceSession(str(path), options)
 
-    def text_map(self, screen: Image.Image) -> Image.Image:
-        """The detector's probability map of the screen, as an 'L' image of the screen's size."""
+    def probability(self, screen: Image.Image) -> np.ndarray:
+        """The detector's (H, W) probability map of the screen seen at about TEACHER_AREA_PX."""
         scale = min(1.0, math.sqrt(TEACHER_AREA_PX / (screen.width * screen.height)))
         size = tuple(max(32, round(s * scale / 32) * 32) for s in screen.size)
         seen = screen.resize(size, Image.Resampling.BILINEAR)
         x = page_reading().to_model_input(seen)[None]
-        probability = self.session.run(None, {INPUT: x})[0][0, 0]
-        small = Image.fromarray((probability * 255).round().astype(np.uint8))
+        return self.session.run(None, {INPUT: x})[0][0, 0]
+
+    def text_map(self, screen: Image.Image) -> Image.Image:
+        """The detector's probability map of the screen, as an 'L' image of the screen's size."""
+        small = Image.fromarray((self.probability(screen) * 255).round().astype(np.uint8))
         return small.resize(screen.size, Image.Resampling.BILINEAR)
 
 

@@ -33,8 +33,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from training import render
-from training.ocr_detector import INPUT as DETECTOR_INPUT
-from training.ocr_detector import TEACHER_AREA_PX
+from training.ocr_detector import Teacher
 from training.onnx_torch import load_onnx, onnx_tensors
 from training.preprocessing import imaging, page_reading
 from training.spec import LABELS, TIME_KINDS, sample_spec
@@ -70,7 +69,7 @@ class LineTeacher:
 
         options = ort.SessionOptions()
         options.intra_op_num_threads = options.inter_op_num_threads = 1
-        self.detector = ort.InferenceSession(str(detector), options)
+        self.detector = Teacher(detector)
         self.recogniser = ort.InferenceSession(str(recogniser), options)
         text_boxes, ctc_decoding = _modules()
         self.decoder = ctc_decoding.CtcDecoder.from_file(str(recogniser.parent / "keys.txt"))
@@ -87,11 +86,8 @@ class LineTeacher:
     def lines(self, screen: Image.Image) -> list[tuple[np.ndarray, str]]:
         """(corners in screen pixels, text) of each line the reader could read, read surely."""
         reader = page_reading()
-        scale = min(1.0, math.sqrt(TEACHER_AREA_PX / (screen.width * screen.height)))
-        size = tuple(max(32, round(s * scale / 32) * 32) for s in screen.size)
-        x = reader.to_model_input(screen.resize(size, Image.Resampling.BILINEAR))[None]
-        probability = self.detector.run(None, {DETECTOR_INPUT: x})[0][0, 0]
-        sx, sy = screen.width / size[0], screen.height / size[1]
+        probability = self.detector.probability(screen)
+        sx, sy = screen.width / probability.shape[1], screen.height / probability.shape[0]
         boxes = [
             b.scaled(sx, sy)
             for b in self.boxes_from_probability(probability)
