@@ -79,7 +79,7 @@ train-ocr-detector: install-dev fonts  ## regenerate model_repository/ocr_text_d
 		--source model_repository/ocr_text_detector/1/model.onnx \
 		--out model_repository/ocr_text_detector/2/model.onnx
 
-train-ocr-recognizer: install-dev fonts  ## regenerate model_repository/ocr_text_recognizer/version_2_change.npz (~60 min)
+train-ocr-recognizer: install-dev fonts  ## regenerate model_repository/ocr_text_recognizer/version_2_change.npz (~35 min)
 	nice -n 10 $(BIN)/python -m training.ocr_recognizer \
 		--detector model_repository/ocr_text_detector/1/model.onnx \
 		--source model_repository/ocr_text_recognizer/1/model.onnx \
