@@ -100,17 +100,17 @@ class InProcess:
 
         self.page_reading = page_reading()
         self.imaging = imaging
-        keys = folder / "ocr_text_recognizer" / "1" / "keys.txt"
+        # the newest version of each, as Triton serves it, and the recogniser's alphabet beside it
+        newest = [
+            folder / name / str(versions(folder / name)[-1])
+            for name in ("ocr_text_detector", "ocr_text_recognizer")
+        ]
+        keys = newest[1] / "keys.txt"
         self.decoder = importlib.import_module("ctc_decoding").CtcDecoder.from_file(str(keys))
         options = ort.SessionOptions()
         options.intra_op_num_threads = options.inter_op_num_threads = 1
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self.sessions = [  # the newest version of each, as Triton serves it
-            ort.InferenceSession(
-                str(folder / name / str(versions(folder / name)[-1]) / "model.onnx"), options
-            )
-            for name in ("ocr_text_detector", "ocr_text_recognizer")
-        ]
+        self.sessions = [ort.InferenceSession(str(v / "model.onnx"), options) for v in newest]
         self.stages: Counter = Counter()
         self.lines_read: list[int] = []
 
