@@ -18,12 +18,10 @@ from __future__ import annotations
 import argparse
 import io
 import math
-import pickle
 import random
 import tempfile
 import time
 import warnings
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +31,7 @@ from training import render
 from training.onnx_torch import load_onnx
 from training.preprocessing import page_reading
 from training.spec import LABELS, TIME_KINDS, sample_spec
+from training.teacher_pages import draw_pages, set_learning_rate
 
 CACHE = Path(__file__).resolve().parents[1] / ".cache" / "ocr-detector"
 FIRST_SEED = 900_000_000  # far from every benchmark's and test's seeds
@@ -95,26 +94,6 @@ def sample(index: int) -> tuple[bytes, bytes] | None:
     return photo.getvalue(), mask.getvalue()
 
 
-def draw_pages(n: int, teacher: Path, workers: int) -> list[tuple[bytes, bytes]]:
-    """n pages and their maps, drawn once and kept in .cache/ (they take minutes)."""
-    cache = CACHE / f"pages-{FIRST_SEED}-{n}.pkl"
-    if cache.exists():
-        return pickle.loads(cache.read_bytes())
-    pages: list[tuple[bytes, bytes]] = []
-    started = time.monotonic()
-    with ProcessPoolExecutor(workers, initializer=_init, initargs=(str(teacher),)) as pool:
-        index = FIRST_SEED
-        while len(pages) < n:
-            batch = range(index, index + 4 * workers)
-            index += len(batch)
-            pages += [p for p in pool.map(sample, batch) if p is not None]
-            print(f"\rpages {len(pages)}/{n}  {time.monotonic() - started:.0f} s", end="")
-    print()
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    cache.write_bytes(pickle.dumps(pages[:n]))
-    return pages[:n]
-
-
 def windows(page: tuple[bytes, bytes], rng: random.Random, k: int) -> list[tuple]:
     """k training windows of a page at random scales, most of them on text."""
     img = Image.open(io.BytesIO(page[0])).convert("RGB")
@@ -148,8 +127,7 @@ def train(pages: list, source: Path, steps: int, batch: int, lr: float) -> objec
     rng = random.Random(0)
     started = time.monotonic()
     for step in range(1, steps + 1):
-        for group in optimiser.param_groups:  # linear warm-up, cosine decay
-            group["lr"] = lr * min(1.0, step / 50) * 0.5 * (1 + math.cos(math.pi * step / steps))
+        set_learning_rate(optimiser, lr, step, steps)
         items = [w for _ in range(batch // 2) for w in windows(rng.choice(pages), rng, 2)]
         x = torch.from_numpy(np.stack([i[0] for i in items]))
         y = torch.from_numpy(np.stack([i[1] for i in items]))[:, None]
@@ -210,7 +188,9 @@ def main(argv: list[str] | None = None) -> None:
     import torch
 
     torch.set_num_threads(args.workers)
-    pages = draw_pages(args.pages, args.source, args.workers)
+    pages = draw_pages(
+        CACHE, FIRST_SEED, args.pages, sample, args.workers, _init, (str(args.source),)
+    )
     net = train(pages, args.source, args.steps, args.batch, args.lr)
     # Staged beside the version folder and renamed into place: a polling Triton never loads a
     # version folder without its model, nor half a model.

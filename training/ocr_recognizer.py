@@ -21,12 +21,9 @@ from __future__ import annotations
 import argparse
 import difflib
 import importlib
-import io
 import math
-import pickle
 import random
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +34,7 @@ from training.ocr_detector import Teacher
 from training.onnx_torch import load_onnx, onnx_tensors
 from training.preprocessing import imaging, page_reading
 from training.spec import LABELS, TIME_KINDS, sample_spec
+from training.teacher_pages import draw_pages, set_learning_rate
 
 CACHE = Path(__file__).resolve().parents[1] / ".cache" / "ocr-recognizer"
 FIRST_SEED = 910_000_000  # far from every benchmark's and test's seeds, and the detector's
@@ -177,12 +175,8 @@ def sample(index: int) -> tuple[bytes, list] | None:
     img, marks = render.draw_with_map(spec, rng, mapping)
     if not lines or marks is None:
         return None
-    data = io.BytesIO()
-    if spec.fmt == "jpeg":
-        img.save(data, "JPEG", quality=spec.quality)
-    else:
-        img.save(data, "PNG")
-    decoded = page_reading().decode_upright(data.getvalue(), imaging)
+    data = render.encode(img, spec)
+    decoded = page_reading().decode_upright(data, imaging)
     marks = np.asarray(marks.resize(decoded.size, Image.Resampling.NEAREST))
     found = _carried(marks, lines)
     if found:  # near misses only (MIN_LIKENESS)
@@ -193,32 +187,7 @@ def sample(index: int) -> tuple[bytes, list] | None:
             for (line, text), read in zip(found, readings, strict=True)
             if difflib.SequenceMatcher(None, read.text, text).ratio() >= MIN_LIKENESS
         ]
-    return (data.getvalue(), found) if found else None
-
-
-def draw_pages(n: int, detector: Path, recogniser: Path, workers: int) -> list:
-    """n pages and their lines, drawn once and kept in .cache/ (they take minutes)."""
-    cache = CACHE / f"pages-{FIRST_SEED}-{n}.pkl"
-    if cache.exists():
-        return pickle.loads(cache.read_bytes())
-    pages: list = []
-    started = time.monotonic()
-    args = (str(detector), str(recogniser))
-    with ProcessPoolExecutor(workers, initializer=_init, initargs=args) as pool:
-        index = FIRST_SEED
-        while len(pages) < n:
-            batch = range(index, index + 4 * workers)
-            index += len(batch)
-            pages += [p for p in pool.map(sample, batch) if p is not None]
-            lines = sum(len(p[1]) for p in pages)
-            print(
-                f"\rpages {len(pages)}/{n}  lines {lines}  {time.monotonic() - started:.0f} s",
-                end="",
-            )
-    print()
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    cache.write_bytes(pickle.dumps(pages[:n]))
-    return pages[:n]
+    return (data, found) if found else None
 
 
 def jittered_crop(image: Image.Image, line: tuple, rng: random.Random | None) -> Image.Image:
@@ -256,8 +225,7 @@ def train(pages: list, source: Path, steps: int, batch: int, lr: float):
     rng = random.Random(0)
     started = time.monotonic()
     for step in range(1, steps + 1):
-        for group in optimiser.param_groups:  # linear warm-up, cosine decay
-            group["lr"] = lr * min(1.0, step / 50) * 0.5 * (1 + math.cos(math.pi * step / steps))
+        set_learning_rate(optimiser, lr, step, steps)
         crops, targets = [], []
         while len(crops) < batch:
             data, lines = rng.choice(pages)
@@ -328,7 +296,8 @@ def main(argv: list[str] | None = None) -> None:
     import torch
 
     torch.set_num_threads(args.workers)
-    pages = draw_pages(args.pages, args.detector, args.source, args.workers)
+    teachers = (str(args.detector), str(args.source))
+    pages = draw_pages(CACHE, FIRST_SEED, args.pages, sample, args.workers, _init, teachers)
     net = train(pages, args.source, args.steps, args.batch, args.lr)
     staged = args.out.with_name(f".{args.out.name}.staged.npz")
     np.savez_compressed(staged, **weight_change(net, args.source))
