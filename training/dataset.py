@@ -37,8 +37,10 @@ TRAIN_LAYOUTS = tuple(name for name in LAYOUTS if name not in HOLDOUT_LAYOUTS)
 _HOLDOUT_INVALID = {"screen": 0.6, "badge": 0.2, "placeholder": 0.2}
 # A cache entry is only valid for the code that rendered and preprocessed it: every module here
 # but those that train, evaluate and export.
+# The time reader's fine-tunes (ocr_*, onnx_torch, teacher_pages) draw pages of their own.
 _NOT_RENDERING = ("__init__.py", "closer_look.py", "evaluate.py", "export.py", "metrics.py",
-                  "mirror.py", "model.py", "pilot.py", "train.py")  # fmt: skip
+                  "mirror.py", "model.py", "pilot.py", "train.py", "ocr_detector.py",
+                  "ocr_recognizer.py", "onnx_torch.py", "teacher_pages.py")  # fmt: skip
 _SOURCES = tuple(
     sorted(p.name for p in Path(__file__).parent.glob("*.py") if p.name not in _NOT_RENDERING)
 )
