@@ -3,13 +3,13 @@
 .venv/bin/python -m training.closer_look   # choose the rule for the shipped classifier, write it
 
 The served path: each image the first look answers invalid, or answers a colour below the
-highest code-check bar, is rendered again (dataset.render_task), looked at by
+code check's bar, is rendered again (dataset.render_task), looked at by
 code_locator.look_closer (training.preprocessing: the family's imaging.py decodes it at twice the
 classifier's input, the locator or a QR reader finds the code, the view is cropped around it) and
 the view classified by the same ONNX graph. `make train` chooses the rule after calibrating the
 threshold (metrics.choose_closer_rule: no invalid image answered as a colour that the first look
-did not answer so; metrics.choose_unseen_bar likewise; metrics.choose_code_check: the code check
-within what the views add); `make evaluate` reports every set with it.
+did not answer so; metrics.choose_unseen_bar likewise; the code check at metrics.CODE_CHECK_BAR, a
+safety setting); `make evaluate` reports every set with it.
 """
 
 from __future__ import annotations
@@ -31,11 +31,10 @@ from gateway.classification import (
 from training.dataset import Task, in_processes, load, render_task, split_seeds
 from training.export import classifier_configs, scores_of, write_rule
 from training.metrics import (
-    CHECK_BARS,
+    CODE_CHECK_BAR,
     INVALID,
     NEVER_GATED,
     choose_closer_rule,
-    choose_code_check,
     choose_gate,
     choose_threshold,
     choose_unseen_bar,
@@ -61,8 +60,8 @@ def view_scores(
     workers: int = 2,
 ) -> np.ndarray:
     """Each image's closer view scores, [N, labels]; NaN rows where there is no view (the first
-    look answered a colour above every code-check bar, or the closer look found no code)."""
-    looked_at = (safe_answers(first, threshold) == INVALID) | (first.max(axis=1) < max(CHECK_BARS))
+    look answered a colour at the code check's bar or above, or the closer look found no code)."""
+    looked_at = (safe_answers(first, threshold) == INVALID) | (first.max(axis=1) < CODE_CHECK_BAR)
     looked = np.flatnonzero(looked_at)
     seeds = split_seeds(split, count, seed)
     tasks = [(seeds[i], split) for i in looked]
@@ -118,7 +117,7 @@ def choose(
     views = view_scores(model, "calib", calib_samples, seed, first, threshold, workers)
     rule = choose_closer_rule(first, views, calib.labels, threshold)
     unseen = choose_unseen_bar(first, views, calib.labels, threshold, rule)
-    check = choose_code_check(first, views, calib.labels, threshold, rule, unseen)
+    check = 0.0 if rule is None else CODE_CHECK_BAR  # no closer look: nothing to check with
     found = summary(first, views, calib.labels, threshold, rule, check, unseen)
     # No rule: (1, 1), which no refused page qualifies for (a colour of 1.0 is never refused);
     # no unseen bar: 2, over any probability (the gateway reads a value over 1 as none).

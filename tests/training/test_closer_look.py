@@ -12,9 +12,9 @@ from training import closer_look
 from training.dataset import load
 from training.export import scores_of
 from training.metrics import (
+    CODE_CHECK_BAR,
     INVALID,
     choose_closer_rule,
-    choose_code_check,
     choose_unseen_bar,
     closer_answers,
 )
@@ -71,20 +71,6 @@ def test_the_unseen_bar_adds_no_false_colour_and_is_the_highest_of_equals():
     assert choose_unseen_bar(first, views, labels, 0.9, None) is None
 
 
-def test_the_code_check_withdraws_no_more_than_the_views_add():
-    # 2 refused greens the views answer; right greens with no code found: 2 at 0.985 (withdrawn
-    # from 0.99 up) and 1 at 0.993 (from 0.995 up): 0.99 gives back what the views added.
-    refused, seen = [0.6, 0.3, 0.05, 0.05], [0.99999, 0.00001, 0.0, 0.0]
-    first = rows(refused, refused, [0.985, 0.01, 0.0, 0.005], [0.985, 0.01, 0.0, 0.005],
-                 [0.993, 0.005, 0.0, 0.002])  # fmt: skip
-    views = rows(seen, seen, NONE, NONE, NONE)
-    labels = np.zeros(len(first), int)
-    assert choose_code_check(first, views, labels, 0.9, (0.98, 0.02)) == 0.99
-    # No views to make up for anything: only a bar that withdraws nothing.
-    assert choose_code_check(first[2:], views[2:], labels[2:], 0.9, (0.98, 0.02)) == 0.98
-    assert choose_code_check(first, views, labels, 0.9, None) == 0.0  # no closer look to ask
-
-
 def test_the_rule_chosen_adds_no_false_colour_and_is_the_safest_of_equals():
     # Two refused colour pages and one invalid page whose view looks green at 0.96.
     first = rows([0.5, 0.1, 0.1, 0.3], [0.1, 0.4, 0.1, 0.4], [0.3, 0.0, 0.0, 0.7])
@@ -115,6 +101,7 @@ def test_the_rule_is_chosen_on_rendered_calibration_images_and_written(tmp_path)
     assert (decide(scores_of(model, calib.pixels)) == calib.labels).sum() == calibration["right"][1]
     assert calibration["answered_from_view"] <= calibration["refused"] <= 12
     bar, check = found["min_colour_probability"], found["check_colours_below"]
+    assert check == (0.0 if bar == 1.0 else CODE_CHECK_BAR)  # no closer look: nothing to check
     written = config.read_text()
     assert f'"closer_look_min_colour_probability" value: {{ string_value: "{bar:g}" }}' in written
     assert f'"closer_look_check_colours_below" value: {{ string_value: "{check:g}" }}' in written
@@ -126,6 +113,6 @@ def test_views_are_scored_for_refused_pages_and_unsure_colours_only(split):
     model = COMMITTED / "2" / "model.onnx"
     first = rows(*([[0.9995, 0.0003, 0.0001, 0.0001]] * 3 + [[0.01, 0.01, 0.01, 0.97]] * 3))
     views = closer_look.view_scores(model, split, 6, 0, first, 0.94, workers=1)
-    assert np.isnan(views[:3]).all()  # a colour above every code-check bar: no view
+    assert np.isnan(views[:3]).all()  # a colour at the code check's bar or above: no view
     looked = views[3:][~np.isnan(views[3:, 0])]
     np.testing.assert_allclose(looked.sum(axis=1), 1.0, atol=1e-5)
