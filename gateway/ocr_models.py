@@ -219,27 +219,30 @@ def _fine_tune(repository: Path, model: str) -> None:
     _publish(repository / model / tune.version, files)
 
 
+def _version_1(model: str, cache: Path) -> dict[str, bytes]:
+    """The files of the model's version 1, from its pinned wheel (hash checked)."""
+    source = MODELS[model]
+    with zipfile.ZipFile(download(source.wheel, cache)) as archive:
+        data = archive.read(source.member)
+    if hashlib.sha256(data).hexdigest() != source.sha256:
+        raise RuntimeError(
+            f"{source.member} in {source.wheel.filename} does not have the pinned sha256"
+        )
+    files = {"model.onnx": data}
+    if model == "ocr_text_recognizer":
+        with tempfile.TemporaryDirectory() as tmp:
+            onnx = Path(tmp) / "model.onnx"
+            onnx.write_bytes(data)
+            files[KEYS_FILE] = alphabet(onnx).encode("utf-8")
+    return files
+
+
 def install(repository: Path, cache: Path) -> list[str]:
     """Write the missing OCR model versions; return the models written."""
     todo = missing(repository)
     for model in todo:
-        if _has_change(repository, model) and _complete(repository, model):
-            _fine_tune(repository, model)
-            continue
-        source = MODELS[model]
-        with zipfile.ZipFile(download(source.wheel, cache)) as archive:
-            data = archive.read(source.member)
-        if hashlib.sha256(data).hexdigest() != source.sha256:
-            raise RuntimeError(
-                f"{source.member} in {source.wheel.filename} does not have the pinned sha256"
-            )
-        files = {"model.onnx": data}
-        if model == "ocr_text_recognizer":
-            with tempfile.TemporaryDirectory() as tmp:
-                onnx = Path(tmp) / "model.onnx"
-                onnx.write_bytes(data)
-                files[KEYS_FILE] = alphabet(onnx).encode("utf-8")
-        _publish(repository / model / VERSION, files)
+        if not _complete(repository, model):
+            _publish(repository / model / VERSION, _version_1(model, cache))
         if _has_change(repository, model):
             _fine_tune(repository, model)
     return todo

@@ -31,7 +31,7 @@ from training import render
 from training.onnx_torch import load_onnx
 from training.preprocessing import page_reading
 from training.spec import LABELS, TIME_KINDS, sample_spec
-from training.teacher_pages import draw_pages, set_learning_rate
+from training.teacher_pages import add_training_arguments, draw_pages, set_learning_rate
 
 CACHE = Path(__file__).resolve().parents[1] / ".cache" / "ocr-detector"
 FIRST_SEED = 900_000_000  # far from every benchmark's and test's seeds
@@ -179,11 +179,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--source", type=Path, required=True, help="the shipped detector's ONNX")
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--pages", type=int, default=1500)
-    parser.add_argument("--steps", type=int, default=3000)
-    parser.add_argument("--batch", type=int, default=8)
-    parser.add_argument("--lr", type=float, default=3e-4)
-    parser.add_argument("--workers", type=int, default=2)
+    add_training_arguments(parser, pages=1500, steps=3000, batch=8, lr=3e-4)
     args = parser.parse_args(argv)
     import torch
 

@@ -34,7 +34,7 @@ from training.ocr_detector import Teacher
 from training.onnx_torch import load_onnx, onnx_tensors
 from training.preprocessing import imaging, page_reading
 from training.spec import LABELS, TIME_KINDS, sample_spec
-from training.teacher_pages import draw_pages, set_learning_rate
+from training.teacher_pages import add_training_arguments, draw_pages, set_learning_rate
 
 CACHE = Path(__file__).resolve().parents[1] / ".cache" / "ocr-recognizer"
 FIRST_SEED = 910_000_000  # far from every benchmark's and test's seeds, and the detector's
@@ -287,11 +287,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--detector", type=Path, required=True, help="the shipped detector's ONNX")
     parser.add_argument("--source", type=Path, required=True, help="the shipped recogniser's ONNX")
     parser.add_argument("--out", type=Path, required=True, help="the weights' change (.npz)")
-    parser.add_argument("--pages", type=int, default=1200)
-    parser.add_argument("--steps", type=int, default=1200)
-    parser.add_argument("--batch", type=int, default=16)
-    parser.add_argument("--lr", type=float, default=1e-4)
-    parser.add_argument("--workers", type=int, default=2)
+    add_training_arguments(parser, pages=1200, steps=1200, batch=16, lr=1e-4)
     args = parser.parse_args(argv)
     import torch
 

@@ -1,8 +1,10 @@
 """What the OCR fine-tunes (training/ocr_detector.py, ocr_recognizer.py) share: training pages
-drawn by a pool of teachers and kept in .cache/, and the learning-rate schedule."""
+drawn by a pool of teachers and kept in .cache/, their training knobs and the learning-rate
+schedule."""
 
 from __future__ import annotations
 
+import argparse
 import math
 import pickle
 import time
@@ -45,3 +47,14 @@ def set_learning_rate(optimiser, lr: float, step: int, steps: int) -> None:
     """Linear warm-up over 50 steps, then cosine decay to 0 at `steps`."""
     for group in optimiser.param_groups:
         group["lr"] = lr * min(1.0, step / 50) * 0.5 * (1 + math.cos(math.pi * step / steps))
+
+
+def add_training_arguments(
+    parser: argparse.ArgumentParser, *, pages: int, steps: int, batch: int, lr: float
+) -> None:
+    """--pages, --steps, --batch, --lr and --workers, with each fine-tune's defaults."""
+    parser.add_argument("--pages", type=int, default=pages)
+    parser.add_argument("--steps", type=int, default=steps)
+    parser.add_argument("--batch", type=int, default=batch)
+    parser.add_argument("--lr", type=float, default=lr)
+    parser.add_argument("--workers", type=int, default=2)
