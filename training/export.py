@@ -278,6 +278,24 @@ def scores_of(path: Path, pixels: np.ndarray, batch_size: int = 64) -> np.ndarra
     ])  # fmt: skip
 
 
+def _can_be_identity(conv: torch.nn.Conv2d) -> bool:
+    """Whether `conv` can compute the identity: stride 1, as many channels out as in, and
+    depthwise or 1 x 1."""
+    return (
+        conv.stride == (1, 1)
+        and conv.in_channels == conv.out_channels
+        and (conv.groups == conv.in_channels or conv.kernel_size == (1, 1))
+    )
+
+
+def _as_shift(norm: torch.nn.BatchNorm2d, bias: torch.Tensor) -> None:
+    """Make an inference-mode batch norm add `bias` and nothing else."""
+    norm.running_mean.zero_()
+    norm.running_var.fill_(1 - norm.eps)
+    norm.weight.fill_(1)
+    norm.bias.copy_(bias)
+
+
 def load_weights(net: HealthCodeNet, path: Path) -> HealthCodeNet:
     """Put the weights of an exported graph's first look (a one-look or an add_mirror graph of
     this architecture) into `net`, which then computes that look's logits; return `net`.
@@ -287,6 +305,11 @@ def load_weights(net: HealthCodeNet, path: Path) -> HealthCodeNet:
     weights are unfolded again (model.fold_normalisation backwards). A network loaded so must be
     trained with its batch norms frozen (`fit(..., freeze_norms=True)`): batch statistics would
     replace the folded ones.
+
+    A network deeper than the graph (stride-1 blocks appended after the graph's, their input and
+    output channels alike) starts as the graph's function: each added convolution is an identity
+    (a centred one-hot depthwise kernel, an identity pointwise matrix), exact after the ReLUs that
+    precede it, whose outputs are never negative.
     """
     graph = onnx.load(str(path)).graph
     weights = {i.name: torch.from_numpy(numpy_helper.to_array(i).copy()) for i in graph.initializer}
@@ -294,20 +317,25 @@ def load_weights(net: HealthCodeNet, path: Path) -> HealthCodeNet:
     convs = [node for node in graph.node if node.op_type == "Conv"]
     head = next(node for node in graph.node if node.op_type == "Gemm")
     layers = [(m[0], m[1]) for m in net.features if isinstance(m, torch.nn.Sequential)]
-    if len(convs) != len(layers):
-        raise ValueError(f"{path} has {len(convs)} convolutions, the network {len(layers)}")
+    added = layers[len(convs) :]
+    if len(convs) > len(layers) or not all(_can_be_identity(conv) for conv, _ in added):
+        raise ValueError(
+            f"{path}'s {len(convs)} convolutions do not start the network's {len(layers)}"
+        )
     scale, shift = input_normalisation(net)  # what fold_normalisation folded into the stem
     with torch.no_grad():
-        for i, (node, (conv, norm)) in enumerate(zip(convs, layers, strict=True)):
+        for i, (node, (conv, norm)) in enumerate(zip(convs, layers[: len(convs)], strict=True)):
             kernel, bias = weights[node.input[1]], weights[node.input[2]]
             if i == 0:  # the stem read raw 0..255 values; the network normalises them first
                 kernel = kernel / scale
                 bias = bias - (kernel * shift).sum(dim=(1, 2, 3))
             conv.weight.copy_(kernel)
-            norm.running_mean.zero_()
-            norm.running_var.fill_(1 - norm.eps)
-            norm.weight.fill_(1)
-            norm.bias.copy_(bias)
+            _as_shift(norm, bias)
+        for conv, norm in added:
+            channels, centre = list(range(conv.out_channels)), conv.kernel_size[0] // 2
+            conv.weight.zero_()  # (out, in / groups, k, k): a depthwise kernel has one input
+            conv.weight[channels, 0 if conv.groups > 1 else channels, centre, centre] = 1
+            _as_shift(norm, torch.zeros_like(norm.bias))
         net.head.weight.copy_(weights[head.input[1]])  # Gemm with transB, as nn.Linear exports
         net.head.bias.copy_(weights[head.input[2]])
     return net

@@ -147,8 +147,10 @@ def run(args: argparse.Namespace, log: Callable[[str], None] = print) -> Report:
     torch.manual_seed(args.seed)
     started = time.monotonic()
     splits = {"train": args.train_samples, "calib": args.calib_samples, "test": args.test_samples}
+    seeds = {"train": args.seed if args.train_seed is None else args.train_seed}
     train, calib, test = (
-        load(name, n, args.seed, args.workers, cache=args.cache) for name, n in splits.items()
+        load(name, n, seeds.get(name, args.seed), args.workers, cache=args.cache)
+        for name, n in splits.items()
     )
     data_s = time.monotonic() - started
     log(f"data: {splits}, {data_s:.0f} s")
@@ -250,6 +252,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--lr", type=float, default=3e-3, help="peak learning rate")
     parser.add_argument("--seed", type=int, default=0, help="fixes the data and the training")
+    parser.add_argument(
+        "--train-seed",
+        type=int,
+        help="the training pages' seed alone (default --seed): a fine-tune from --init learns from "
+        "new pages and is calibrated and tested on the splits of its parent's --seed",
+    )
     parser.add_argument(
         "--init",
         type=Path,

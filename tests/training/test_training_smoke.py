@@ -14,6 +14,7 @@ import pytest
 import torch
 from onnx import TensorProto, helper, numpy_helper
 
+import training.train
 from training import dataset, evaluate, mirror
 from training.dataset import TRAIN_LAYOUTS, generate, render_task, split_seeds
 from training.export import (
@@ -93,7 +94,7 @@ def check_contract(path: Path) -> None:
     assert path.stat().st_size < 2_000_000
 
 
-def test_a_tiny_training_run_exports_a_model_that_meets_the_contract(tmp_path):
+def test_a_tiny_training_run_exports_a_model_that_meets_the_contract(tmp_path, monkeypatch):
     out, record = tmp_path / "2" / "model.onnx", tmp_path / "run.json"
     (tmp_path / "configs").mkdir()
     for name in ("config.pbtxt", "configs/gpu.pbtxt"):  # the classifier folder's own configs
@@ -114,12 +115,22 @@ def test_a_tiny_training_run_exports_a_model_that_meets_the_contract(tmp_path):
             "1",
             "--batch-size",
             "16",
+            "--train-seed",
+            "7",
             "--workers",
             "1",
             "--no-cache",
         ]
     )
+    drawn = []
+
+    def load(split, count, seed, *args, **kwargs):
+        drawn.append((split, seed))
+        return dataset.load(split, count, seed, *args, **kwargs)
+
+    monkeypatch.setattr(training.train, "load", load)
     report = run(args, log=lambda line: None)
+    assert drawn == [("train", 7), ("calib", 0), ("test", 0)]  # new pages, the parent's splits
     assert report.confusion.sum() == 8
     check_contract(out)
     assert [p.name for p in out.parent.iterdir()] == ["model.onnx"]  # no temporary file left
@@ -355,19 +366,24 @@ def test_a_graph_whose_columns_cannot_be_mirrored_is_refused():
         add_mirror(to_onnx(Flattening().eval()), 1.0, 0.999)
 
 
-def test_an_exported_graphs_weights_load_back_into_the_network_and_train_on(tmp_path):
-    # `python -m training.train --init`: the folded batch norms and input normalisation of an
-    # exported graph become a network that computes the same first look, and fine-tuning keeps
-    # the norms frozen.
-    torch.manual_seed(0)
-    net = HealthCodeNet()
-    with torch.no_grad():  # batch norms with statistics of their own, so that folding matters
+def with_norm_statistics(net: HealthCodeNet) -> HealthCodeNet:
+    """`net` with batch norms that hold statistics of their own, so that folding them matters."""
+    with torch.no_grad():
         for module in net.modules():
             if isinstance(module, torch.nn.BatchNorm2d):
                 module.running_mean.uniform_(-0.5, 0.5)
                 module.running_var.uniform_(0.5, 2)
                 module.weight.uniform_(0.5, 1.5)
                 module.bias.uniform_(-0.2, 0.2)
+    return net
+
+
+def test_an_exported_graphs_weights_load_back_into_the_network_and_train_on(tmp_path):
+    # `python -m training.train --init`: the folded batch norms and input normalisation of an
+    # exported graph become a network that computes the same first look, and fine-tuning keeps
+    # the norms frozen.
+    torch.manual_seed(0)
+    net = with_norm_statistics(HealthCodeNet())
     served = tmp_path / "served.onnx"
     export_onnx(net.eval(), served, 1.3, 0.9)
     loaded = load_weights(HealthCodeNet(), served).eval()
@@ -385,3 +401,23 @@ def test_an_exported_graphs_weights_load_back_into_the_network_and_train_on(tmp_
         freeze_norms=True)  # fmt: skip
     assert torch.equal(norm.running_var, before[0])  # statistics kept
     assert not torch.equal(loaded.stem_conv.weight, before[1])  # weights trained
+
+
+def test_load_weights_grows_a_deeper_network_that_starts_as_the_graph(tmp_path: Path) -> None:
+    """A network with a stride-1 block appended computes the loaded graph's logits before any
+    training; a graph that does not start the network is refused."""
+    from training.model import BLOCKS
+
+    served = tmp_path / "served.onnx"
+    torch.manual_seed(1)
+    export_onnx(with_norm_statistics(HealthCodeNet()).eval(), served, 1.0, 0.9)
+    deeper = HealthCodeNet(blocks=(*BLOCKS, (BLOCKS[-1][0], 1)))
+    load_weights(deeper, served).eval()
+    pages = np.random.default_rng(5).integers(0, 256, (4, *INPUT_SHAPE), np.uint8)
+    with torch.no_grad():
+        got = torch.softmax(deeper(torch.from_numpy(pages)), dim=1).numpy()
+    np.testing.assert_allclose(got, first_look_and_scores(served, pages)[0], atol=1e-5)
+
+    wider = HealthCodeNet(blocks=(*BLOCKS, (BLOCKS[-1][0] * 2, 1)))  # no identity to start from
+    with pytest.raises(ValueError, match="do not start"):
+        load_weights(wider, served)
