@@ -186,8 +186,8 @@ def test_a_photo_stored_sideways_reaches_the_model_upright(service, client):
 
 
 def test_the_closer_look_answers_alike_whoever_decodes_the_first_look(client, triton_decoding):
-    # Independent page 21, seed 1: a small yellow code in a photo that the first look refuses.
-    image, page = case("photo", 21, seed=1)
+    # Independent page 9, seed 1: a small yellow code in a photo that the first look refuses.
+    image, page = case("photo", 9, seed=1)
     answers = [
         http.post("/analysis/health-code", content=image, headers={"content-type": "image/jpeg"})
         for http in (client, triton_decoding)
