@@ -146,11 +146,14 @@ def run(args: argparse.Namespace, log: Callable[[str], None] = print) -> Report:
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     started = time.monotonic()
-    splits = {"train": args.train_samples, "calib": args.calib_samples, "test": args.test_samples}
-    seeds = {"train": args.seed if args.train_seed is None else args.train_seed}
+    train_seed = args.seed if args.train_seed is None else args.train_seed
+    splits = {  # name: (images, seed)
+        "train": (args.train_samples, train_seed),
+        "calib": (args.calib_samples, args.seed),
+        "test": (args.test_samples, args.seed),
+    }
     train, calib, test = (
-        load(name, n, seeds.get(name, args.seed), args.workers, cache=args.cache)
-        for name, n in splits.items()
+        load(name, n, seed, args.workers, cache=args.cache) for name, (n, seed) in splits.items()
     )
     data_s = time.monotonic() - started
     log(f"data: {splits}, {data_s:.0f} s")

@@ -42,7 +42,7 @@ from training.metrics import (
     softmax,
 )
 from training.metrics import evaluate as score
-from training.model import HealthCodeNet, SoftmaxScores
+from training.model import BLOCKS, HealthCodeNet, SoftmaxScores
 from training.preprocessing import INPUT_SHAPE, image_to_tensor
 from training.render import LABELS, render, render_sample
 from training.train import fit, parse_args, run
@@ -406,8 +406,6 @@ def test_an_exported_graphs_weights_load_back_into_the_network_and_train_on(tmp_
 def test_load_weights_grows_a_deeper_network_that_starts_as_the_graph(tmp_path: Path) -> None:
     """A network with a stride-1 block appended computes the loaded graph's logits before any
     training; a graph that does not start the network is refused."""
-    from training.model import BLOCKS
-
     served = tmp_path / "served.onnx"
     torch.manual_seed(1)
     export_onnx(with_norm_statistics(HealthCodeNet()).eval(), served, 1.0, 0.9)
