@@ -43,7 +43,9 @@ def media_type(content_type: str) -> str:
 def check_media_type(content_type: str) -> str:
     kind = media_type(content_type)
     if kind != JSON and kind not in RAW_TYPES:
-        raise errors.UnsupportedMediaType(f"unsupported content type {kind or '(none)'!r}")
+        raise errors.UnsupportedMediaType(
+            f"unsupported content type {kind or '(none)'!r}; send one of {', '.join(MEDIA_TYPES)}"
+        )
     return kind
 
 

@@ -199,6 +199,8 @@ def test_other_content_types_are_refused_with_unsupported_media_type(client, con
     headers = {} if content_type is None else {"content-type": content_type}
     response = client.post(URL, content=b'{"base64": "aGVsbG8="}', headers=headers)
     assert_error(response, 415, "unsupported_media_type")
+    # the message says what the route takes
+    assert "application/json, image/jpeg, image/png" in response.json()["error"]["message"]
 
 
 def test_an_unknown_usage_is_404_unknown_usage(client, good_jpeg):
