@@ -84,7 +84,12 @@ class BadRequest(GatewayError):
 
 class InvalidBase64(BadRequest):
     code = "invalid_base64"
-    default_message = "the base64 field is not valid base64"
+    # Most often MIME-style base64 (line breaks every 76 characters: `base64` on the command
+    # line, Java's MIME encoder) or the URL-safe alphabet: the message says what is accepted.
+    default_message = (
+        "the base64 field is not valid base64: the standard alphabet with '=' padding, "
+        "no line breaks or spaces"
+    )
 
 
 class EmptyImage(BadRequest):
