@@ -94,11 +94,12 @@ CLOSER_BARS = (0.94, 0.95, 0.96, 0.97, 0.98, 0.99, 0.995)
 CLOSER_FLOORS = (0.0, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2)
 # A refused page whose first look saw less colour than the floor (a small code in a photo, a
 # pixel a module at the whole page's resolution, can look like no code at all) is answered from
-# its view only when the view is near-certain: one of these. Not 0.999: status badges on
+# its view only when the view is near-certain: at this bar, where the calibration split shows it
+# adds a right answer and no false colour (else not at all). Not 0.999: status badges on
 # independent pages had views at 0.9992-0.9993, which the calibration split, with few badges whose
 # view looks like a code, could not show (iteration 9 chose 0.999 there and answered two badges
 # of seeds 11-12 yellow; benchmarks/NOTES.md, 2026-12-05 02:30).
-UNSEEN_BARS = (0.9999,)
+UNSEEN_BAR = 0.9999
 # The code check: a colour answered below this is withdrawn where the closer look finds no code
 # (a health code page shows one). It can only turn colours into invalid, and the calibration split
 # cannot show what it buys: the renderer draws few code-less pages that the first look takes for a
@@ -214,16 +215,15 @@ def choose_unseen_bar(
     threshold: float,
     rule: tuple[float, float] | None,
 ) -> float | None:
-    """The view's bar for refused pages whose first look saw less colour than the floor, chosen
-    on calibration scores as the rule was: of UNSEEN_BARS, those that answer no more invalid
-    images as a colour than the rule alone, the one that answers the most images right; of
-    equals, the highest. None when none adds a right answer."""
+    """The view's bar for refused pages whose first look saw less colour than the floor, decided
+    on calibration scores as the rule was: UNSEEN_BAR where it answers more images right than the
+    rule alone and no more invalid images as a colour; else None (no such look)."""
     if rule is None:
         return None
     return _most_right_without_more_false(
         labels,
         closer_answers(first, views, threshold, rule),
-        {bar: closer_answers(first, views, threshold, rule, unseen=bar) for bar in UNSEEN_BARS},
+        {UNSEEN_BAR: closer_answers(first, views, threshold, rule, unseen=UNSEEN_BAR)},
     )
 
 
