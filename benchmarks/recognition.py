@@ -140,9 +140,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--kinds", default=",".join(KINDS))
     parser.add_argument("--out", type=Path, help="write the results as JSON here")
+    parser.add_argument(
+        "--model-repository",
+        type=Path,
+        help="serve this repository instead of the project's: a candidate classifier (its graph "
+        "and its rule in config.pbtxt) measured before it is published",
+    )
     args = parser.parse_args(argv)
     results: dict = {"n": args.n, "seed": args.seed}
-    with tempfile.TemporaryDirectory() as tmp, gateway_triton(Path(tmp) / "serve.log") as svc:
+    settings: dict[str, str] = {}
+    if args.model_repository:
+        settings["model_repository"] = str(args.model_repository.resolve())
+        results["model_repository"] = settings["model_repository"]
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        gateway_triton(Path(tmp) / "serve.log", **settings) as svc,
+    ):
         results["kinds"] = measure(svc.base_url, args.kinds.split(","), args.n, args.seed)
     text = json.dumps(results, indent=2, ensure_ascii=False)
     if args.out:

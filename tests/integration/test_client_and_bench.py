@@ -112,3 +112,24 @@ def test_recognition_measures_the_service_on_independent_pages(service: Service)
         curve = list(r["rule_curve"].values())  # thresholds ascending: never more colours
         for key in ("colour_right", "invalid_as_colour"):
             assert [c[key] for c in curve] == sorted((c[key] for c in curve), reverse=True)
+
+
+def test_recognition_serves_a_candidate_repository(tmp_path: Path) -> None:
+    """--model-repository measures a candidate before it is published: here one whose rule
+    answers no colour at all, which the project's repository would."""
+    from benchmarks.recognition import main
+    from gateway.repository import PROJECT_REPOSITORY
+    from training.export import write_rule
+
+    candidate = tmp_path / "model_repository"
+    shutil.copytree(PROJECT_REPOSITORY, candidate)
+    never = {"min_colour_probability": 2.0, "closer_look_min_colour_probability": 2.0}
+    write_rule(candidate / "health_code_classifier" / "config.pbtxt", never)
+    out = tmp_path / "result.json"
+    argv = ["--n", "4", "--seed", "3", "--kinds", "screenshot", "--out", str(out)]
+    assert main([*argv, "--model-repository", str(candidate)]) == 0
+    result = orjson.loads(out.read_bytes())
+    assert result["model_repository"] == str(candidate.resolve())
+    r = result["kinds"]["screenshot"]
+    assert (r["colour"], r["colour_right"], r["invalid_as_colour"]) == (3, 0, 0)
+    assert r["right"] == r["invalid"] == 1
