@@ -115,8 +115,8 @@ def test_recognition_measures_the_service_on_independent_pages(service: Service)
 
 
 def test_recognition_serves_a_candidate_repository(tmp_path: Path) -> None:
-    """--model-repository measures a candidate before it is published: here one whose rule
-    answers no colour at all, which the project's repository would."""
+    """--model-repository measures a candidate before it is published: here a copy of the
+    project's repository whose rule answers no colour, so its colour pages come back invalid."""
     from benchmarks.recognition import main
     from gateway.repository import PROJECT_REPOSITORY
     from training.export import write_rule
