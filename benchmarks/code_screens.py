@@ -240,3 +240,138 @@ def _news(rng: random.Random) -> Image.Image:
              fg, rng, "la")  # fmt: skip
         y += round(90 * dp)
     return img
+
+
+# The wider set: layouts and look-alikes that neither the set above nor training/ draws the same
+# way, for a second independent check (`benchmarks.recognition --screens wider`).
+WIDER_COLOUR_LAYOUTS = ("anywhere", "emblem", "tinted")
+WIDER_INVALID_KINDS = ("payment", "other_ink", "heatmap")
+PAY_PAGES = ((7, 193, 96), (26, 173, 25), (22, 119, 255))  # payment apps' green and blue
+OTHER_INKS = ((40, 110, 220), (110, 60, 200), (20, 40, 110))  # codes in no status colour
+
+
+def wider_page(rng: random.Random, label: str | None = None) -> Page:
+    """One screenshot of the wider set: the same labels as status_page, other drawings."""
+    label = label or rng.choice(LABELS)
+    if label == "invalid":
+        kind = rng.choice(WIDER_INVALID_KINDS)
+        if kind == "heatmap":
+            return Page(_heatmap(rng), label, "invalid/heatmap")
+        if kind == "payment":
+            img, modules = _payment(rng)
+        else:  # a venue or sign-in code in a colour no health code uses, under any header
+            header = rng.choice([*SHADES[rng.choice(("green", "yellow", "red"))], _accent(rng)])
+            img, modules = _free_code_page(rng, rng.choice(OTHER_INKS), header, None)
+        return Page(img, label, f"invalid/{kind}", modules)
+    layout = rng.choice(WIDER_COLOUR_LAYOUTS)
+    shade = rng.choice(SHADES[label])
+    header = shade if rng.random() < 0.5 else _accent(rng)
+    if layout == "anywhere":
+        img, modules = _free_code_page(rng, shade, header, label)
+    else:
+        img, modules = _centred_card(rng, shade, header, label, emblem=layout == "emblem")
+    return Page(img, label, f"{label}/{layout}", modules)
+
+
+def _header(draw, rng, width, dp, fill) -> int:
+    bar = round(rng.uniform(70, 130) * dp)
+    draw.rectangle((0, 0, width, bar), fill=fill)
+    _say(draw, (width // 2, round(bar * 0.5)), rng.choice(("健康码", "Health Pass", "场所码", "扫码登记")),
+         round(18 * dp), "white", rng)  # fmt: skip
+    return bar
+
+
+def _free_code_page(rng, ink, header, label) -> tuple[Image.Image, int]:
+    """A code 20-80% of the width anywhere below the header, text above or below it."""
+    img, draw, dp, dark = _canvas(rng)
+    width, height = img.size
+    fg = (235, 235, 235) if dark else (30, 30, 30)
+    bar = _header(draw, rng, width, dp, header)
+    code, modules = _qr(rng, round(rng.uniform(0.2, 0.8) * width), ink)
+    x = rng.randint(round(8 * dp), max(round(8 * dp), width - code.width - round(8 * dp)))
+    y = rng.randint(bar + round(60 * dp), max(bar + round(60 * dp), height - code.height - round(120 * dp)))
+    if rng.random() < 0.6:  # a card behind the code
+        pad = round(rng.uniform(8, 20) * dp)
+        draw.rounded_rectangle((max(0, x - pad), y - pad, min(width, x + code.width + pad),
+                                y + code.height + pad), round(10 * dp),
+                               fill=(40, 40, 46) if dark else (255, 255, 255))  # fmt: skip
+    img.paste(code, (x, y))
+    _say(draw, (round(20 * dp), bar + round(16 * dp)), rng.choice(NAMES), round(17 * dp), fg, rng, "la")
+    below = y + code.height + round(24 * dp)
+    if label and below < height - round(80 * dp):
+        _say(draw, (width // 2, below), rng.choice(STATUS_TEXT[label]), round(20 * dp), ink, rng)
+    _notices(draw, rng, below + round(50 * dp), width, height, dp, fg)
+    _tab_bar(draw, rng, width, height, dp, dark)
+    return img, modules
+
+
+def _centred_card(rng, ink, header, label, emblem: bool) -> tuple[Image.Image, int]:
+    """A code on a white card; the page tinted with the status colour, or an emblem in the code."""
+    img, draw, dp, dark = _canvas(rng)
+    width, height = img.size
+    if not emblem:  # the whole page a light tint of the status colour
+        tint = tuple(round(c + (255 - c) * rng.uniform(0.75, 0.9)) for c in ink)
+        draw.rectangle((0, 0, width, height), fill=tint)
+        dark = False
+    fg = (235, 235, 235) if dark else (30, 30, 30)
+    bar = _header(draw, rng, width, dp, header)
+    code, modules = _qr(rng, round(rng.uniform(0.45, 0.75) * width), ink)
+    x, y = (width - code.width) // 2, bar + round(rng.uniform(60, 140) * dp)
+    pad = round(16 * dp)
+    draw.rounded_rectangle((x - pad, y - pad, x + code.width + pad, y + code.height + pad),
+                           round(12 * dp), fill=(40, 40, 46) if dark else (255, 255, 255))  # fmt: skip
+    img.paste(code, (x, y))
+    if emblem:  # an emblem over the code's middle (a seventh of its side: the code still reads)
+        r = code.width // 14
+        cx, cy = x + code.width // 2, y + code.height // 2
+        draw.rectangle((cx - r - 3, cy - r - 3, cx + r + 3, cy + r + 3), fill="white")
+        draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=rng.choice((ink, _accent(rng), (200, 30, 30))))
+    below = y + code.height + pad + round(20 * dp)
+    _say(draw, (width // 2, below), rng.choice(STATUS_TEXT[label]), round(22 * dp), ink, rng)
+    _notices(draw, rng, below + round(50 * dp), width, height, dp, fg)
+    _tab_bar(draw, rng, width, height, dp, dark)
+    return img, modules
+
+
+def _payment(rng) -> tuple[Image.Image, int]:
+    """A 'pay the merchant' page: a green or blue page, a white card, a barcode, a black code."""
+    img, draw, dp, _ = _canvas(rng)
+    width, height = img.size
+    draw.rectangle((0, 0, width, height), fill=rng.choice(PAY_PAGES))
+    top = round(rng.uniform(90, 140) * dp)
+    draw.rounded_rectangle((round(14 * dp), top, width - round(14 * dp), top + round(470 * dp)),
+                           round(10 * dp), fill="white")  # fmt: skip
+    _say(draw, (width // 2, top + round(16 * dp)), rng.choice(("向商家付款", "Pay", "收付款")),
+         round(16 * dp), (30, 30, 30), rng)  # fmt: skip
+    x, bars_top = round(40 * dp), top + round(50 * dp)
+    while x < width - round(40 * dp):  # a 1D barcode
+        step = max(1, round(rng.choice((1, 1, 2, 3)) * dp))
+        if rng.random() < 0.55:
+            draw.rectangle((x, bars_top, x + step - 1, bars_top + round(60 * dp)), fill="black")
+        x += step
+    code, modules = _qr(rng, round(rng.uniform(0.4, 0.55) * width), (0, 0, 0))
+    img.paste(code, ((width - code.width) // 2, bars_top + round(80 * dp)))
+    return img, modules
+
+
+def _heatmap(rng) -> Image.Image:
+    """A calendar of days in status colours (a step counter's or a check-in streak's): a grid
+    of coloured squares with no QR code."""
+    img, draw, dp, dark = _canvas(rng)
+    width, height = img.size
+    fg = (235, 235, 235) if dark else (30, 30, 30)
+    bar = _header(draw, rng, width, dp, _accent(rng))
+    shades = SHADES[rng.choice(("green", "green", "yellow", "red"))]
+    cols = rng.choice((7, 10, 14, 20))
+    cell = (width - round(40 * dp)) // cols
+    y0 = bar + round(rng.uniform(40, 120) * dp)
+    for row in range(rng.randint(5, 12)):
+        for col in range(cols):
+            if rng.random() < 0.2:
+                continue
+            c = rng.choice(shades)
+            c = tuple(round(v + (255 - v) * rng.uniform(0, 0.7)) for v in c)
+            x, y = round(20 * dp) + col * cell, y0 + row * cell
+            draw.rectangle((x + 2, y + 2, x + cell - 2, y + cell - 2), fill=c)
+    _notices(draw, rng, y0 + 13 * cell + round(20 * dp), width, height, dp, fg)
+    return img

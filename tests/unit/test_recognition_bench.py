@@ -5,7 +5,15 @@ from __future__ import annotations
 import random
 from collections import Counter
 
-from benchmarks.code_screens import INVALID_KINDS, LABELS, Page, status_page
+from benchmarks.code_screens import (
+    INVALID_KINDS,
+    LABELS,
+    WIDER_COLOUR_LAYOUTS,
+    WIDER_INVALID_KINDS,
+    Page,
+    status_page,
+    wider_page,
+)
 from benchmarks.recognition import COARSE, answer_at, score
 
 
@@ -18,6 +26,15 @@ def test_pages_cover_every_label_kind_and_qr_density():
     assert any(p.modules <= COARSE for p in colour) and any(p.modules > COARSE for p in colour)
     no_code = [p for p in pages if p.drawn.split("/")[1] in ("trip", "badge", "news")]
     assert no_code and all(p.modules == 0 for p in no_code)
+
+
+def test_the_wider_set_draws_its_own_layouts_and_look_alikes():
+    pages = [wider_page(random.Random(i), LABELS[i % 4]) for i in range(80)]
+    kinds = Counter(p.drawn.split("/")[1] for p in pages)
+    assert kinds.keys() == {*WIDER_COLOUR_LAYOUTS, *WIDER_INVALID_KINDS}
+    assert all(p.modules >= 21 for p in pages if p.label != "invalid")
+    # a QR code on every page but the calendars: payment and other-ink codes are look-alikes
+    assert all((p.modules == 0) == (p.drawn == "invalid/heatmap") for p in pages)
 
 
 def test_a_page_is_fixed_by_its_seed():
