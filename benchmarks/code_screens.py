@@ -276,8 +276,8 @@ def wider_page(rng: random.Random, label: str | None = None) -> Page:
 def _header(draw, rng, width, dp, fill) -> int:
     bar = round(rng.uniform(70, 130) * dp)
     draw.rectangle((0, 0, width, bar), fill=fill)
-    _say(draw, (width // 2, round(bar * 0.5)), rng.choice(("健康码", "Health Pass", "场所码", "扫码登记")),
-         round(18 * dp), "white", rng)  # fmt: skip
+    title = rng.choice(("健康码", "Health Pass", "场所码", "扫码登记"))
+    _say(draw, (width // 2, round(bar * 0.5)), title, round(18 * dp), "white", rng)
     return bar
 
 
@@ -289,14 +289,24 @@ def _free_code_page(rng, ink, header, label) -> tuple[Image.Image, int]:
     bar = _header(draw, rng, width, dp, header)
     code, modules = _qr(rng, round(rng.uniform(0.2, 0.8) * width), ink)
     x = rng.randint(round(8 * dp), max(round(8 * dp), width - code.width - round(8 * dp)))
-    y = rng.randint(bar + round(60 * dp), max(bar + round(60 * dp), height - code.height - round(120 * dp)))
+    y = rng.randint(
+        bar + round(60 * dp), max(bar + round(60 * dp), height - code.height - round(120 * dp))
+    )
     if rng.random() < 0.6:  # a card behind the code
         pad = round(rng.uniform(8, 20) * dp)
-        draw.rounded_rectangle((max(0, x - pad), y - pad, min(width, x + code.width + pad),
-                                y + code.height + pad), round(10 * dp),
-                               fill=(40, 40, 46) if dark else (255, 255, 255))  # fmt: skip
+        card = (40, 40, 46) if dark else (255, 255, 255)
+        box = (max(0, x - pad), y - pad, min(width, x + code.width + pad), y + code.height + pad)
+        draw.rounded_rectangle(box, round(10 * dp), fill=card)
     img.paste(code, (x, y))
-    _say(draw, (round(20 * dp), bar + round(16 * dp)), rng.choice(NAMES), round(17 * dp), fg, rng, "la")
+    _say(
+        draw,
+        (round(20 * dp), bar + round(16 * dp)),
+        rng.choice(NAMES),
+        round(17 * dp),
+        fg,
+        rng,
+        "la",
+    )
     below = y + code.height + round(24 * dp)
     if label and below < height - round(80 * dp):
         _say(draw, (width // 2, below), rng.choice(STATUS_TEXT[label]), round(20 * dp), ink, rng)
@@ -317,15 +327,17 @@ def _centred_card(rng, ink, header, label, emblem: bool) -> tuple[Image.Image, i
     bar = _header(draw, rng, width, dp, header)
     code, modules = _qr(rng, round(rng.uniform(0.45, 0.75) * width), ink)
     x, y = (width - code.width) // 2, bar + round(rng.uniform(60, 140) * dp)
-    pad = round(16 * dp)
+    pad, card = round(16 * dp), (40, 40, 46) if dark else (255, 255, 255)
     draw.rounded_rectangle((x - pad, y - pad, x + code.width + pad, y + code.height + pad),
-                           round(12 * dp), fill=(40, 40, 46) if dark else (255, 255, 255))  # fmt: skip
+                           round(12 * dp), fill=card)  # fmt: skip
     img.paste(code, (x, y))
     if emblem:  # an emblem over the code's middle (a seventh of its side: the code still reads)
         r = code.width // 14
         cx, cy = x + code.width // 2, y + code.height // 2
         draw.rectangle((cx - r - 3, cy - r - 3, cx + r + 3, cy + r + 3), fill="white")
-        draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=rng.choice((ink, _accent(rng), (200, 30, 30))))
+        draw.ellipse(
+            (cx - r, cy - r, cx + r, cy + r), fill=rng.choice((ink, _accent(rng), (200, 30, 30)))
+        )
     below = y + code.height + pad + round(20 * dp)
     _say(draw, (width // 2, below), rng.choice(STATUS_TEXT[label]), round(22 * dp), ink, rng)
     _notices(draw, rng, below + round(50 * dp), width, height, dp, fg)

@@ -40,7 +40,7 @@ from training.spec import (  # noqa: F401 (re-exported: the renderer's public na
     RenderSpec,
     sample_spec,
 )
-from training.statuses import status_page, trip
+from training.statuses import chart, status_page, trip
 from training.timestamps import Stamp, format_shown_time
 
 _NO_EFFECTS = ("blank", "tiny")  # kept as they are: a photo of a blank image is a scene
@@ -49,6 +49,7 @@ _PHONE_PAGES = {
     "venue": venue,
     "trip": trip,
     "status": status_page,
+    "chart": chart,
     "feed": feed,
 }
 

@@ -31,21 +31,23 @@ PHONE_SIZES = (
 FORMATS = ("jpeg", "png")
 # kind -> share of the invalid class; positives are always "screen".
 INVALID_KINDS = {
-    "screen": 0.24,  # a black, grey, blue or purple QR code in an app layout
+    "screen": 0.19,  # a black, grey, blue or purple QR code in an app layout
     "badge": 0.05,  # a status-coloured shape (tile, ticked disc, shield, word) in the code's place
     "placeholder": 0.05,  # a page whose code has not loaded: an icon, a spinner, a button
     "payment": 0.08,  # pay-the-merchant screens: green or blue page, barcode, black QR code
     "venue": 0.08,  # venue and sampling codes: a coloured header over a black QR code
     "trip": 0.11,  # trip cards (行程卡): a big coloured arrow or tick, no QR code
     "status": 0.08,  # result and pass pages: shields, discs, big words in status colours
+    "chart": 0.08,  # calendars and streaks of status-coloured cells, no QR code
     "feed": 0.08,  # an app's home page with no code: banners, services, news with pictures
-    "document": 0.09,  # pages and receipts, sometimes with a black QR code or a red seal
+    "document": 0.06,  # pages and receipts, sometimes with a black QR code or a red seal
     "scene": 0.08,  # gradients and blurry shapes
     "blank": 0.03,
     "tiny": 0.03,
 }
 LAYOUT_KINDS = ("screen", "badge", "placeholder")  # drawn in the app layouts of training.layouts
-PHONE_KINDS = (*LAYOUT_KINDS, "payment", "venue", "trip", "status", "feed")  # at phone screen sizes
+# drawn at phone screen sizes
+PHONE_KINDS = (*LAYOUT_KINDS, "payment", "venue", "trip", "status", "chart", "feed")
 TIME_KINDS = (*LAYOUT_KINDS, "venue", "trip", "status")  # may show a date and time by the code
 
 

@@ -123,3 +123,47 @@ def status_page(size: tuple[int, int], rng: random.Random, dark: bool, stamp: St
         s.text((s.w - s.dp(24), y), s.words(1)[:8], 13, value, anchor="ra")
         y += s.dp(rng.uniform(34, 48))
     return s.img
+
+
+def chart(size: tuple[int, int], rng: random.Random, dark: bool, stamp: Stamp) -> Image.Image:
+    """A page of status-coloured cells and no QR code: a check-in calendar or a streak grid.
+    Blurred by a photo, either is a coloured patch of texture, which is all a far code is; what
+    tells them apart is a code's three finder squares. (A finder-less mosaic as dense as a code
+    is left out: at a photo's resolution it cannot be told from a far code, so it would teach
+    the network to refuse far codes, and no app draws one.)"""
+    s = _screen(size, rng, dark, stamp)
+    label = rng.choice(("green", "green", "yellow", "red"))
+    bar = rng.choice((s.theme.accent, s.theme.card, status_color(label, rng)))
+    y = s.status_bar(bar, ink_on(bar))
+    y = s.header(y, bar, s.words(3)[:10]) + s.dp(rng.uniform(12, 40))
+    s.text((s.dp(20), y), s.words(3)[:12], 15, s.theme.fg, bold=True)
+    y += s.dp(36)
+    calendar = rng.random() < 0.5
+    # a month of 7 columns of rounded days, or weeks across and days down in small squares
+    cols, rows = (7, rng.randint(4, 6)) if calendar else (rng.randint(14, 40), 7)
+    left, right = s.dp(rng.uniform(14, 40)), s.w - s.dp(rng.uniform(14, 40))
+    cell = (right - left) / cols
+    gap = max(1, round(cell * rng.uniform(0.08, 0.25)))
+    fill_share = rng.uniform(0.35, 0.8)
+    for row in range(rows):
+        for col in range(cols):
+            colour = s.theme.muted
+            if rng.random() < fill_share:
+                colour = status_color(label, rng)
+                if rng.random() < 0.5:
+                    colour = _pale(colour, rng.uniform(0.2, 0.6))
+            x0, y0 = left + col * cell, y + row * cell
+            box = (round(x0), round(y0), round(x0 + cell) - gap - 1, round(y0 + cell) - gap - 1)
+            if calendar:
+                s.draw.rounded_rectangle(box, max(1, round(cell * 0.2)), fill=colour)
+                s.text(((box[0] + box[2]) // 2, (box[1] + box[3]) // 2), str(row * 7 + col + 1),
+                       11, ink_on(colour), anchor="mm")  # fmt: skip
+            else:
+                s.draw.rectangle(box, fill=colour)
+    y = round(y + rows * cell) + s.dp(24)
+    y = s.lines(s.dp(24), y, rng.randint(1, 4), 13, s.theme.fg)
+    if rng.random() < 0.4:
+        y = service_grid(s, y + s.dp(10), 1)
+    if rng.random() < 0.4:
+        tab_bar(s)
+    return s.img

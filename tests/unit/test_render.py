@@ -153,8 +153,21 @@ def test_every_layout_draws_a_code_a_badge_and_a_placeholder_at_any_phone_size(l
         assert image_to_tensor(data).shape == INPUT_SHAPE
 
 
-@pytest.mark.parametrize("kind", ["payment", "venue", "trip", "status"])
+@pytest.mark.parametrize("kind", ["payment", "venue", "trip", "status", "chart"])
 def test_the_app_pages_that_are_not_health_codes_render_in_light_and_dark(kind):
     for dark in (False, True):
         spec, data = render_sample("invalid", 3, **{**CLEAN, "kind": kind, "dark": dark})
         assert spec.kind == kind and image_to_tensor(data).shape == INPUT_SHAPE
+
+
+def test_charts_of_status_colours_hold_no_qr_code():
+    """A chart page's cells (calendars, streaks, mosaics as dense as a code) are negatives only
+    because no finder square is among them: a QR reader must find nothing on the screen."""
+    import zxingcpp
+
+    for seed in range(12):
+        _, data = render_sample("invalid", seed, **{**CLEAN, "kind": "chart"})
+        with Image.open(io.BytesIO(data)) as img:
+            grey = np.asarray(img.convert("L"))
+        qr = zxingcpp.BarcodeFormat.QRCode
+        assert zxingcpp.read_barcodes(grey, formats=qr, return_errors=True) == []
