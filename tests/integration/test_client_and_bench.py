@@ -9,6 +9,7 @@ from collections import Counter
 from pathlib import Path
 
 import orjson
+import pytest
 
 from clients.client import HealthCodeClient, SyncHealthCodeClient
 from tests.support.service import Service
@@ -95,12 +96,16 @@ def test_alternate_measures_a_traced_serve_of_raw_bodies_and_the_peer(tmp_path: 
         assert roles <= set(summary[name]["cpu_ms_per_request"]), summary[name]
 
 
-def test_recognition_measures_the_service_on_independent_pages(service: Service) -> None:
-    """benchmarks/recognition.py sends its pages to the running service and scores the answers."""
+@pytest.mark.parametrize("screens", ["status", "wider"])
+def test_recognition_measures_the_service_on_independent_pages(
+    service: Service, screens: str
+) -> None:
+    """benchmarks/recognition.py sends its pages (either set) to the running service and scores
+    the answers."""
     from benchmarks.code_screens import LABELS
     from benchmarks.recognition import measure
 
-    result = measure(service.base_url, ["screenshot", "photo"], n=8, seed=3)
+    result = measure(service.base_url, ["screenshot", "photo"], n=8, seed=3, screens=screens)
     for kind in ("screenshot", "photo"):
         r = result[kind]
         assert (r["images"], r["invalid"], r["colour"]) == (8, 2, 6)
