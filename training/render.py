@@ -3,10 +3,10 @@
 The status is the colour of the QR code, never the colour of the UI around it: app bars, hero areas,
 icons and buttons take colours drawn independently of the label, and `invalid` holds black or
 off-colour QR codes in the very same app layouts, status-coloured badges and placeholders where the
-code would be, payment, venue and sampling codes, trip cards and result pages with no QR code,
-documents, receipts, abstract scenes, blank and tiny images. Every factor of an image is a
-RenderSpec field (training.spec), so any one can be pinned (for tests, per-factor evaluation, test
-sets with known shown times):
+code would be, payment, venue and sampling codes, trip cards, result pages and calendars of
+status-coloured cells with no QR code, documents, receipts, abstract scenes, blank and tiny
+images. Every factor of an image is a RenderSpec field (training.spec), so any one can be pinned
+(for tests, per-factor evaluation, test sets with known shown times):
 
     from training.render import render, render_sample
     jpeg_or_png = render("green", seed=7)              # everything drawn from the seed

@@ -1,8 +1,9 @@
-"""Code-less status pages (all `invalid`): trip cards (行程卡) and result and pass pages.
+"""Code-less status pages (all `invalid`): trip cards (行程卡), result and pass pages, charts.
 
 A trip card shows a big green, amber or red arrow or tick in a circle, and no QR code at all: v1
 answered `green` to many of them. Result and pass pages show the status colour in shields, discs,
-ticks and big words, again without a QR code.
+ticks and big words, again without a QR code. Charts (calendars, streak grids) show cells in a
+status colour, which iteration 9 answered as colours on independent pages.
 """
 
 from __future__ import annotations
