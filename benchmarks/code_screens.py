@@ -12,7 +12,8 @@ Colour pages (green, yellow, red) carry a QR code drawn in the status colour, ei
 middle of the page or small inside a home-page card beside text, above a grid of service icons.
 Invalid pages carry no health code: a black QR code under a header in a status colour (a venue,
 sampling or payment code), a trip card (a large arrow or tick in a circle, no QR code), a status
-badge (a shield or circle in a status colour, no QR code) or a news list.
+badge (a shield or circle in a status colour, no QR code) or a news list. `wider_page` draws a
+second set with other layouts and look-alikes (see its comment below).
 """
 
 from __future__ import annotations

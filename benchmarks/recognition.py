@@ -146,9 +146,9 @@ def main(argv: list[str] | None = None) -> int:
         "--screens",
         choices=sorted(SCREENS),
         default="status",
-        help="which of benchmarks.code_screens' sets to draw: 'status' (issue 11's look-alikes, "
-        "every seed's figure in NOTES.md before 2026-12-05 23:00) or 'wider' (other layouts, "
-        "emblems, tinted pages, payment codes, codes in no status colour, calendars)",
+        help="which of benchmarks.code_screens' sets to draw: 'status' (issue 11's look-alikes; "
+        "every seed in NOTES.md before 2026-12-06 used it) or 'wider' (other layouts, emblems, "
+        "tinted pages, payment codes, codes in no status colour, calendars)",
     )
     parser.add_argument("--out", type=Path, help="write the results as JSON here")
     parser.add_argument(

@@ -161,8 +161,8 @@ def test_the_app_pages_that_are_not_health_codes_render_in_light_and_dark(kind):
 
 
 def test_charts_of_status_colours_hold_no_qr_code():
-    """A chart page's cells (calendars, streaks, mosaics as dense as a code) are negatives only
-    because no finder square is among them: a QR reader must find nothing on the screen."""
+    """A chart page's cells (calendars, streak grids) are negatives only because no finder
+    square is among them: a QR reader must find nothing on the screen."""
     import zxingcpp
 
     for seed in range(12):
