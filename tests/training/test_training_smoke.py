@@ -214,6 +214,14 @@ def test_an_epoch_shows_a_repeated_kind_that_many_times_and_refuses_an_unknown_o
             parse_args(["--repeat", bad])
 
 
+def test_the_cache_key_ignores_docstrings_comments_and_layout_but_not_code():
+    source = 'def f(x):\n    """Double it."""\n    return x * 2  # why\n'
+    reworded = 'def f(x):\n    """Twice x, as the renderer wants."""\n\n    return (x * 2)\n'
+    assert dataset.code_of(source) == dataset.code_of(reworded)
+    assert dataset.code_of(source) != dataset.code_of(source.replace("x * 2", "x * 3"))
+    assert dataset.code_of('INK = "red"') != dataset.code_of('INK = "green"')  # a used string
+
+
 def test_train_and_test_seeds_never_overlap():
     assert not set(split_seeds("train", 100_000, 0)) & set(split_seeds("test", 100_000, 0))
 
