@@ -41,7 +41,6 @@ from training.preprocessing import INPUT_SHAPE
 
 DEFAULT_OUT = Path("model_repository/health_code_classifier/2/model.onnx")
 DEFAULT_RECORD = Path("training/model_run.json")
-SPELT_OUT = ("cache", "repeat")  # settings the record's command writes its own way, or not at all
 
 
 def fit(
@@ -53,15 +52,12 @@ def fit(
     seed: int,
     log: Callable[[str], None] = print,
     freeze_norms: bool = False,
-    repeat: dict[str, int] | None = None,
 ) -> None:
     """Train `net` with AdamW, a one-cycle schedule and mirroring; the seed fixes the batches.
     `freeze_norms` keeps the batch norms' statistics as they are (a network of
-    export.load_weights, whose norms hold folded weights, not statistics). `repeat` shows each
-    image of a kind (its name before any "/") that many times an epoch."""
+    export.load_weights, whose norms hold folded weights, not statistics)."""
     generator = torch.Generator().manual_seed(seed)
-    pool = epoch_pool(data.kinds, repeat or {})
-    steps_per_epoch = max(1, len(pool) // batch_size)  # drop the ragged end: BN needs > 1
+    steps_per_epoch = max(1, len(data.labels) // batch_size)  # drop the ragged end: BN needs > 1
     optimizer = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
     schedule = torch.optim.lr_scheduler.OneCycleLR(
         optimizer, lr, total_steps=epochs * steps_per_epoch
@@ -73,7 +69,7 @@ def fit(
                 module.eval()
     for epoch in range(epochs):
         started, total_loss, correct = time.monotonic(), 0.0, 0
-        order = pool[torch.randperm(len(pool), generator=generator).numpy()]
+        order = torch.randperm(len(data.labels), generator=generator).numpy()
         for step in range(steps_per_epoch):
             batch = order[step * batch_size : (step + 1) * batch_size]
             idx = np.sort(batch)  # ascending reads are kinder to the memory-mapped cache
@@ -95,18 +91,6 @@ def fit(
             f"epoch {epoch + 1}/{epochs}: loss {total_loss / steps_per_epoch:.4f}, "
             f"train accuracy {correct / seen:.4f}, {time.monotonic() - started:.0f} s"
         )
-
-
-def epoch_pool(kinds: np.ndarray, repeat: dict[str, int]) -> np.ndarray:
-    """The indices one epoch draws: every image once, those of a repeated kind `repeat[kind]`
-    times (a rare kind the network has not learnt gets more of the gradient without rendering
-    more pages, and the calibration split, which sets the threshold, keeps the natural mix)."""
-    base = np.array([kind.split("/")[0] for kind in kinds])
-    unknown = set(repeat) - set(base)
-    if unknown:
-        raise ValueError(f"no training images of kind {sorted(unknown)}")
-    extra = [np.repeat(np.flatnonzero(base == kind), times - 1) for kind, times in repeat.items()]
-    return np.concatenate([np.arange(len(kinds)), *extra])
 
 
 @torch.no_grad()
@@ -137,8 +121,7 @@ def _record(args: argparse.Namespace, **measured: object) -> dict[str, object]:
     return {
         "command": " ".join(
             ["python -m training.train"]
-            + [f"--{k.replace('_', '-')} {v}" for k, v in settings.items() if k not in SPELT_OUT]
-            + [f"--repeat {kind}={times}" for kind, times in args.repeat]
+            + [f"--{k.replace('_', '-')} {v}" for k, v in settings.items() if k != "cache"]
         ),
         "settings": settings,
         "data": {
@@ -198,7 +181,6 @@ def run(args: argparse.Namespace, log: Callable[[str], None] = print) -> Report:
         args.seed,
         log,
         freeze_norms=args.init is not None,
-        repeat=dict(args.repeat),
     )
     train_s = time.monotonic() - started - data_s
     calib_first, calib_logits = predict(net, calib.pixels)
@@ -258,13 +240,6 @@ def parse_model_args(prog: str, description: str, argv: list[str] | None) -> arg
     return parser.parse_args(argv)
 
 
-def _kind_times(text: str) -> tuple[str, int]:
-    kind, _, times = text.partition("=")
-    if not kind or not times.isdigit() or int(times) < 1:
-        raise argparse.ArgumentTypeError(f"expected KIND=N with N >= 1, got {text!r}")
-    return kind, int(times)
-
-
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m training.train", description=__doc__.split("\n")[0]
@@ -290,14 +265,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--init",
         type=Path,
         help="start from this exported graph's weights (its first look) instead of at random",
-    )
-    parser.add_argument(
-        "--repeat",
-        type=_kind_times,
-        action="append",
-        default=[],
-        metavar="KIND=N",
-        help="show each training image of this kind (e.g. chart) N times an epoch; repeatable",
     )
     parser.add_argument("--workers", type=int, default=2, help="rendering processes")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")

@@ -45,7 +45,7 @@ from training.metrics import evaluate as score
 from training.model import BLOCKS, HealthCodeNet, SoftmaxScores
 from training.preprocessing import INPUT_SHAPE, image_to_tensor
 from training.render import LABELS, render, render_sample
-from training.train import epoch_pool, fit, parse_args, run
+from training.train import fit, parse_args, run
 
 COMMITTED = (
     Path(__file__).resolve().parents[2] / "model_repository/health_code_classifier/2/model.onnx"
@@ -199,19 +199,6 @@ def test_the_cache_starts_in_a_fresh_clone_and_is_read_back(tmp_path, monkeypatc
     np.testing.assert_array_equal(again.pixels, first.pixels)
     assert list(again.kinds) == list(first.kinds)
     assert len(list((tmp_path / "data").glob("*.npz"))) == 2  # the chunk and the split
-
-
-def test_an_epoch_shows_a_repeated_kind_that_many_times_and_refuses_an_unknown_one():
-    kinds = np.array(["screen/home", "chart", "trip", "chart", "screen/tabs"])
-    assert np.bincount(epoch_pool(kinds, {"chart": 3, "screen": 2})).tolist() == [2, 3, 1, 3, 2]
-    assert epoch_pool(kinds, {}).tolist() == [0, 1, 2, 3, 4]
-    with pytest.raises(ValueError, match="mosaic"):
-        epoch_pool(kinds, {"mosaic": 2})
-    args = parse_args(["--repeat", "chart=4", "--repeat", "trip=2"])
-    assert args.repeat == [("chart", 4), ("trip", 2)]
-    for bad in ("chart", "chart=0", "=3"):
-        with pytest.raises(SystemExit):
-            parse_args(["--repeat", bad])
 
 
 def test_the_cache_key_ignores_docstrings_comments_and_layout_but_not_code():
