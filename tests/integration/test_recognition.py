@@ -18,22 +18,10 @@ from gateway.repository import versions
 from tests.support.images import jpeg_with_orientation
 from tests.support.service import PROJECT, run_service
 from training.preprocessing import image_to_tensor
-from training.render import LABELS
-from training.render import render as render_any
+from training.render import LABELS, render
 
 # The classifier version the repository ships: Triton serves the newest.
 SHIPPED_VERSION = str(versions(PROJECT / "model_repository" / "health_code_classifier")[-1])
-
-
-def render(label: str, seed: int, **factors: object) -> bytes:
-    """A rendered page whose answer the shipped classifier is held to. Its invalid pages are venue
-    codes (a status-coloured header over a black code): the shipped iteration 9 was trained before
-    the renderer drew calendars (`chart`), answers some of them as colours, and that is measured
-    in benchmarks/NOTES.md (2026-12-06), not asserted here."""
-    if label == "invalid":
-        factors.setdefault("kind", "venue")
-    return render_any(label, seed=seed, **factors)
-
 
 # Seeds no test or training split depends on; every class in both formats.
 CASES = [(label, fmt) for label in LABELS for fmt in ("jpeg", "png")]
