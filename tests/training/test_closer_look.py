@@ -68,6 +68,8 @@ def test_the_unseen_bar_is_near_certainty_where_it_adds_no_false_colour():
     # 0.9999 answers the first page green; a view at 0.9995 (the invalid page's, as status
     # badges' views were on independent pages) is not near-certain enough.
     assert choose_unseen_bar(first, views, labels, 0.9, (0.98, 0.05)) == 0.9999
+    views[0] = [0.9995, 0, 0, 0.0005]  # no view clears the bar: the split is silent, the look stays
+    assert choose_unseen_bar(first, views, labels, 0.9, (0.98, 0.05)) == 0.9999
     views[2] = [0.99995, 0, 0, 0.00005]  # now the invalid page's view would be a false green
     assert choose_unseen_bar(first, views, labels, 0.9, (0.98, 0.05)) is None
     assert choose_unseen_bar(first, views, labels, 0.9, None) is None
