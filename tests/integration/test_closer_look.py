@@ -3,9 +3,13 @@ chance, a page that is no health code stays invalid, and an unsure colour needs 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+import httpx
 import pytest
 
 from benchmarks.recognition import case
+from tests.support.service import run_service
 
 # Independent phone photos (benchmarks/code_screens.py, seed 1) of home pages whose code is small
 # in a card: the whole page at the classifier's resolution leaves their colour below the rule, and
@@ -15,13 +19,26 @@ SMALL_CODES = (9, 38, 46, 394)
 # black code under a coloured header.
 NOT_HEALTH_CODES = (3, 15, 27, 47)
 
-# News lists with coloured thumbnails and no code, which the first look answers as a colour below
-# the code check's bar (with iteration 7's weights the last two passed as colours, at 0.994 and
-# 0.998, while the check stopped at 0.99).
+# News lists with coloured thumbnails and no code, whose first look sees a colour below the code
+# check's bar (with iteration 7's weights the last two passed as colours, at 0.994 and 0.998,
+# while the check stopped at 0.99). Iteration 10's threshold (0.96) already refuses most of them,
+# so the check is shown on a service whose threshold lets their colour through.
 NEWS_LISTS = (("photo", 371, 1), ("photo", 323, 2), ("photo", 371, 2), ("photo", 155, 8))
-# Unsure colours (over the threshold, under 0.99) whose code is there: a red home page's
-# screenshot (seed 1, 0.985) and a yellow one's photo (seed 1, 0.963).
-UNSURE_WITH_CODE = (("screenshot", 38, 1), ("photo", 1, 1))
+LENIENT_THRESHOLD = "0.5"
+# Unsure colours (over the threshold, under 0.99) whose code is there: two home pages' photos
+# (seed 1; iteration 10 answers them at 0.989 and 0.979).
+UNSURE_WITH_CODE = (("photo", 96, 1), ("photo", 177, 1))
+
+
+@pytest.fixture(scope="module")
+def lenient(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
+    with (
+        run_service(
+            tmp_path_factory.mktemp("lenient"), min_colour_probability=LENIENT_THRESHOLD
+        ) as svc,
+        httpx.Client(base_url=svc.base_url, timeout=30) as http,
+    ):
+        yield http
 
 
 def analyse(client, image: bytes) -> dict:
@@ -61,14 +78,14 @@ def test_a_page_that_is_no_health_code_stays_invalid(client, page):
 
 
 @pytest.mark.parametrize(("kind", "page", "seed"), NEWS_LISTS)
-def test_an_unsure_colour_on_a_page_with_no_code_is_withdrawn(client, kind, page, seed):
+def test_an_unsure_colour_on_a_page_with_no_code_is_withdrawn(lenient, kind, page, seed):
     image, drawn = case(kind, page, seed=seed)
     assert drawn.drawn == "invalid/news"
-    before = closer_looks(client, "withdrawn")
-    body = analyse(client, image)
+    before = closer_looks(lenient, "withdrawn")
+    body = analyse(lenient, image)
     assert (body["status"], body["decided_by"]) == ("invalid", "no_code")
     assert max(body["scores"], key=body["scores"].get) != "invalid"  # the model's colour, shown
-    assert closer_looks(client, "withdrawn") == before + 1
+    assert closer_looks(lenient, "withdrawn") == before + 1
 
 
 @pytest.mark.parametrize(("kind", "page", "seed"), UNSURE_WITH_CODE)
