@@ -82,6 +82,11 @@ def _canvas(rng: random.Random) -> tuple[Image.Image, ImageDraw.ImageDraw, float
     return img, ImageDraw.Draw(img), width / 390, dark
 
 
+def _card(dark: bool) -> tuple[int, int, int]:
+    """The fill of a card that holds a code, on a light or a dark page."""
+    return (40, 40, 46) if dark else (255, 255, 255)
+
+
 def _say(draw, xy, text, size, fill, rng, anchor="ma"):
     if _needs_cjk(text) and not cjk_available():
         text = "Status"
@@ -123,7 +128,7 @@ def _code_page(rng, layout, ink, header, label) -> tuple[Image.Image, int]:
     else:  # a home page: the code small inside a card, beside text, above a service grid
         y = bar + round(12 * dp)
         card_h = round(rng.uniform(130, 170) * dp)
-        card_bg = (40, 40, 46) if dark else (255, 255, 255)
+        card_bg = _card(dark)
         draw.rounded_rectangle((round(12 * dp), y, width - round(12 * dp), y + card_h),
                                round(12 * dp), fill=card_bg)  # fmt: skip
         code, modules = _qr(rng, round(rng.uniform(0.22, 0.36) * width), ink)
@@ -295,7 +300,7 @@ def _free_code_page(rng, ink, header, label) -> tuple[Image.Image, int]:
     )
     if rng.random() < 0.6:  # a card behind the code
         pad = round(rng.uniform(8, 20) * dp)
-        card = (40, 40, 46) if dark else (255, 255, 255)
+        card = _card(dark)
         box = (max(0, x - pad), y - pad, min(width, x + code.width + pad), y + code.height + pad)
         draw.rounded_rectangle(box, round(10 * dp), fill=card)
     img.paste(code, (x, y))
@@ -328,7 +333,7 @@ def _centred_card(rng, ink, header, label, emblem: bool) -> tuple[Image.Image, i
     bar = _header(draw, rng, width, dp, header)
     code, modules = _qr(rng, round(rng.uniform(0.45, 0.75) * width), ink)
     x, y = (width - code.width) // 2, bar + round(rng.uniform(60, 140) * dp)
-    pad, card = round(16 * dp), (40, 40, 46) if dark else (255, 255, 255)
+    pad, card = round(16 * dp), _card(dark)
     draw.rounded_rectangle((x - pad, y - pad, x + code.width + pad, y + code.height + pad),
                            round(12 * dp), fill=card)  # fmt: skip
     img.paste(code, (x, y))
