@@ -46,6 +46,18 @@ def test_a_page_without_a_code_has_none():
     assert code_locator.locate_code(blank, None) is None
 
 
+def test_a_paragraph_the_window_joins_into_a_square_is_not_taken_for_the_code():
+    """Twelve lines of dense glyphs, more texture than the code: the density window joins them
+    into one square blob, but only single lines are left of it once the gaps cut it."""
+    pixels = np.asarray(page()).copy()
+    rng = np.random.default_rng(1)
+    for y in range(760, 1190, 36):  # 12 px lines, 24 px apart, 600 px wide
+        glyphs = np.repeat(np.repeat(rng.integers(0, 2, (2, 100), dtype=bool), 6, 0), 6, 1)
+        pixels[y : y + 12, 100:700][glyphs] = 0
+    found = code_locator.locate_code(Image.fromarray(pixels), None)
+    assert found == pytest.approx(CODE, abs=12)
+
+
 def test_a_code_the_detector_took_for_text_is_still_found():
     as_text = np.zeros((600, 400), np.float32)
     as_text[180:370, 110:310] = 0.9  # one blob over the code and around it

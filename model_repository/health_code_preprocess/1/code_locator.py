@@ -95,25 +95,27 @@ def _locate(image: Image.Image, probability: np.ndarray | None) -> Box | None:
         text_near = _window_sums(np.asarray(text), r // 2 + 1) > 0
     counts = [_window_sums(e & ~text_near, r) for e in (across, along)]
     dense = np.minimum(*counts) > MIN_DENSITY * (2 * r + 1) ** 2
-    best: tuple[int, tuple[int, int, int, int]] | None = None
+    best: tuple[int, Box] | None = None
     for x0, y0, x1, y1, count in blob_bounds(dense):
         bw, bh = x1 - x0, y1 - y0
         if min(bw, bh) - 2 * r < MIN_SIDE * min(w, h) or count < MIN_FILL * bw * bh:
             continue
         if max(bw, bh) > MAX_ASPECT * min(bw, bh):
             continue
+        # The window widened the blob, and may have joined it to text just beside the code that
+        # the detector missed (a small clock): keep the longest stretch of rows, then of columns,
+        # that have edges, which a blank gap between the code and its neighbours ends. What is
+        # left must still be a code's square: a paragraph that the window joined into a square
+        # leaves one line of text.
+        edges = (across | along)[y0:y1, x0:x1] & ~text_near[y0:y1, x0:x1]
+        top, bottom = _longest_run(edges.mean(axis=1) > ACTIVE_LINE)
+        left, right = _longest_run(edges[top:bottom].mean(axis=0) > ACTIVE_LINE)
+        side, long = sorted((right - left, bottom - top))
+        if side < MIN_SIDE * min(w, h) or long > MAX_ASPECT * side:
+            continue
         if best is None or count > best[0]:
-            best = (count, (x0, y0, x1, y1))
-    if best is None:
-        return None
-    x0, y0, x1, y1 = best[1]
-    # The window widened the blob, and may have joined it to text just beside the code that the
-    # detector missed (a small clock): keep the longest stretch of rows, then of columns, that
-    # have edges, which a blank gap between the code and its neighbours ends.
-    edges = (across | along)[y0:y1, x0:x1] & ~text_near[y0:y1, x0:x1]
-    top, bottom = _longest_run(edges.mean(axis=1) > ACTIVE_LINE)
-    left, right = _longest_run(edges[top:bottom].mean(axis=0) > ACTIVE_LINE)
-    return (x0 + left) * k, (y0 + top) * k, (x0 + right) * k, (y0 + bottom) * k
+            best = (count, ((x0 + left) * k, (y0 + top) * k, (x0 + right) * k, (y0 + bottom) * k))
+    return None if best is None else best[1]
 
 
 def read_code_box(image: Image.Image) -> Box | None:
