@@ -10,16 +10,26 @@ the view classified by the same ONNX graph. `make train` chooses the rule after 
 threshold (metrics.choose_closer_rule: no invalid image answered as a colour that the first look
 did not answer so; metrics.choose_unseen_bar likewise; the code check at metrics.CODE_CHECK_BAR, a
 safety setting); `make evaluate` reports every set with it.
+
+Training views: the classifier also learns from the closer look's views of training pages
+(`training_views`), labelled as their page; a health code page's view only where it shows the
+page's code, which a QR reader finds in the page before any capture effect.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
+import random
+import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import zxingcpp
+from PIL import Image, ImageDraw
 
 from gateway.classification import (
     CLOSER_BAR_PARAMETER,
@@ -28,7 +38,18 @@ from gateway.classification import (
     CLOSER_UNSEEN_PARAMETER,
     THRESHOLD_PARAMETER,
 )
-from training.dataset import Task, in_processes, load, render_task, split_seeds
+from training.dataset import (
+    DATA_DIR,
+    TRAIN_LAYOUTS,
+    Dataset,
+    Task,
+    code_of,
+    in_processes,
+    load,
+    render_fingerprint,
+    render_task,
+    split_seeds,
+)
 from training.export import classifier_configs, scores_of, write_rule
 from training.metrics import (
     CODE_CHECK_BAR,
@@ -41,13 +62,85 @@ from training.metrics import (
     closer_answers,
     safe_answers,
 )
-from training.preprocessing import look_closer
+from training.preprocessing import IMAGING_PATH, INPUT_SHAPE, look_closer
+from training.render import LABELS, draw_with_map, encode
+from training.spec import LAYOUT_KINDS, sample_spec
+
+# The training views' pages: train seeds this far from a run's own (a run draws tens of thousands).
+VIEW_SEED_OFFSET = 500_000_000
+# A health code page's view is kept only where the located box holds this share of the code's
+# pixels and the code this share of the box's: the view shows the code, not a card beside it.
+CODE_IN_BOX = 0.6
+BOX_ON_CODE = 0.3
 
 
 def _view(task: Task) -> np.ndarray | None:
     _, data = render_task(task)
     pixels, box = look_closer(data)
     return pixels if box.any() else None
+
+
+def _code_map(screen: Image.Image) -> Image.Image:
+    """Where the QR codes a reader finds in a page are (255), before any capture effect."""
+    mask = Image.new("L", screen.size, 0)
+    for code in zxingcpp.read_barcodes(screen):
+        p = code.position
+        corners = (p.top_left, p.top_right, p.bottom_right, p.bottom_left)
+        ImageDraw.Draw(mask).polygon([(c.x, c.y) for c in corners], fill=255)
+    return mask
+
+
+def _shows_code(box: np.ndarray, code: np.ndarray) -> bool:
+    """Whether a located box (fractions of the image) is the code of `code` (a boolean mask)."""
+    h, w = code.shape
+    x0, y0, x1, y1 = (round(f * n) for f, n in zip(box, (w, h, w, h), strict=True))
+    inside = int(code[y0:y1, x0:x1].sum())
+    area = max(1, (x1 - x0) * (y1 - y0))
+    return inside >= CODE_IN_BOX * max(1, int(code.sum())) and inside >= BOX_ON_CODE * area
+
+
+def _training_view(task: Task) -> tuple[np.ndarray, int, str] | None:
+    """A training page's closer look, labelled as the page: (view, label, kind); None where the
+    look finds nothing, or on a health code page finds something other than its code. The page
+    is the train split's (dataset.render_task), drawn with a map of its code."""
+    seed, _ = task
+    label = LABELS[seed % len(LABELS)]
+    rng = random.Random(seed)
+    spec = sample_spec(label, rng, TRAIN_LAYOUTS)
+    img, code = draw_with_map(spec, rng, _code_map if label != INVALID else None)
+    pixels, box = look_closer(encode(img, spec))
+    if not box.any() or (code is not None and not _shows_code(box, np.asarray(code) > 127)):
+        return None
+    kind = f"{spec.kind}/{spec.layout}" if spec.kind in LAYOUT_KINDS else spec.kind
+    return pixels, LABELS.index(label), f"view/{kind}"
+
+
+def training_views(count: int, seed: int, workers: int = 2, cache: bool = True) -> Dataset:
+    """The closer look's views of `count` training pages (those where it found the page's code,
+    or any code-like square on an invalid page), cached under training/data/ for this renderer
+    and locator."""
+    digest = hashlib.sha256(render_fingerprint().encode())
+    digest.update(code_of((IMAGING_PATH.parent / "code_locator.py").read_text()))  # their locator
+    path = DATA_DIR / f"views-{count}-{seed}-{digest.hexdigest()[:12]}.npz"
+    if cache and path.exists():
+        with np.load(path) as saved:
+            return Dataset(saved["pixels"], saved["labels"], saved["kinds"])
+    pixels = np.empty((count, *INPUT_SHAPE), np.uint8)
+    labels, kinds, started = [], [], time.monotonic()
+    tasks = [(s, "train") for s in split_seeds("train", count, seed + VIEW_SEED_OFFSET)]
+    for i, view in enumerate(in_processes(_training_view, tasks, workers), 1):
+        if view is not None:
+            pixels[len(labels)] = view[0]
+            labels.append(view[1])
+            kinds.append(view[2])
+        if i % 1000 == 0 or i == count:
+            print(f"views: {i}/{count} pages looked at, {len(labels)} views, "
+                  f"{time.monotonic() - started:.0f} s", file=sys.stderr, flush=True)  # fmt: skip
+    views = Dataset(pixels[: len(labels)], np.array(labels, np.int64), np.array(kinds))
+    if cache:
+        DATA_DIR.mkdir(parents=True, exist_ok=True)
+        np.savez(path, pixels=views.pixels, labels=views.labels, kinds=views.kinds)
+    return views
 
 
 def view_scores(

@@ -43,9 +43,26 @@ DEFAULT_OUT = Path("model_repository/health_code_classifier/2/model.onnx")
 DEFAULT_RECORD = Path("training/model_run.json")
 
 
+class Joined:
+    """Data sets as one for `fit`: pixels and labels by ascending indices across them, none
+    copied (the training pages are memory-mapped)."""
+
+    def __init__(self, *parts: Dataset) -> None:
+        self.parts = parts
+        self.starts = np.cumsum([0, *(len(p.labels) for p in parts)])
+        self.labels = np.concatenate([p.labels for p in parts])
+
+    def pixels_at(self, idx: np.ndarray) -> np.ndarray:
+        """The pixels of ascending indices `idx`."""
+        starts = self.starts[:-1]
+        bounds = np.searchsorted(idx, self.starts)  # where each part's indices begin in idx
+        pieces = zip(self.parts, starts, bounds[:-1], bounds[1:], strict=True)
+        return np.concatenate([part.pixels[idx[lo:hi] - at] for part, at, lo, hi in pieces])
+
+
 def fit(
     net: HealthCodeNet,
-    data: Dataset,
+    data: Dataset | Joined,
     epochs: int,
     batch_size: int,
     lr: float,
@@ -56,6 +73,7 @@ def fit(
     """Train `net` with AdamW, a one-cycle schedule and mirroring; the seed fixes the batches.
     `freeze_norms` keeps the batch norms' statistics as they are (a network of
     export.load_weights, whose norms hold folded weights, not statistics)."""
+    data = data if isinstance(data, Joined) else Joined(data)
     generator = torch.Generator().manual_seed(seed)
     steps_per_epoch = max(1, len(data.labels) // batch_size)  # drop the ragged end: BN needs > 1
     optimizer = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
@@ -73,7 +91,8 @@ def fit(
         for step in range(steps_per_epoch):
             batch = order[step * batch_size : (step + 1) * batch_size]
             idx = np.sort(batch)  # ascending reads are kinder to the memory-mapped cache
-            pixels, labels = torch.from_numpy(data.pixels[idx]), torch.from_numpy(data.labels[idx])
+            pixels = torch.from_numpy(data.pixels_at(idx))
+            labels = torch.from_numpy(data.labels[idx])
             # A mirrored screen keeps its status: twice the layouts for no rendering time. It
             # flips the served tensor itself, so training still sees exactly what serving sees.
             flip = torch.rand(len(idx), generator=generator) < 0.5
@@ -155,8 +174,12 @@ def run(args: argparse.Namespace, log: Callable[[str], None] = print) -> Report:
     train, calib, test = (
         load(name, n, seed, args.workers, cache=args.cache) for name, (n, seed) in splits.items()
     )
+    parts = [train]
+    if args.views:
+        parts.append(closer_look.training_views(args.views, train_seed, args.workers, args.cache))
     data_s = time.monotonic() - started
-    log(f"data: {splits}, {data_s:.0f} s")
+    log(f"data: {splits}, closer-look views of {args.views} more training pages "
+        f"({len(parts[-1].labels) if args.views else 0} found), {data_s:.0f} s")  # fmt: skip
     net = HealthCodeNet()
     initialised_from = None
     if args.init:  # read before --out, which may be the same file, is written
@@ -174,7 +197,7 @@ def run(args: argparse.Namespace, log: Callable[[str], None] = print) -> Report:
     )
     fit(
         net,
-        train,
+        Joined(*parts),
         args.epochs,
         args.batch_size,
         args.lr,
@@ -249,6 +272,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--train-samples", type=int, default=16000)
     parser.add_argument(
         "--calib-samples", type=int, default=2000, help="for the temperature and the threshold"
+    )
+    parser.add_argument(
+        "--views",
+        type=int,
+        default=0,
+        help="also train on the closer look's views of this many more training pages",
     )
     parser.add_argument("--test-samples", type=int, default=2000)
     parser.add_argument("--epochs", type=int, default=10)

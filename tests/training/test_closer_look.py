@@ -120,3 +120,27 @@ def test_views_are_scored_for_refused_pages_and_unsure_colours_only(split):
     assert np.isnan(views[:3]).all()  # a colour at the code check's bar or above: no view
     looked = views[3:][~np.isnan(views[3:, 0])]
     np.testing.assert_allclose(looked.sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_a_located_box_shows_the_code_only_where_it_holds_most_of_it():
+    code = np.zeros((100, 100), bool)
+    code[20:40, 20:40] = True  # a 20 x 20 code
+    assert closer_look._shows_code(np.array([0.18, 0.18, 0.42, 0.42]), code)  # around it
+    assert not closer_look._shows_code(np.array([0.3, 0.3, 0.5, 0.5]), code)  # a quarter of it
+    assert not closer_look._shows_code(np.array([0.0, 0.0, 1.0, 1.0]), code)  # the whole page
+    assert not closer_look._shows_code(np.array([0.6, 0.6, 0.8, 0.8]), code)  # beside it
+    assert not closer_look._shows_code(np.array([0.1, 0.1, 0.5, 0.5]), np.zeros_like(code))
+
+
+def test_training_views_are_the_served_views_of_training_pages_labelled_as_their_page():
+    views = closer_look.training_views(8, 0, workers=1, cache=False)
+    assert 0 < len(views.labels) <= 8 and views.pixels.shape[0] == len(views.labels)
+    for seed in closer_look.split_seeds("train", 8, closer_look.VIEW_SEED_OFFSET):
+        found = closer_look._training_view((seed, "train"))
+        if found is not None:  # the first page with a view is the set's first
+            pixels, label, kind = found
+            np.testing.assert_array_equal(views.pixels[0], pixels)
+            assert views.labels[0] == label == seed % 4 and kind.startswith("view/")
+            _, data = closer_look.render_task((seed, "train"))  # the same page as the train split
+            np.testing.assert_array_equal(closer_look.look_closer(data)[0], pixels)
+            break

@@ -45,7 +45,7 @@ from training.metrics import evaluate as score
 from training.model import BLOCKS, HealthCodeNet, SoftmaxScores
 from training.preprocessing import INPUT_SHAPE, image_to_tensor
 from training.render import LABELS, render, render_sample
-from training.train import fit, parse_args, run
+from training.train import Joined, fit, parse_args, run
 
 COMMITTED = (
     Path(__file__).resolve().parents[2] / "model_repository/health_code_classifier/2/model.onnx"
@@ -427,3 +427,16 @@ def test_load_weights_grows_a_deeper_network_that_starts_as_the_graph(tmp_path: 
     wider = HealthCodeNet(blocks=(*BLOCKS, (BLOCKS[-1][0] * 2, 1)))  # no identity to start from
     with pytest.raises(ValueError, match="do not start"):
         load_weights(wider, served)
+
+
+def test_joined_data_sets_give_each_index_its_own_pixels_and_label() -> None:
+    def part(first: int, n: int) -> dataset.Dataset:
+        values = np.arange(first, first + n, dtype=np.uint8)
+        pixels = np.broadcast_to(values[:, None, None, None], (n, 1, 2, 2))
+        return dataset.Dataset(pixels, values.astype(np.int64), np.array(["x"] * n))
+
+    joined = Joined(part(0, 5), part(5, 0), part(5, 3))
+    idx = np.array([1, 4, 5, 7])
+    np.testing.assert_array_equal(joined.pixels_at(idx)[:, 0, 0, 0], idx)
+    np.testing.assert_array_equal(joined.labels[idx], idx)
+    np.testing.assert_array_equal(joined.pixels_at(np.array([6]))[:, 0, 0, 0], [6])
