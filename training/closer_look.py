@@ -91,7 +91,8 @@ def _code_map(screen: Image.Image) -> Image.Image:
 
 
 def _shows_code(box: np.ndarray, code: np.ndarray) -> bool:
-    """Whether a located box (fractions of the image) is the code of `code` (a boolean mask)."""
+    """Whether a located box (fractions of the image) frames the code that `code` marks (a
+    boolean mask of the image)."""
     h, w = code.shape
     x0, y0, x1, y1 = (round(f * n) for f, n in zip(box, (w, h, w, h), strict=True))
     inside = int(code[y0:y1, x0:x1].sum())

@@ -177,9 +177,10 @@ def run(args: argparse.Namespace, log: Callable[[str], None] = print) -> Report:
     parts = [train]
     if args.views:
         parts.append(closer_look.training_views(args.views, train_seed, args.workers, args.cache))
+    views_found = len(parts[-1].labels) if args.views else 0
     data_s = time.monotonic() - started
     log(f"data: {splits}, closer-look views of {args.views} more training pages "
-        f"({len(parts[-1].labels) if args.views else 0} found), {data_s:.0f} s")  # fmt: skip
+        f"({views_found} found), {data_s:.0f} s")  # fmt: skip
     net = HealthCodeNet()
     initialised_from = None
     if args.init:  # read before --out, which may be the same file, is written
@@ -245,6 +246,7 @@ def run(args: argparse.Namespace, log: Callable[[str], None] = print) -> Report:
         mirror_gate=gate,
         initialised_from=initialised_from,
         closer_look=closer,
+        views_found=views_found,
         test={**report.to_json(), "ece_before_calibration": ece_before,
               "argmax": {k: argmax.to_json()[k] for k in ("accuracy", "invalid_as_colour")}},
         seconds={"data": round(data_s), "training": round(train_s), "total": round(total_s),
