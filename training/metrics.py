@@ -91,9 +91,10 @@ def choose_threshold(
 # The closer look's rule: a view's colour needs at least `bar`; a page gets a closer look only
 # when its first look saw a colour at `floor` or more (gateway/classification.py). No bar under
 # 0.99: calendars of status-coloured squares, which the locator takes for a code and which the
-# calibration split's calendars never are, had yellow views at 0.989 and 0.991 on independent
-# pages, both answered by the 0.97 that a network trained on views chose on its split
-# (benchmarks/NOTES.md, 2026-12-06 06:30).
+# calibration split did not draw until 2026-12-06 (iteration 12), had yellow views at 0.989 and
+# 0.991 on independent pages, both answered by the 0.97 that a network trained on views chose
+# on its split (benchmarks/NOTES.md, 2026-12-06 06:30). The renderer draws such grids now; the
+# floor stays as a safety setting, since a split can only show the look-alikes it draws.
 CLOSER_BARS = (0.99, 0.995)
 CLOSER_FLOORS = (0.0, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2)
 # A refused page whose first look saw less colour than the floor (a small code in a photo, a

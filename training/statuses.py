@@ -127,11 +127,11 @@ def status_page(size: tuple[int, int], rng: random.Random, dark: bool, stamp: St
 
 
 def chart(size: tuple[int, int], rng: random.Random, dark: bool, stamp: Stamp) -> Image.Image:
-    """A page of status-coloured cells and no QR code: a check-in calendar or a streak grid.
-    Blurred by a photo, either is a coloured patch of texture, which is all a far code is; what
-    tells them apart is a code's three finder squares. (A finder-less mosaic as dense as a code
-    is left out: at a photo's resolution it cannot be told from a far code, so it would teach
-    the network to refuse far codes, and no app draws one.)"""
+    """A page of status-coloured cells and no QR code: a check-in calendar, a streak strip or a
+    square heatmap of days. Blurred by a photo, each is a coloured patch of texture, which is all
+    a far code is; what tells them apart is a code's three finder squares, which the closer look
+    sees at twice the resolution: the heatmap, which the locator takes for a code, is drawn so
+    that the network learns its view (a step counter's or a check-in record's)."""
     s = _screen(size, rng, dark, stamp)
     label = rng.choice(("green", "green", "yellow", "red"))
     bar = rng.choice((s.theme.accent, s.theme.card, status_color(label, rng)))
@@ -139,15 +139,26 @@ def chart(size: tuple[int, int], rng: random.Random, dark: bool, stamp: Stamp) -
     y = s.header(y, bar, s.words(3)[:10]) + s.dp(rng.uniform(12, 40))
     s.text((s.dp(20), y), s.words(3)[:12], 15, s.theme.fg, bold=True)
     y += s.dp(36)
-    calendar = rng.random() < 0.5
-    # a month of 7 columns of rounded days, or weeks across and days down in small squares
-    cols, rows = (7, rng.randint(4, 6)) if calendar else (rng.randint(14, 40), 7)
+    style = rng.choice(("calendar", "streak", "heatmap"))
+    calendar = style == "calendar"
+    # a month of 7 columns of rounded days; weeks across and days down in small squares; or a
+    # heatmap of days as square as a code, without numbers, some days not drawn
+    if calendar:
+        cols, rows = 7, rng.randint(4, 6)
+    elif style == "streak":
+        cols, rows = rng.randint(14, 40), 7
+    else:
+        cols = rng.randint(7, 20)
+        rows = rng.randint(max(4, cols // 2), cols + 2)
+    missing = rng.uniform(0.0, 0.3) if style == "heatmap" else 0.0
     left, right = s.dp(rng.uniform(14, 40)), s.w - s.dp(rng.uniform(14, 40))
     cell = (right - left) / cols
     gap = max(1, round(cell * rng.uniform(0.08, 0.25)))
     fill_share = rng.uniform(0.35, 0.8)
     for row in range(rows):
         for col in range(cols):
+            if rng.random() < missing:
+                continue
             colour = s.theme.muted
             if rng.random() < fill_share:
                 colour = status_color(label, rng)

@@ -21,14 +21,14 @@ NOT_HEALTH_CODES = (3, 15, 27, 47)
 
 # News lists with coloured thumbnails and no code, whose first look sees a colour below the code
 # check's bar (with iteration 7's weights the last two passed as colours, at 0.994 and 0.998,
-# while the check stopped at 0.99). Since iteration 10 the threshold (0.96, now 0.97) refuses
+# while the check stopped at 0.99). Since iteration 10 the threshold (0.96, now 0.98) refuses
 # most of them first, so the check is shown on a service whose threshold lets their colour
 # through.
 NEWS_LISTS = (("photo", 371, 1), ("photo", 323, 2), ("photo", 371, 2), ("photo", 155, 8))
 LENIENT_THRESHOLD = "0.5"
 # Unsure colours (over the threshold, under 0.99) whose code is there: two home pages' photos
-# (seed 1; iteration 11 answers them at 0.985 and 0.980).
-UNSURE_WITH_CODE = (("photo", 4, 1), ("photo", 53, 1))
+# (seed 1; iteration 12 answers them at 0.983 and 0.987).
+UNSURE_WITH_CODE = (("photo", 44, 1), ("photo", 89, 1))
 
 
 @pytest.fixture(scope="module")
