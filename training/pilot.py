@@ -7,6 +7,17 @@ accuracy per image group. An existing ONNX model (v1) can be scored on the same 
     python -m training.pilot --train 4000 --epochs 6 --candidates v1-arch:224x224 v2:400x180
     python -m training.pilot --score-onnx model.onnx:224x224
 
+--init starts every candidate from an exported graph's weights instead (export.load_weights; the
+network is convolutional with global pooling, so the same weights take any geometry), which
+compares geometries at equal training from the shipped model rather than from scratch:
+
+    python -m training.pilot --init model_repository/health_code_classifier/2/model.onnx \
+        --lr 3e-4 --epochs 4 --train 16000 --train-seed 320000 --candidates v2:400x240 v2:480x288
+
+Each set is reported at the argmax, at fixed thresholds and at the threshold the calibration
+split's first 2,000 pages choose for the candidate (temperature and metrics.choose_threshold, as
+training.train does, on the first look alone: no mirror, gate or closer look).
+
 --train-from calib:2000 trains on a split already cached as tensors at the model's geometry
 instead (no rendering); a candidate of another geometry then gets those canvases resized to its
 box, which is close to, not exactly, what imaging.py would give it.
@@ -33,8 +44,8 @@ from training.dataset import (
     render_task,
     split_seeds,
 )
-from training.export import INPUT_NAME, OUTPUT_NAME, session
-from training.metrics import evaluate, softmax
+from training.export import INPUT_NAME, OUTPUT_NAME, load_weights, session
+from training.metrics import choose_threshold, evaluate, fit_temperature, softmax
 from training.model import HealthCodeNet, count_macs
 from training.preprocessing import image_to_tensor
 from training.render import LABELS
@@ -49,6 +60,7 @@ NETS = {
     "v2-wide": {"stem": 32, "blocks": ((64, 2), (64, 1), (128, 2), (128, 1), (160, 2), (192, 1))},
 }
 EVAL_SPLITS = ("test", "holdout/tabs", "holdout/portal")
+FIXED_THRESHOLDS = (0.9, 0.98)
 Item = tuple[bytes, int, str]
 
 
@@ -60,12 +72,13 @@ def _item(task: tuple[int, str]) -> Item:
     return data, LABELS.index(spec.label), kind
 
 
-def rendered(split: str, count: int, workers: int) -> list[Item]:
+def rendered(split: str, count: int, workers: int, seed: int = 0) -> list[Item]:
     """The encoded images of a split's first `count` seeds, from the cache when rendered before."""
-    path = DATA_DIR / f"pilot-{split.replace('/', '-')}-{count}-{render_fingerprint(False)}.pkl"
+    name = f"pilot-{split.replace('/', '-')}-{seed}+{count}-{render_fingerprint(False)}.pkl"
+    path = DATA_DIR / name
     if path.exists():
         return pickle.loads(path.read_bytes())
-    tasks = [(s, split) for s in split_seeds(split, count, 0)]
+    tasks = [(s, split) for s in split_seeds(split, count, seed)]
     items = list(in_processes(_item, tasks, workers))
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     path.write_bytes(pickle.dumps(items))
@@ -95,13 +108,26 @@ def refit(data: Dataset, box: tuple[int, int]) -> Dataset:
     return Dataset(out, data.labels, data.kinds)
 
 
-def report(name: str, scores: np.ndarray, data: Dataset) -> dict[str, object]:
-    r = evaluate(scores, data.labels, data.kinds)
+def report(name: str, scores: np.ndarray, data: Dataset, threshold: float | None = None) -> dict:
+    """One set's accuracy, invalid images answered as a colour and photos' accuracy, at the argmax
+    or (with `threshold`) by the decision rule."""
+    r = evaluate(scores, data.labels, data.kinds, threshold)
     groups = {k: round(a, 4) for k, (a, n) in sorted(r.kind_accuracy.items()) if n >= 10}
-    inv = LABELS.index("invalid")
-    as_colour = float((scores[data.labels == inv].argmax(1) != inv).mean())
-    return {"set": name, "accuracy": round(r.accuracy, 4), "invalid_as_colour": round(as_colour, 4),
+    photos = np.char.endswith(data.kinds.astype(str), "+photo")
+    photo = evaluate(scores[photos], data.labels[photos], data.kinds[photos], threshold)
+    return {"set": name, "threshold": threshold, "accuracy": round(r.accuracy, 4),
+            "right": int(r.confusion.trace()), "images": len(data.labels),
+            "invalid_as_colour": round(r.invalid_as_colour, 4),
+            "photos_right": int(photo.confusion.trace()), "photos": int(photos.sum()),
             "groups": groups}  # fmt: skip
+
+
+def rule_rows(
+    name: str, logits: np.ndarray, data: Dataset, temperature: float, chosen: float
+) -> list[dict]:
+    """report() at the argmax, each fixed threshold and the calibration split's choice."""
+    scores = softmax(logits, temperature)
+    return [report(name, scores, data, t) for t in (None, *FIXED_THRESHOLDS, chosen)]
 
 
 def run(args: argparse.Namespace, log=print) -> list[dict[str, object]]:
@@ -122,22 +148,37 @@ def run(args: argparse.Namespace, log=print) -> list[dict[str, object]]:
         split, count = args.train_from.split(":")
         cached = load(split, int(count), 0, args.workers)
     else:
-        train_items = rendered("train", args.train, args.workers) if args.candidates else []
+        train_items = (
+            rendered("train", args.train, args.workers, args.train_seed) if args.candidates else []
+        )
+    calib_items = rendered("calib", args.calib, args.workers) if args.candidates else []
     for cand in args.candidates:
         net_name, shape = cand.split(":")
         box = tuple(int(v) for v in shape.split("x"))
         torch.manual_seed(0)
         net = HealthCodeNet(**NETS[net_name])
+        if args.init:
+            load_weights(net, args.init)
         started = time.monotonic()
         train = refit(cached, box) if args.train_from else tensors(train_items, box)
-        fit(net, train, args.epochs, 64, 3e-3, 0, log)
-        seconds = time.monotonic() - started
-        for split, items in evals.items():
-            data = tensors(items, box)
-            row = report(split, softmax(predict(net, data.pixels)), data)
-            macs = count_macs(net, *box)
-            results.append({"candidate": cand, "macs": macs, "train_s": round(seconds), **row})
-            log(json.dumps(results[-1]))
+        calib = tensors(calib_items, box)
+        sets = {"calib": calib} | {split: tensors(items, box) for split, items in evals.items()}
+        stages = [("before", 0), ("after", args.epochs)] if args.init else [("after", args.epochs)]
+        for stage, epochs in stages:
+            if epochs:
+                fit(net, train, epochs, 64, args.lr, 0, log, freeze_norms=args.init is not None)
+            seconds = time.monotonic() - started
+            calib_logits = predict(net, calib.pixels)[0]
+            temperature = fit_temperature(calib_logits, calib.labels)
+            chosen = choose_threshold(softmax(calib_logits, temperature), calib.labels)
+            head = {"candidate": cand, "stage": stage, "macs": count_macs(net, *box),
+                    "train_s": round(seconds), "temperature": round(temperature, 3)}  # fmt: skip
+            for split, data in sets.items():
+                logits = calib_logits if split == "calib" else predict(net, data.pixels)[0]
+                for row in rule_rows(split, logits, data, temperature, chosen):
+                    results.append({**head, **row})
+                    log(json.dumps(results[-1]))
+        del train, calib, sets
     return results
 
 
@@ -149,7 +190,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--score-onnx", nargs="*", default=[], help="model.onnx:HxW")
     parser.add_argument("--train", type=int, default=4000)
     parser.add_argument("--train-from", help="SPLIT:COUNT cached at the model's geometry")
+    parser.add_argument("--train-seed", type=int, default=0, help="the training pages' seed")
     parser.add_argument("--eval", type=int, default=600, help="images per evaluation split")
+    parser.add_argument("--calib", type=int, default=2000, help="calibration pages for the rule")
+    parser.add_argument("--init", type=Path, help="start every candidate from this graph's weights")
+    parser.add_argument("--lr", type=float, default=3e-3, help="peak learning rate (one cycle)")
     parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=2)
