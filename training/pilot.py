@@ -29,6 +29,7 @@ import argparse
 import functools
 import json
 import pickle
+import sys
 import time
 from pathlib import Path
 
@@ -61,6 +62,7 @@ NETS = {
 }
 EVAL_SPLITS = ("test", "holdout/tabs", "holdout/portal")
 FIXED_THRESHOLDS = (0.9, 0.98)
+PROGRESS_EVERY = 1000  # rendered images between progress lines
 Item = tuple[bytes, int, str]
 
 
@@ -79,7 +81,12 @@ def rendered(split: str, count: int, workers: int, seed: int = 0) -> list[Item]:
     if path.exists():
         return pickle.loads(path.read_bytes())
     tasks = [(s, split) for s in split_seeds(split, count, seed)]
-    items = list(in_processes(_item, tasks, workers))
+    items, started = [], time.monotonic()
+    for item in in_processes(_item, tasks, workers):  # progress as training.dataset.load shows it
+        items.append(item)
+        if len(items) % PROGRESS_EVERY == 0 or len(items) == count:
+            print(f"{split}: {len(items)}/{count} images rendered, "
+                  f"{time.monotonic() - started:.0f} s", file=sys.stderr, flush=True)  # fmt: skip
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     path.write_bytes(pickle.dumps(items))
     return items
