@@ -12,7 +12,8 @@ network is convolutional with global pooling, so the same weights take any geome
 compares geometries at equal training from the shipped model rather than from scratch:
 
     python -m training.pilot --init model_repository/health_code_classifier/2/model.onnx \
-        --lr 3e-4 --epochs 4 --train 16000 --train-seed 320000 --candidates v2:400x240 v2:480x288
+        --lr 3e-4 --epochs 4 --train 12000 --train-seed 320000 --eval 1000 \
+        --candidates v2:400x240 v2:480x288
 
 Each set is reported at the argmax, at fixed thresholds and at the threshold the calibration
 split's first 2,000 pages choose for the candidate (temperature and metrics.choose_threshold, as
