@@ -16,8 +16,9 @@ compares geometries at equal training from the shipped model rather than from sc
         --candidates v2:400x240 v2:480x288
 
 Each set is reported at the argmax, at fixed thresholds and at the threshold the calibration
-split's first `--calib` pages (2,000 by default) choose for the candidate (temperature and metrics.choose_threshold, as
-training.train does, on the first look alone: no mirror, gate or closer look).
+split's first `--calib` pages (2,000 by default) choose for the candidate (temperature and
+metrics.choose_threshold, as training.train does, on the first look alone: no mirror, gate or
+closer look).
 
 --train-from calib:2000 trains on a split already cached as tensors at the model's geometry
 instead (no rendering); a candidate of another geometry then gets those canvases resized to its
