@@ -103,7 +103,10 @@ def run_local_service(
     repository = PROJECT_REPOSITORY
     if own_repository:
         repository = root / "model_repository"
-        shutil.copytree(PROJECT_REPOSITORY, repository)
+        # As a fresh clone has it: bytecode left by earlier runs would hide a first start's writes.
+        shutil.copytree(
+            PROJECT_REPOSITORY, repository, ignore=shutil.ignore_patterns("__pycache__")
+        )
     ports, stride = free_ports(int(settings.get("triton_replicas", "1")))
     env = {
         **os.environ,

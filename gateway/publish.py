@@ -22,7 +22,7 @@ from pathlib import Path
 from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2
 
-from gateway.repository import DEFAULT_FAMILY, ModelFamily, versions
+from gateway.repository import DEFAULT_FAMILY, ModelFamily, compile_python_models, versions
 
 MODEL = ModelFamily(DEFAULT_FAMILY).classifier
 
@@ -102,6 +102,7 @@ def publish_family(source: Path, family: str, repository: Path, name: str) -> No
             )
             for config in (staging / "config.pbtxt", *staging.glob("configs/*.pbtxt")):
                 config.write_text(_renamed(config.read_text(), renames))
+            compile_python_models(staging)
             _flush(staging)
             staging.chmod(0o755)
             os.rename(staging, repository / renamed)

@@ -14,6 +14,7 @@ so every one of them runs the code and the label order Triton runs.
 
 from __future__ import annotations
 
+import compileall
 import importlib.util
 import sys
 from dataclasses import dataclass
@@ -55,6 +56,18 @@ def versions(model_dir: Path) -> list[int]:
     if not model_dir.is_dir():
         return []
     return sorted(int(p.name) for p in model_dir.iterdir() if p.is_dir() and p.name.isdigit())
+
+
+def compile_python_models(folder: Path) -> None:
+    """Write the bytecode of the Python models under `folder` before Triton first loads them.
+
+    Poll mode reloads a model whose folder changes, and the python backend's stub writes
+    `__pycache__` into a version folder the first time it imports the model's code: its
+    interpreter runs isolated, so PYTHONDONTWRITEBYTECODE never reaches it. Unless the bytecode is
+    already there, each Python model would load twice: at start, and after every publish. A
+    read-only repository gets nothing and needs nothing (the stub cannot write there either).
+    """
+    compileall.compile_dir(folder, quiet=2)
 
 
 def labels(family: ModelFamily, repository: Path = PROJECT_REPOSITORY) -> tuple[str, ...]:

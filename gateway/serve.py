@@ -26,6 +26,7 @@ from rich.console import Console
 from gateway.app import create_app
 from gateway.embedded.supervisor import TritonSupervisor
 from gateway.lifetime import end_with_parent
+from gateway.repository import compile_python_models
 from gateway.settings import Settings
 
 console = Console(stderr=True, soft_wrap=True)
@@ -85,6 +86,7 @@ async def serve(settings: Settings) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    compile_python_models(settings.model_repository)
     replicas = [TritonSupervisor(settings, i) for i in range(settings.triton_replicas)]
     watchers: list[asyncio.Task[None]] = []
     workers: list[BaseProcess] = []

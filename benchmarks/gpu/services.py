@@ -22,6 +22,7 @@ from pathlib import Path
 
 from gateway.embedded import server
 from gateway.local_service import distinct_free_ports, free_port
+from gateway.repository import compile_python_models
 from gateway.settings import Settings
 
 STOP_TIMEOUT_S = 20.0
@@ -41,6 +42,7 @@ def run_repository(source: Path, dest: Path, classifier_instances: int | None) -
             raise SystemExit(f"{path}: no `{old}` to raise the instance count of")
         new = f"instance_group [ {{ count: {classifier_instances}, kind: KIND_GPU }} ]"
         path.write_text(text.replace(old, new))
+    compile_python_models(dest)
     return dest
 
 

@@ -107,8 +107,6 @@ def environment() -> dict[str, str]:
         dict.fromkeys(p for p in [*site, env.get("PYTHONPATH", "")] if p)
     )
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-    # Poll mode reloads a model whose folder changes: no __pycache__ may appear in version folders.
-    env["PYTHONDONTWRITEBYTECODE"] = "1"
     # The wheel's libraries (needed by the copied backend library) and this Python's libpython.
     libdirs = [str(distribution.get_libs_path()), sysconfig.get_config_var("LIBDIR") or ""]
     libdirs.append(env.get("LD_LIBRARY_PATH", ""))

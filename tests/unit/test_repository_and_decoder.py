@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,7 @@ from gateway.decoder import Decoder
 from gateway.repository import (
     PROJECT_REPOSITORY,
     ModelFamily,
+    compile_python_models,
     labels,
     load_imaging,
     project_imaging,
@@ -37,6 +39,13 @@ def test_the_newest_numeric_version_of_the_preprocess_model_is_loaded(tmp_path):
     )
     (repo / "health_code_preprocess" / "notes").mkdir()
     assert load_imaging(FAMILY, repo).VERSION == 10
+
+
+def test_python_models_have_their_bytecode_where_the_stub_would_write_it(tmp_path):
+    repository = repository_with(tmp_path, {"1": SOURCE})
+    compile_python_models(repository)
+    source = repository / "health_code_preprocess" / "1" / "imaging.py"
+    assert Path(importlib.util.cache_from_source(str(source))).is_file()
 
 
 def test_a_repository_without_imaging_py_fails_naming_the_setting(tmp_path):
