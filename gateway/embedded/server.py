@@ -97,15 +97,15 @@ def command(settings: Settings, backend_dir: Path, shm_prefix: str, replica: int
 
 
 def environment() -> dict[str, str]:
-    """The stub processes must see this virtualenv's packages and this Python's libpython."""
+    """The stub processes must see this virtualenv's packages and this Python's libpython.
+
+    A stub runs an isolated interpreter (`sys.flags.isolated`): PYTHONPATH and every other PYTHON*
+    variable are ignored. It takes the first `python` on PATH as its sys.executable, and with it
+    that environment's site-packages, so this Python's folder goes first.
+    """
     from pytriton.utils import distribution
 
     env = dict(os.environ)
-    paths = sysconfig.get_paths()
-    site = [paths["purelib"], paths["platlib"]]
-    env["PYTHONPATH"] = os.pathsep.join(
-        dict.fromkeys(p for p in [*site, env.get("PYTHONPATH", "")] if p)
-    )
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     # The wheel's libraries (needed by the copied backend library) and this Python's libpython.
     libdirs = [str(distribution.get_libs_path()), sysconfig.get_config_var("LIBDIR") or ""]
