@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
 .PHONY: install install-dev serve test lint train train-ocr-detector train-ocr-recognizer evaluate bench perf clean soak k8s-check chromium \
-	ocr-models fonts ab gpu-bundle gpu-run-cpu
+	ocr-models fonts ab wrk gpu-bundle gpu-run-cpu
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,22 +41,28 @@ fonts:
 serve: install  ## embedded Triton + gateway on 127.0.0.1:8080
 	$(BIN)/healthcode serve
 
-test: install-dev chromium fonts ab lint  ## lint, then the whole suite: unit tests, then real Triton + gateway
+test: install-dev chromium fonts ab wrk lint  ## lint, then the whole suite: unit tests, then real Triton + gateway
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Debian's Chromium for the browser tests (tests/integration/test_browser.py). Where apt-get or
 # root is missing they are skipped, except in CI, where they fail.
 chromium:
-	@command -v chromium >/dev/null || ! command -v apt-get >/dev/null || \
-		apt-get install -y -q chromium || { apt-get update -q && apt-get install -y -q chromium; } || \
-		sudo -n apt-get install -y -q chromium || true
+	@$(call apt_install,chromium,chromium)
 
-# ApacheBench (Debian's apache2-utils): the load of `make bench`, benchmarks.alternate and its
-# test (tests/integration/test_client_and_bench.py), which is skipped without it, except in CI.
+# ApacheBench (Debian's apache2-utils): the load of `make bench` and benchmarks.alternate, one
+# HTTP/1.0 connection a request; wrk: benchmarks.alternate --keep-alive, HTTP/1.1 connections kept
+# open. Their tests (tests/integration/test_client_and_bench.py) are skipped without them, except in CI.
 ab:
-	@command -v ab >/dev/null || ! command -v apt-get >/dev/null || \
-		apt-get install -y -q apache2-utils || { apt-get update -q && apt-get install -y -q apache2-utils; } || \
-		sudo -n apt-get install -y -q apache2-utils || true
+	@$(call apt_install,ab,apache2-utils)
+
+wrk:
+	@$(call apt_install,wrk,wrk)
+
+# $(call apt_install,COMMAND,PACKAGE): Debian's PACKAGE unless COMMAND exists; nothing where
+# apt-get or root is missing.
+apt_install = command -v $(1) >/dev/null || ! command -v apt-get >/dev/null || \
+	apt-get install -y -q $(2) || { apt-get update -q && apt-get install -y -q $(2); } || \
+	sudo -n apt-get install -y -q $(2) || true
 
 # Offline: renders every deploy/k8s overlay (pure Python; compared with kubectl where installed)
 # and validates it against pinned Kubernetes schemas. `make test` runs the same tests.

@@ -3,7 +3,8 @@
 The way benchmarks/NOTES.md compares two designs on shared cores that drift by ~20% within an
 hour: each round starts every system in turn, warms it up, runs `ab` with the seed's JSON body
 (or --image's), reads the CPU every process of the system spent from /proc, and stops it. The
-medians over the rounds are the result.
+medians over the rounds are the result. `ab` opens a connection a request (HTTP/1.0);
+`--keep-alive` loads every system with wrk over HTTP/1.1 connections kept open instead.
 
     python -m benchmarks.alternate --rounds 3 -c 20 -n 2000 \\
         --system before=serve@../before --system after=serve \\
@@ -21,6 +22,7 @@ import argparse
 import base64
 import contextlib
 import json
+import math
 import os
 import statistics
 import sys
@@ -32,10 +34,11 @@ from pathlib import Path
 
 from benchmarks import procstat, systems
 from benchmarks.otlp_sink import running_sink
-from gateway.local_service import free_port
+from gateway.local_service import free_ports
 
 RESULTS = Path(__file__).resolve().parent / "results"
 WARM_UP_REQUESTS = 300
+WARM_UP_S = 2
 
 
 @dataclass
@@ -83,33 +86,44 @@ def started(system: System, log: Path, otlp: str) -> Iterator[tuple[str, int]]:
         ) as running:
             yield running
         return
-    port = free_port()
+    # Triton's ports too: on the defaults it would meet any `make serve` running here.
+    ports, stride = free_ports(int(system.env.get("HEALTHCODE_TRITON_REPLICAS", "1")))
     # Checkouts from before the restructuring (issue 12) have no gateway/__main__.py.
     module = "gateway" if (system.tree / "gateway" / "__main__.py").exists() else "gateway.cli"
     env = {
         **os.environ,
         "PYTHONPATH": str(system.tree),
         "HEALTHCODE_HOST": "127.0.0.1",
-        "HEALTHCODE_PORT": str(port),
+        **{f"HEALTHCODE_{name}": str(port) for name, port in ports.items()},
+        "HEALTHCODE_TRITON_PORT_STRIDE": str(stride),
         "HEALTHCODE_MODEL_REPOSITORY": str(system.tree / "model_repository"),
         **({"HEALTHCODE_OTLP_ENDPOINT": otlp} if system.trace else {}),
         **system.env,
     }
-    base = f"http://127.0.0.1:{port}"
+    base = f"http://127.0.0.1:{ports['PORT']}"
     cmd = [sys.executable, "-m", module, "serve"]
     with systems.process(cmd, env, f"{base}/readyz", log, cwd=system.tree) as proc:
         yield base, proc.pid
 
 
-def measure(system: System, bodies: Path, n: int, c: int, log: Path, otlp: str) -> dict:
+def measure(
+    system: System, bodies: Path, n: int, c: int, log: Path, otlp: str, keep_alive: bool = False
+) -> dict:
     """One run of `system`; `bodies` holds health.json and health.jpg."""
     body = bodies / ("health.jpg" if system.raw else "health.json")
     kind = "image/jpeg" if system.raw else "application/json"
     with started(system, log, otlp) as (base, pid):
         url = f"{base}/analysis/health-code"
-        systems.run_ab(url, body, n=WARM_UP_REQUESTS, c=c, content_type=kind)
-        before = procstat.cpu_s_by_role(pid)
-        result = systems.run_ab(url, body, n=n, c=c, content_type=kind)
+        if keep_alive:  # wrk runs for a time: as long as n requests took in the warm-up
+            rate = systems.run_wrk(url, body, WARM_UP_S, c=c, content_type=kind)["requests_per_s"]
+            before = procstat.cpu_s_by_role(pid)
+            result = systems.run_wrk(
+                url, body, math.ceil(n / max(rate, 1.0)), c=c, content_type=kind
+            )
+        else:
+            systems.run_ab(url, body, n=WARM_UP_REQUESTS, c=c, content_type=kind)
+            before = procstat.cpu_s_by_role(pid)
+            result = systems.run_ab(url, body, n=n, c=c, content_type=kind)
         after = procstat.cpu_s_by_role(pid)
     result["cpu_ms_per_request"] = procstat.cpu_ms_per_request(before, after, result["complete"])
     return result
@@ -162,6 +176,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("-c", type=int, default=20, help="concurrency")
     p.add_argument("--out", type=Path, help="JSON results (default: benchmarks/results/<stamp>)")
     p.add_argument("--image", type=Path, help="the image sent (default: the seed JPEG)")
+    p.add_argument(
+        "--keep-alive",
+        action="store_true",
+        help="load with wrk over HTTP/1.1 connections kept open, not ab's connection a request",
+    )
     args = p.parse_args(argv)
     try:
         chosen = [parse_system(s) for s in args.system]
@@ -179,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
         for round_ in range(1, args.rounds + 1):
             for system in chosen:
                 log = Path(tmp) / f"{system.name}-{round_}.log"
-                r = measure(system, bodies, args.n, args.c, log, sink.url)
+                r = measure(system, bodies, args.n, args.c, log, sink.url, args.keep_alive)
                 r.update(system=system.name, round=round_)
                 runs.append(r)
                 print(
@@ -194,7 +213,8 @@ def main(argv: list[str] | None = None) -> int:
         argv if argv is not None else sys.argv[1:]
     )
     out.write_text(json.dumps({"command": command, "runs": runs, "medians": summary}, indent=2))
-    print(f"\nmedians of {args.rounds} rounds, ab -n {args.n} -c {args.c} ({out}):\n")
+    tool = "wrk (kept-alive connections)" if args.keep_alive else "ab"
+    print(f"\nmedians of {args.rounds} rounds, {tool} -n {args.n} -c {args.c} ({out}):\n")
     print(table(summary))
     return 0
 

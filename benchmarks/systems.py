@@ -11,6 +11,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -136,6 +137,60 @@ def run_ab(
     result["latency_ms"] = {f"p{p}": float(pct.get(p, "nan")) for p in ("50", "90", "99")}
     result["latency_ms"]["max"] = float(pct.get("100", "nan"))
     return result
+
+
+# The body is read by wrk's script, not passed through a shell.
+_WRK_SCRIPT = """
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "{content_type}"
+local f = assert(io.open("{body}", "rb"))
+wrk.body = f:read("*a")
+f:close()
+"""
+_WRK_UNIT_MS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 6e4}
+
+
+def run_wrk(
+    url: str, body_file: Path, seconds: int, c: int = 20, content_type: str = "application/json"
+) -> dict:
+    """POSTs for `seconds` from `c` HTTP/1.1 connections kept open (wrk), in run_ab's shape.
+
+    ab speaks HTTP/1.0, and uvicorn closes an HTTP/1.0 connection after each answer, so under ab
+    every request also costs the server a TCP connection; HTTP/1.1 clients (httpx, browsers, a
+    load balancer's upstream pool) keep theirs. wrk runs for a time, not a count (a script that
+    stops its thread early still waits out the duration).
+    """
+    if shutil.which("wrk") is None:
+        raise FileNotFoundError("wrk is not installed: `make wrk` installs Debian's wrk")
+    with tempfile.NamedTemporaryFile("w", suffix=".lua") as script:
+        script.write(_WRK_SCRIPT.format(content_type=content_type, body=body_file.resolve()))
+        script.flush()
+        cmd = ["wrk", "-t1", f"-c{c}", f"-d{max(1, seconds)}s", "--timeout", "120s", "--latency"]
+        cmd += ["-s", script.name, url]
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 150).stdout
+    result = parse_wrk(out)
+    result["command"] = " ".join([*cmd[:-3], "SCRIPT", "URL"])
+    return result
+
+
+def parse_wrk(out: str) -> dict:
+    """wrk --latency's report as run_ab's fields (socket errors count as failed)."""
+    done = re.search(r"(\d+) requests in ([\d.]+)(us|ms|s|m)\b", out)
+    rate = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    if done is None or rate is None:
+        raise RuntimeError(f"wrk gave no result:\n{out[-2000:]}")
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    found = re.findall(r"^\s+(\d+)%\s+([\d.]+)(us|ms|s|m)$", out, re.M)
+    pct = {p: float(v) * _WRK_UNIT_MS[unit] for p, v, unit in found}
+    return {
+        "complete": float(done.group(1)),
+        "failed": float(sum(int(g) for g in errors.groups())) if errors else 0.0,
+        "non_2xx": float(non_2xx.group(1)) if non_2xx else 0.0,
+        "requests_per_s": float(rate.group(1)),
+        "elapsed_s": float(done.group(2)) * _WRK_UNIT_MS[done.group(3)] / 1e3,
+        "latency_ms": {f"p{p}": pct.get(p, float("nan")) for p in ("50", "90", "99")},
+    }
 
 
 def decode_images_per_s(jpeg: bytes, seconds: float, processes: int) -> float:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 import shutil
+import socket
 import sys
 import sysconfig
 from pathlib import Path
@@ -65,6 +66,29 @@ def compose_backends(dest: Path) -> Path:
             (dest / backend.name).mkdir()
             shutil.copy2(backend / "model.py", dest / backend.name)
     return dest
+
+
+def taken_ports(settings: Settings, replica: int = 0) -> list[str]:
+    """Replica `replica`'s ports that something already listens on, each with its setting.
+
+    Tested as Triton binds (SO_REUSEADDR: a closed connection's TIME_WAIT does not count). A
+    taken port matters beyond Triton's own failure to bind: another Triton answering there would
+    pass the readiness check, and the gateway would serve from it.
+    """
+    names = (
+        "HEALTHCODE_TRITON_HTTP_PORT",
+        "HEALTHCODE_TRITON_GRPC_PORT",
+        "HEALTHCODE_TRITON_METRICS_PORT",
+    )
+    taken = []
+    for port, name in zip(settings.triton_ports(replica), names, strict=True):
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                taken.append(f"{port} ({name})")
+    return taken
 
 
 def command(settings: Settings, backend_dir: Path, shm_prefix: str, replica: int = 0) -> list[str]:

@@ -60,6 +60,11 @@ class TritonSupervisor:
 
     async def start(self) -> None:
         """Start tritonserver and wait until every model the gateway exposes is ready."""
+        if taken := server.taken_ports(self.settings, self.replica):
+            raise TritonStartError(
+                f"Triton's ports are in use on 127.0.0.1: {', '.join(taken)}. Another Triton or "
+                "`healthcode serve` runs here: stop it, or set the settings named to free ports"
+            )
         await self._spawn()
         await self.wait_ready(self.settings.triton_start_timeout_s)
 

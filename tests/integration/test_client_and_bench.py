@@ -11,8 +11,9 @@ from pathlib import Path
 import orjson
 import pytest
 
+from benchmarks.systems import run_wrk
 from clients.client import HealthCodeClient, SyncHealthCodeClient
-from tests.support.service import Service
+from tests.support.service import SEED_JPEG, Service
 from tests.support.tools import missing
 from training.render import render
 
@@ -94,6 +95,20 @@ def test_alternate_measures_a_traced_serve_of_raw_bodies_and_the_peer(tmp_path: 
     for name, roles in (("serve", {"web", "tritonserver", "python stubs"}), ("peer", {"web"})):
         assert summary[name]["failed"] == 0 and summary[name]["requests_per_s"] > 0
         assert roles <= set(summary[name]["cpu_ms_per_request"]), summary[name]
+
+
+def test_wrk_loads_the_service_over_kept_alive_connections(service: Service, tmp_path: Path):
+    """benchmarks.alternate --keep-alive's load: every answer a 200, the latency read."""
+    if shutil.which("wrk") is None:
+        missing("wrk", "wrk")
+    body = tmp_path / "health.jpg"
+    body.write_bytes(SEED_JPEG.read_bytes())
+    result = run_wrk(
+        f"{service.base_url}/analysis/health-code", body, 2, c=4, content_type="image/jpeg"
+    )
+    assert result["complete"] > 0 and result["requests_per_s"] > 0
+    assert (result["failed"], result["non_2xx"]) == (0, 0)
+    assert 0 < result["latency_ms"]["p50"] <= result["latency_ms"]["p99"]
 
 
 @pytest.mark.parametrize("screens", ["status", "wider"])

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 
+import httpx
+
 from gateway.embedded import server
+from gateway.local_service import free_port
 from gateway.settings import Settings
+from tests.support.service import Service
 
 
 def test_the_backend_folder_holds_the_python_backend_this_pythons_stub_and_onnxruntime(tmp_path):
@@ -36,3 +41,23 @@ def test_the_stub_environment_sees_this_virtualenv():
     env = server.environment()
     assert env["PATH"].split(os.pathsep)[0] == os.path.dirname(sys.executable)
     assert "nvidia_pytriton.libs" in env["LD_LIBRARY_PATH"]
+
+
+def test_a_second_serve_on_a_running_tritons_ports_refuses_to_start(service: Service, tmp_path):
+    """Its readiness check would pass on the running Triton, and its gateway would serve from it."""
+    http, grpc, metrics = service.triton_ports
+    env = {
+        **os.environ,
+        "HEALTHCODE_PORT": str(free_port()),
+        "HEALTHCODE_TRITON_HTTP_PORT": str(http),
+        "HEALTHCODE_TRITON_GRPC_PORT": str(grpc),
+        "HEALTHCODE_TRITON_METRICS_PORT": str(metrics),
+        "HEALTHCODE_MODEL_REPOSITORY": str(service.model_repository),
+    }
+    env.pop("HEALTHCODE_TRITON_URL", None)
+    cmd = [sys.executable, "-m", "gateway", "serve"]
+    done = subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    output = done.stdout + done.stderr
+    assert done.returncode == 1, output
+    assert f"{grpc} (HEALTHCODE_TRITON_GRPC_PORT)" in output
+    assert httpx.get(f"{service.base_url}/readyz", timeout=5).status_code == 200

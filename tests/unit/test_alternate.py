@@ -1,4 +1,5 @@
-"""benchmarks/alternate.py: how systems are named on its command line, and its medians."""
+"""benchmarks/alternate.py: how systems are named on its command line, its medians, and the
+report of wrk, its load with --keep-alive."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.alternate import medians, parse_system, table
-from benchmarks.systems import REPO
+from benchmarks.systems import REPO, parse_wrk
 
 
 def test_a_serve_system_takes_a_tree_settings_tracing_and_raw_bodies(tmp_path: Path) -> None:
@@ -67,3 +68,32 @@ def test_medians_are_per_system_over_the_rounds_in_the_order_given() -> None:
     }
     assert summary["a"]["requests_per_s"] == 20
     assert "| b | 200.0 | 60 | 2 | 6.00 | 7.00 |" in table(summary).splitlines()
+
+
+WRK_REPORT = """Running 3s test @ http://127.0.0.1:40000/analysis/health-code
+  1 threads and 8 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency    21.11ms    9.27ms    1.20s    78.00%
+  Latency Distribution
+     50%  850.00us
+     75%   23.60ms
+     90%   32.97ms
+     99%    1.20s
+  932 requests in 3.02s, 356.09KB read
+  Socket errors: connect 0, read 2, write 0, timeout 1
+  Non-2xx or 3xx responses: 4
+Requests/sec:    308.61
+Transfer/sec:    117.91KB
+"""
+
+
+def test_wrks_report_reads_as_abs_fields_in_milliseconds() -> None:
+    result = parse_wrk(WRK_REPORT)
+    assert result["complete"] == 932 and result["requests_per_s"] == 308.61
+    assert (result["failed"], result["non_2xx"], result["elapsed_s"]) == (3, 4, 3.02)
+    assert result["latency_ms"] == {"p50": 0.85, "p90": 32.97, "p99": 1200.0}
+
+
+def test_a_wrk_run_without_a_result_is_an_error() -> None:
+    with pytest.raises(RuntimeError, match="no result"):
+        parse_wrk("unable to connect to 127.0.0.1:40000 Connection refused\n")
