@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections import Counter
 
 import httpx
 
@@ -20,13 +21,6 @@ OLD, NEW = ModelFamily("health_code"), ModelFamily("health_code_next")
 POLLS = 3  # the test service polls every second
 
 
-def loads(log: str) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for model in re.findall(r"successfully loaded '([^']+)'", log):
-        counts[model] = counts.get(model, 0) + 1
-    return counts
-
-
 def test_python_models_load_once_at_start_and_after_a_family_is_published(tmp_path):
     with run_service(tmp_path) as service:
         time.sleep(POLLS)
@@ -35,7 +29,7 @@ def test_python_models_load_once_at_start_and_after_a_family_is_published(tmp_pa
         assert wait_for(lambda: httpx.get(ready, timeout=5).status_code == 200, 90)
         time.sleep(POLLS)
         log = service.log.read_text(errors="replace")
-    counts = loads(log)
+    counts = Counter(re.findall(r"successfully loaded '([^']+)'", log))
     python_models = (OLD.preprocess, OLD.locate, NEW.preprocess, NEW.locate, "health_code_time")
     assert {m: counts.get(m) for m in python_models} == dict.fromkeys(python_models, 1), counts
     assert "successfully unloaded" not in log
