@@ -78,6 +78,14 @@ async def serve(settings: Settings) -> int:
             "uvicorn --factory gateway.app:create_app"
         )
         return 2
+    try:  # before Triton spends its seconds loading models; bound for good once they are ready
+        _listen(settings).close()
+    except OSError as e:
+        console.print(
+            f"[red]the gateway cannot listen on {settings.host}:{settings.port}[/] "
+            f"(HEALTHCODE_HOST, HEALTHCODE_PORT): {e.strerror}"
+        )
+        return 1
     # One socket per client connection: let the gateway use all the descriptors it may.
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))

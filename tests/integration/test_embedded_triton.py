@@ -9,7 +9,7 @@ import sys
 import httpx
 
 from gateway.embedded import server
-from gateway.local_service import free_port
+from gateway.local_service import distinct_free_ports, free_port
 from gateway.settings import Settings
 from tests.support.service import Service
 
@@ -43,12 +43,12 @@ def test_the_stub_environment_sees_this_virtualenv():
     assert "nvidia_pytriton.libs" in env["LD_LIBRARY_PATH"]
 
 
-def test_a_second_serve_on_a_running_tritons_ports_refuses_to_start(service: Service, tmp_path):
-    """Its readiness check would pass on the running Triton, and its gateway would serve from it."""
-    http, grpc, metrics = service.triton_ports
+def second_serve(service: Service, tmp_path, gateway_port: int, triton_ports) -> tuple[int, str]:
+    """`healthcode serve` on the given ports beside the running service: (exit status, output)."""
+    http, grpc, metrics = triton_ports
     env = {
         **os.environ,
-        "HEALTHCODE_PORT": str(free_port()),
+        "HEALTHCODE_PORT": str(gateway_port),
         "HEALTHCODE_TRITON_HTTP_PORT": str(http),
         "HEALTHCODE_TRITON_GRPC_PORT": str(grpc),
         "HEALTHCODE_TRITON_METRICS_PORT": str(metrics),
@@ -57,7 +57,23 @@ def test_a_second_serve_on_a_running_tritons_ports_refuses_to_start(service: Ser
     env.pop("HEALTHCODE_TRITON_URL", None)
     cmd = [sys.executable, "-m", "gateway", "serve"]
     done = subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
-    output = done.stdout + done.stderr
-    assert done.returncode == 1, output
-    assert f"{grpc} (HEALTHCODE_TRITON_GRPC_PORT)" in output
+    return done.returncode, done.stdout + done.stderr
+
+
+def test_a_second_serve_on_a_running_tritons_ports_refuses_to_start(service: Service, tmp_path):
+    """Its readiness check would pass on the running Triton, and its gateway would serve from it."""
+    status, output = second_serve(service, tmp_path, free_port(), service.triton_ports)
+    assert status == 1, output
+    assert f"{service.triton_ports[1]} (HEALTHCODE_TRITON_GRPC_PORT)" in output
+    assert httpx.get(f"{service.base_url}/readyz", timeout=5).status_code == 200
+
+
+def test_a_second_serve_on_a_running_gateways_port_refuses_before_starting_triton(
+    service: Service, tmp_path
+):
+    port = int(service.base_url.rsplit(":", 1)[1])
+    status, output = second_serve(service, tmp_path, port, distinct_free_ports(3))
+    assert status == 1, output
+    assert "(HEALTHCODE_HOST, HEALTHCODE_PORT)" in output
+    assert "starting tritonserver" not in output
     assert httpx.get(f"{service.base_url}/readyz", timeout=5).status_code == 200
