@@ -11,12 +11,29 @@ import contextlib
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
+from pydantic import ValidationError
 from rich.console import Console
 
 from gateway.settings import Settings
 
 console = Console(stderr=True, soft_wrap=True)
+
+
+def _settings(**overrides: Any) -> Settings:
+    """The settings; one that does not validate ends the command (exit 2) with its variable named,
+    not a traceback."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as e:
+        for error in e.errors():
+            if error["loc"]:
+                name = f"HEALTHCODE_{error['loc'][0]}".upper()
+                console.print(f"[red]{name}={error['input']!r}:[/] {error['msg']}")
+            else:  # a rule across settings
+                console.print(f"[red]bad settings:[/] {error['msg']}")
+        raise SystemExit(2) from None
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -48,7 +65,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def _serve(args: argparse.Namespace) -> int:
     overrides = {k: v for k in ("host", "port", "model_repository") if (v := getattr(args, k))}
-    settings = Settings(**overrides)
+    settings = _settings(**overrides)
     with contextlib.ExitStack() as stack:
         if settings.workers > 1 and settings.prometheus_multiproc_dir is None:
             # Several workers: prometheus-client keeps their samples in files that /metrics adds
@@ -67,7 +84,7 @@ def _serve(args: argparse.Namespace) -> int:
 def _publish(args: argparse.Namespace) -> int:
     from gateway.publish import PublishError, publish
 
-    repository = args.model_repository or Settings().model_repository
+    repository = args.model_repository or _settings().model_repository
     try:
         version = publish(args.onnx, repository, version=args.version, check=not args.no_check)
     except (PublishError, OSError) as e:
@@ -82,7 +99,7 @@ def _publish(args: argparse.Namespace) -> int:
 def _publish_family(args: argparse.Namespace) -> int:
     from gateway.publish import PublishError, publish_family
 
-    repository = args.model_repository or Settings().model_repository
+    repository = args.model_repository or _settings().model_repository
     try:
         publish_family(args.source, args.family, repository, args.name)
     except (PublishError, OSError) as e:

@@ -89,7 +89,11 @@ async def serve(settings: Settings) -> int:
     # One socket per client connection: let the gateway use all the descriptors it may.
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    gateway = _server(settings, own_signals=False)
+    try:
+        gateway = _server(settings, own_signals=False)
+    except (FileNotFoundError, ValueError) as e:  # the repository or a usage's families
+        console.print(f"[red]healthcode cannot start:[/] {e}")
+        return 1
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
