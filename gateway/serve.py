@@ -59,12 +59,16 @@ def _worker(settings: Settings, sock: socket.socket) -> None:
     uvloop.run(_server(settings, own_signals=True).serve(sockets=[sock]))
 
 
-def _listen(settings: Settings) -> socket.socket:
+def _bind(settings: Settings) -> socket.socket:
+    """The gateway's socket, bound but not listening: connections are refused until it listens."""
     family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((settings.host, settings.port))
-    sock.listen(2048)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((settings.host, settings.port))
+    except OSError:
+        sock.close()
+        raise
     sock.set_inheritable(True)
     return sock
 
@@ -78,14 +82,6 @@ async def serve(settings: Settings) -> int:
             "uvicorn --factory gateway.app:create_app"
         )
         return 2
-    try:  # before Triton spends its seconds loading models; bound for good once they are ready
-        _listen(settings).close()
-    except OSError as e:
-        console.print(
-            f"[red]the gateway cannot listen on {settings.host}:{settings.port}[/] "
-            f"(HEALTHCODE_HOST, HEALTHCODE_PORT): {e.strerror}"
-        )
-        return 1
     # One socket per client connection: let the gateway use all the descriptors it may.
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
@@ -93,6 +89,14 @@ async def serve(settings: Settings) -> int:
         gateway = _server(settings, own_signals=False)
     except (FileNotFoundError, ValueError) as e:  # the repository or a usage's families
         console.print(f"[red]healthcode cannot start:[/] {e}")
+        return 1
+    try:  # bound before Triton spends its seconds loading models; listening once they are ready
+        sock = _bind(settings)
+    except OSError as e:
+        console.print(
+            f"[red]the gateway cannot listen on {settings.host}:{settings.port}[/] "
+            f"(HEALTHCODE_HOST, HEALTHCODE_PORT): {e.strerror}"
+        )
         return 1
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -102,7 +106,6 @@ async def serve(settings: Settings) -> int:
     replicas = [TritonSupervisor(settings, i) for i in range(settings.triton_replicas)]
     watchers: list[asyncio.Task[None]] = []
     workers: list[BaseProcess] = []
-    sock: socket.socket | None = None
     try:
         with console.status("starting Triton and loading models…"):
             started = asyncio.create_task(_start(replicas))
@@ -112,7 +115,7 @@ async def serve(settings: Settings) -> int:
                 return 0
             started.result()
         watchers = [asyncio.create_task(replica.watch()) for replica in replicas]
-        sock = _listen(settings)
+        sock.listen(2048)
         workers = [_spawn(settings, sock) for _ in range(settings.workers - 1)]
         watchers.append(asyncio.create_task(_watch(workers, settings, sock)))
         serving = asyncio.create_task(gateway.serve(sockets=[sock]))
@@ -144,8 +147,7 @@ async def serve(settings: Settings) -> int:
         for worker in workers:
             if worker.is_alive():
                 worker.kill()
-        if sock is not None:
-            sock.close()
+        sock.close()
         await asyncio.gather(*(replica.stop() for replica in replicas))
 
 
