@@ -153,11 +153,10 @@ class InProcess:
 
 
 async def triton_reads(grpc_url: str, images: list[bytes], concurrency: int) -> list:
-    from tritonclient.grpc.aio import InferenceServerClient
-
     from gateway.routing import image_inputs
+    from gateway.triton_client import Client
 
-    client = InferenceServerClient(grpc_url)
+    client = Client(grpc_url)
     results: list = [None] * len(images)
     latencies: list[float] = []
     queue = iter(range(len(images)))

@@ -23,11 +23,11 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from tritonclient.grpc import InferInput
 
 from gateway import errors
 from gateway.admission import CostlyLane
 from gateway.decoder import Decoder
+from gateway.infer_request import Input
 from gateway.repository import ModelFamily, labels, load_imaging
 from gateway.settings import Settings
 
@@ -85,18 +85,14 @@ class ModelRoute:
             self.decoder.close()
 
 
-def image_inputs(image: bytes) -> list[InferInput]:
+def image_inputs(image: bytes) -> list[Input]:
     """The ensemble's input: one image's encoded bytes."""
-    tensor = InferInput(IMAGE_INPUT, [1, 1], "BYTES")
-    tensor.set_data_from_numpy(np.array([[image]], dtype=np.object_))
-    return [tensor]
+    return [Input.image(IMAGE_INPUT, image)]
 
 
-def pixels_inputs(batch: NDArray[np.uint8]) -> list[InferInput]:
+def pixels_inputs(batch: NDArray[np.uint8]) -> list[Input]:
     """The classifier's input: a batch of decoded tensors, [N, 3, H, W]."""
-    tensor = InferInput(PIXELS_INPUT, list(batch.shape), "UINT8")
-    tensor.set_data_from_numpy(batch)
-    return [tensor]
+    return [Input.array(PIXELS_INPUT, batch)]
 
 
 class Usage:

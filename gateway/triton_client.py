@@ -22,13 +22,14 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import grpc
 import numpy as np
 from numpy.typing import NDArray
-from tritonclient.grpc import MAX_GRPC_MESSAGE_SIZE, InferInput
+from tritonclient.grpc import MAX_GRPC_MESSAGE_SIZE, InferResult, service_pb2
 from tritonclient.grpc.aio import InferenceServerClient
 from tritonclient.utils import InferenceServerException
 
-from gateway import errors
+from gateway import errors, infer_request
 from gateway.classification import (
     CLOSER_BAR_PARAMETER,
     CLOSER_CHECK_PARAMETER,
@@ -96,9 +97,44 @@ def channel_args() -> list[tuple[str, Any]]:
     ]
 
 
-def make_client(settings: Settings) -> InferenceServerClient:
+class Client(InferenceServerClient):  # type: ignore[misc]
+    """tritonclient's aio client, whose `infer` sends gateway.infer_request's encoding.
+
+    Everything else (readiness, the repository index, configs) is tritonclient's own. `infer`
+    takes infer_request.Input, not tritonclient's InferInput, and answers tritonclient's
+    InferResult and InferenceServerException as the base class does.
+    """
+
+    def __init__(self, url: str, channel_args: list[tuple[str, Any]] | None = None) -> None:
+        super().__init__(url=url, channel_args=channel_args)
+        # The base class's channel (tritonclient 2.51, pinned), called with the request as bytes.
+        self._model_infer = self._channel.unary_unary(
+            "/inference.GRPCInferenceService/ModelInfer",
+            request_serializer=None,
+            response_deserializer=service_pb2.ModelInferResponse.FromString,
+        )
+
+    async def infer(
+        self,
+        model_name: str,
+        inputs: Sequence[infer_request.Input],
+        request_id: str = "",
+        client_timeout: float | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> InferResult:
+        request = infer_request.encode(model_name, inputs, request_id)
+        metadata = tuple(headers.items()) if headers else None
+        try:
+            response = await self._model_infer(request, timeout=client_timeout, metadata=metadata)
+        except grpc.RpcError as e:
+            code, details = e.code(), e.details()
+            raise InferenceServerException(msg=details, status=str(code)) from None
+        return InferResult(response)
+
+
+def make_client(settings: Settings) -> Client:
     """The one gRPC client of this event loop."""
-    return InferenceServerClient(url=settings.triton_target, channel_args=channel_args())
+    return Client(settings.triton_target, channel_args())
 
 
 def to_gateway_error(e: InferenceServerException) -> errors.GatewayError:
@@ -169,7 +205,9 @@ class TritonClient:
             await asyncio.sleep(self._timeout_s + 1)
             await old.close()
 
-    async def infer(self, model: str, inputs: Sequence[InferInput], request_id: str) -> Any:
+    async def infer(
+        self, model: str, inputs: Sequence[infer_request.Input], request_id: str
+    ) -> Any:
         """Run `inputs` through `model` within the request deadline; retry what never ran."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._timeout_s
@@ -211,7 +249,7 @@ class TritonClient:
             self._metrics.triton_seconds.labels(model).observe(time.perf_counter() - started)
 
     async def scores(
-        self, model: str, inputs: Sequence[InferInput], rows: int, request_id: str = ""
+        self, model: str, inputs: Sequence[infer_request.Input], rows: int, request_id: str = ""
     ) -> tuple[NDArray[np.float32], str]:
         """SCORES [rows, n] of one call, and the version Triton says answered."""
         result = await self.infer(model, inputs, request_id)

@@ -26,6 +26,7 @@ from gateway import ocr_models
 from gateway.repository import PROJECT_REPOSITORY
 from gateway.routing import image_inputs
 from gateway.time_reading import MODEL
+from gateway.triton_client import Client
 from tests.support.service import wait_for
 from training.render import render_sample
 
@@ -55,7 +56,7 @@ def grpc_url(service) -> str:
 
 async def reading(url: str, image: bytes) -> dict[str, str]:
     """The model's outputs for one image."""
-    client = InferenceServerClient(url)
+    client = Client(url)
     try:
         result = await client.infer(MODEL, image_inputs(image), client_timeout=60)
     finally:

@@ -134,7 +134,7 @@ async def test_a_costly_image_is_decoded_by_the_gateway_even_when_triton_decodes
         assert (await http.post(URL, json=as_json(costly))).status_code == 200
         assert (await http.post(URL, json=as_json(encode("JPEG")))).status_code == 200
     assert [call.model for call in fake.calls] == ["health_code_classifier", "health_code"]
-    assert fake.calls[0].inputs[0].name() == "PIXELS"
+    assert fake.calls[0].inputs[0].name == "PIXELS"
 
 
 async def test_rate_limits_answer_429_with_retry_after_per_client_and_count_it():
