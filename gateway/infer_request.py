@@ -3,7 +3,7 @@
 tritonclient's InferInput and protobuf's encoder copy an input on its way to gRPC four or five
 times (a numpy array, serialize_byte_tensor's join, `tobytes`, the message's field, the encoded
 message): ~0.1 CPU-ms a call with the seed's 273 KB image, a tenth of the gateway's own CPU when
-Triton decodes (benchmarks/NOTES.md, 2026-12-06 19:10). Protobuf's wire format allows a message
+Triton decodes (benchmarks/NOTES.md, 2026-12-06, 18:00). Protobuf's wire format allows a message
 in pieces: an encoded message followed by more encoded fields parses as one message with those
 fields too (a repeated field's elements appended in order). So protobuf encodes the request's
 small fields, and each input's contents follow as one `raw_input_contents` element, joined once.

@@ -37,7 +37,7 @@ Receive = Callable[[], Awaitable[Message]]
 
 # The body clients send, `{"base64": "..."}` with JSON whitespace between the tokens, read without
 # a JSON parser: orjson.loads spends ~0.13 ms building a str of the seed's 364 KB body, a tenth of
-# the gateway's own CPU when Triton decodes (benchmarks/NOTES.md, 2026-12-06 18:30), where the
+# the gateway's own CPU when Triton decodes (benchmarks/NOTES.md, 2026-12-06, 18:00), where the
 # field's bytes can go to pybase64's strict decoder as they lie in the body (~0.02 ms).
 _WS = rb"[ \t\n\r]*"  # JSON's whitespace, no more (re's \s also takes \v and \f)
 _ONE_FIELD_HEAD = re.compile(_WS + rb"\{" + _WS + rb'"base64"' + _WS + rb":" + _WS + rb'"')
