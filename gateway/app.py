@@ -67,6 +67,11 @@ def create_app(
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,  # install_docs serves them, without a CDN
+        # Requests are traced and measured by the gateway's own middleware (tracing.py,
+        # metrics.py). FastAPI's native telemetry would add a second server span and metrics
+        # of its own wherever a global OpenTelemetry provider exists, and asks for three
+        # providers on every request to find out.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.gateway = GatewayState(settings, usages, triton, metrics)
     _install_error_handlers(app)
