@@ -3,8 +3,10 @@
 The gateway runs on this process's event loop beside the supervisors, with the very Settings
 object the command built, and in HEALTHCODE_WORKERS - 1 more processes sharing its listening
 socket (each an event loop and a GIL of its own: one process cannot keep two cores busy with
-HTTP, JSON and gRPC). SIGINT/SIGTERM stop the gateways first (they finish in-flight requests,
-for at most drain_timeout_s), then Triton and its python stubs.
+HTTP, JSON and gRPC). The workers start while Triton loads its models (a worker's imports and app
+take ~1 CPU-s) and serve once the models are ready, so that "ready" finds them serving.
+SIGINT/SIGTERM stop the gateways first (they finish in-flight requests, for at most
+drain_timeout_s), then Triton and its python stubs.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import signal
 import socket
 from collections.abc import Iterator
 from multiprocessing.process import BaseProcess
+from multiprocessing.synchronize import Event
 
 import uvicorn
 from rich.console import Console
@@ -31,6 +34,8 @@ from gateway.settings import Settings
 
 console = Console(stderr=True, soft_wrap=True)
 log = logging.getLogger("healthcode.serve")
+# spawn: a fork would copy this process's threads and event loop into the worker.
+_SPAWN = multiprocessing.get_context("spawn")
 
 
 class _Gateway(uvicorn.Server):
@@ -50,13 +55,15 @@ def _server(settings: Settings, *, own_signals: bool) -> uvicorn.Server:
     return uvicorn.Server(config) if own_signals else _Gateway(config)
 
 
-def _worker(settings: Settings, sock: socket.socket) -> None:
-    """A gateway worker process: SIGTERM drains it, as uvicorn does."""
+def _worker(settings: Settings, sock: socket.socket, go: Event) -> None:
+    """A gateway worker process, serving once `go` is set: SIGTERM drains it, as uvicorn does."""
     import uvloop
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the terminal's Ctrl-C is serve()'s to handle
     end_with_parent(signal.SIGTERM)  # drains, then exits
-    uvloop.run(_server(settings, own_signals=True).serve(sockets=[sock]))
+    server = _server(settings, own_signals=True)
+    go.wait()
+    uvloop.run(server.serve(sockets=[sock]))
 
 
 def _bind(settings: Settings) -> socket.socket:
@@ -105,7 +112,8 @@ async def serve(settings: Settings) -> int:
     compile_python_models(settings.model_repository)
     replicas = [TritonSupervisor(settings, i) for i in range(settings.triton_replicas)]
     watchers: list[asyncio.Task[None]] = []
-    workers: list[BaseProcess] = []
+    go = _SPAWN.Event()  # set once Triton is ready: the workers then serve
+    workers = [_spawn(settings, sock, go) for _ in range(settings.workers - 1)]
     try:
         with console.status("starting Triton and loading models…"):
             started = asyncio.create_task(_start(replicas))
@@ -116,8 +124,8 @@ async def serve(settings: Settings) -> int:
             started.result()
         watchers = [asyncio.create_task(replica.watch()) for replica in replicas]
         sock.listen(2048)
-        workers = [_spawn(settings, sock) for _ in range(settings.workers - 1)]
-        watchers.append(asyncio.create_task(_watch(workers, settings, sock)))
+        go.set()
+        watchers.append(asyncio.create_task(_watch(workers, settings, sock, go)))
         serving = asyncio.create_task(gateway.serve(sockets=[sock]))
         while not gateway.started and not serving.done():
             await asyncio.sleep(0.05)
@@ -151,15 +159,16 @@ async def serve(settings: Settings) -> int:
         await asyncio.gather(*(replica.stop() for replica in replicas))
 
 
-def _spawn(settings: Settings, sock: socket.socket) -> BaseProcess:
-    # spawn: a fork would copy this process's threads and event loop into the worker.
-    worker = multiprocessing.get_context("spawn").Process(target=_worker, args=(settings, sock))
+def _spawn(settings: Settings, sock: socket.socket, go: Event) -> BaseProcess:
+    worker = _SPAWN.Process(target=_worker, args=(settings, sock, go))
     worker.start()
     log.info("gateway worker %d started", worker.pid)
     return worker
 
 
-async def _watch(workers: list[BaseProcess], settings: Settings, sock: socket.socket) -> None:
+async def _watch(
+    workers: list[BaseProcess], settings: Settings, sock: socket.socket, go: Event
+) -> None:
     """Replace a worker that dies (its connections are lost; the others go on serving)."""
     while True:
         await asyncio.sleep(1)
@@ -170,7 +179,7 @@ async def _watch(workers: list[BaseProcess], settings: Settings, sock: socket.so
                     worker.pid,
                     worker.exitcode,
                 )
-                workers[i] = _spawn(settings, sock)
+                workers[i] = _spawn(settings, sock, go)
 
 
 async def _stop_workers(workers: list[BaseProcess], timeout_s: float) -> None:
