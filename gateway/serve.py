@@ -4,7 +4,7 @@ The gateway runs on this process's event loop beside the supervisors, with the v
 object the command built, and in HEALTHCODE_WORKERS - 1 more processes sharing its listening
 socket (each an event loop and a GIL of its own: one process cannot keep two cores busy with
 HTTP, JSON and gRPC). The workers start while Triton loads its models (a worker's imports and app
-take ~1 CPU-s) and serve once the models are ready, so that "ready" finds them serving.
+take ~0.4 CPU-s) and serve once the models are ready, so that "ready" finds them serving.
 SIGINT/SIGTERM stop the gateways first (they finish in-flight requests, for at most
 drain_timeout_s), then Triton and its python stubs.
 """
