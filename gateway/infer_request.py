@@ -45,10 +45,6 @@ class Input:
         data = np.ascontiguousarray(array).data.cast("B")
         return cls(name, np_to_triton_dtype(array.dtype), tuple(array.shape), (data,))
 
-    def raw(self) -> bytes:
-        """The contents joined, as `raw_input_contents` holds them."""
-        return b"".join(self.contents)
-
 
 def encode(model: str, inputs: Sequence[Input], request_id: str = "") -> bytes:
     """The serialised ModelInferRequest of `inputs` to `model` (its latest version)."""

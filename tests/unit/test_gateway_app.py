@@ -79,7 +79,7 @@ async def test_decoded_by_the_gateway_the_image_reaches_the_classifier_as_its_te
     pixels = project_imaging().image_to_tensor(image)
     shape = [1, *pixels.shape]
     assert (tensor.name, list(tensor.shape), tensor.datatype) == ("PIXELS", shape, "UINT8")
-    assert tensor.raw() == pixels.tobytes()
+    assert b"".join(tensor.contents) == pixels.tobytes()
     assert 0 < call.timeout <= Settings().request_timeout_s
 
 
@@ -91,7 +91,7 @@ async def test_decoded_by_triton_the_image_reaches_the_ensemble_as_one_bytes_ele
     (tensor,) = call.inputs
     assert call.model == "health_code"
     assert (tensor.name, list(tensor.shape), tensor.datatype) == ("IMAGE", [1, 1], "BYTES")
-    assert tensor.raw() == len(image).to_bytes(4, "little") + image
+    assert b"".join(tensor.contents) == len(image).to_bytes(4, "little") + image
     assert 0 < call.timeout <= Settings().request_timeout_s
 
 
@@ -184,7 +184,7 @@ async def test_a_refused_page_answered_from_the_closer_look_says_so_with_the_cod
     assert (first.model, closer.model) == ("health_code_classifier", "health_code_closer")
     (tensor,) = closer.inputs  # the closer look decodes in Triton, whoever decoded the first
     assert (tensor.name, tensor.datatype) == ("IMAGE", "BYTES")
-    assert tensor.raw() == len(image).to_bytes(4, "little") + image
+    assert b"".join(tensor.contents) == len(image).to_bytes(4, "little") + image
 
 
 async def test_a_closer_look_below_its_own_bar_leaves_the_first_answer(gw):
