@@ -113,8 +113,9 @@ async def serve(settings: Settings) -> int:
     replicas = [TritonSupervisor(settings, i) for i in range(settings.triton_replicas)]
     watchers: list[asyncio.Task[None]] = []
     go = _SPAWN.Event()  # set once Triton is ready: the workers then serve
-    workers = [_spawn(settings, sock, go) for _ in range(settings.workers - 1)]
+    workers: list[BaseProcess] = []
     try:
+        workers += [_spawn(settings, sock, go) for _ in range(settings.workers - 1)]
         with console.status("starting Triton and loading models…"):
             started = asyncio.create_task(_start(replicas))
             await _first(started, stop)
