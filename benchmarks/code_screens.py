@@ -13,7 +13,8 @@ middle of the page or small inside a home-page card beside text, above a grid of
 Invalid pages carry no health code: a black QR code under a header in a status colour (a venue,
 sampling or payment code), a trip card (a large arrow or tick in a circle, no QR code), a status
 badge (a shield or circle in a status colour, no QR code) or a news list. `wider_page` draws a
-second set with other layouts and look-alikes (see its comment below).
+second set with other layouts and look-alikes (see its comment below), `symbol_page` a third whose
+invalid pages are status-coloured 2D symbols that are not QR codes.
 """
 
 from __future__ import annotations
@@ -287,13 +288,14 @@ def _header(draw, rng, width, dp, fill) -> int:
     return bar
 
 
-def _free_code_page(rng, ink, header, label) -> tuple[Image.Image, int]:
-    """A code 20-80% of the width anywhere below the header, text above or below it."""
+def _free_code_page(rng, ink, header, label, code=_qr) -> tuple[Image.Image, int]:
+    """A code 20-80% of the width anywhere below the header, text above or below it; `code`
+    (drawn as `_qr` is) puts something else in its place."""
     img, draw, dp, dark = _canvas(rng)
     width, height = img.size
     fg = (235, 235, 235) if dark else (30, 30, 30)
     bar = _header(draw, rng, width, dp, header)
-    code, modules = _qr(rng, round(rng.uniform(0.2, 0.8) * width), ink)
+    code, modules = code(rng, round(rng.uniform(0.2, 0.8) * width), ink)
     x = rng.randint(round(8 * dp), max(round(8 * dp), width - code.width - round(8 * dp)))
     y = rng.randint(
         bar + round(60 * dp), max(bar + round(60 * dp), height - code.height - round(120 * dp))
@@ -393,3 +395,100 @@ def _heatmap(rng) -> Image.Image:
             draw.rectangle((x + 2, y + 2, x + cell - 2, y + cell - 2), fill=c)
     _notices(draw, rng, y0 + 13 * cell + round(20 * dp), width, height, dp, fg)
     return img
+
+
+# The third set: status-coloured 2D symbols that are not QR codes, where a health code would be.
+# Iteration 12 answered 211 of 300 of them a colour (NOTES 2026-12-06, 20:30): it has learnt "a
+# square of status-coloured texture", not "a QR code". The renderer draws none of them.
+SYMBOLS = ("data_matrix", "aztec", "finderless_qr", "grid", "maze", "pdf417", "sun", "checker")
+
+
+def _noise(rng: random.Random, rows: int, cols: int) -> np.ndarray:
+    return np.array([[rng.random() < 0.5 for _ in range(cols)] for _ in range(rows)])
+
+
+def _symbol_modules(rng: random.Random, kind: str) -> np.ndarray:
+    n = rng.randint(12, 40)
+    m = _noise(rng, n, n)
+    if kind == "data_matrix":  # solid left and bottom edges, a dotted top and right
+        m[:, 0] = m[n - 1, :] = True
+        m[0, :] = np.arange(n) % 2 == 0
+        m[:, n - 1] = np.arange(n) % 2 == 1
+    elif kind == "aztec":  # concentric squares in the middle
+        c = n // 2
+        for r in range(min(c, rng.randint(3, 6)), -1, -1):
+            m[c - r : c + r + 1, c - r : c + r + 1] = r % 2 == 0
+    elif kind == "finderless_qr":
+        m = np.array(segno.make(str(rng.getrandbits(64)), error="m", micro=False).matrix, bool)
+        k = len(m)
+        for y, x in ((0, 0), (0, k - 7), (k - 7, 0)):  # the finder squares hidden by noise
+            m[y : y + 7, x : x + 7] = _noise(rng, 7, 7)
+    elif kind == "pdf417":  # stacked rows of bars between fixed start and stop columns
+        rows = _noise(rng, rng.randint(6, 20), n + 16)
+        rows[:, :8], rows[:, -8:] = [1, 1, 1, 1, 1, 1, 1, 0], [1, 1, 1, 0, 1, 0, 0, 1]
+        m = np.repeat(rows, 3, axis=0)
+    elif kind == "checker":
+        k = rng.randint(6, 14)
+        m = (np.add.outer(np.arange(k), np.arange(k)) % 2).astype(bool)
+    return np.pad(m, 2)
+
+
+def _drawn_symbol(rng: random.Random, kind: str, side: int, ink) -> Image.Image:
+    """The symbols that are strokes, not modules: a maze and a mini-program code."""
+    img = Image.new("RGB", (side, side), "white")
+    draw = ImageDraw.Draw(img)
+    if kind == "maze":  # short bars on a grid, across and down
+        step = max(4, side // rng.randint(14, 30))
+        bar = max(1, step // 3)
+        for _ in range((side // step) ** 2 // 2):
+            x, y = rng.randrange(0, side - step, step), rng.randrange(0, side - step, step)
+            across = rng.random() < 0.5
+            draw.rectangle(
+                (x, y, x + (3 * step if across else bar), y + (bar if across else 3 * step)),
+                fill=ink,
+            )
+        return img
+    c = side / 2  # a mini-program code: radial strokes round a disc, three ringed eyes
+    for i in range(90):
+        a, r0 = 2 * np.pi * i / 90, c * rng.choice((0.42, 0.58, 0.74))
+        r1 = r0 + c * rng.uniform(0.06, 0.16)
+        if rng.random() < 0.6:
+            draw.line((c + r0 * np.cos(a), c + r0 * np.sin(a), c + r1 * np.cos(a),
+                       c + r1 * np.sin(a)), fill=ink, width=max(2, side // 60))  # fmt: skip
+    draw.ellipse((c * 0.7, c * 0.7, c * 1.3, c * 1.3), fill=ink)
+    r = c * 0.13
+    for ex, ey in ((0.3, 0.3), (1.7, 0.3), (0.3, 1.7)):
+        draw.ellipse((c * ex - r, c * ey - r, c * ex + r, c * ey + r), outline=ink,
+                     width=max(2, side // 50))  # fmt: skip
+    return img
+
+
+def _symbol(kind: str):
+    """A drawer, as `_qr` is, of a status-coloured symbol of that kind: 0 QR modules."""
+
+    def draw(rng: random.Random, side: int, ink) -> tuple[Image.Image, int]:
+        if kind in ("maze", "sun"):
+            return _drawn_symbol(rng, kind, side, ink), 0
+        m = _symbol_modules(rng, kind)
+        px = np.where(m[..., None], np.array(ink, np.uint8), np.uint8(255)).astype(np.uint8)
+        scale = max(1, side // max(m.shape))
+        size = (m.shape[1] * scale, m.shape[0] * scale)
+        return Image.fromarray(px).resize(size, Image.Resampling.NEAREST), 0
+
+    return draw
+
+
+def symbol_page(rng: random.Random, label: str | None = None) -> Page:
+    """One screenshot of the symbols set: a colour page as the wider set's code anywhere on the
+    page; an invalid page a status-coloured 2D symbol that is not a QR code in the code's place."""
+    label = label or rng.choice(LABELS)
+    shade = rng.choice(
+        SHADES[rng.choice(("green", "yellow", "red")) if label == "invalid" else label]
+    )
+    header = shade if rng.random() < 0.5 else _accent(rng)
+    if label == "invalid":
+        kind = rng.choice(SYMBOLS)
+        img, _ = _free_code_page(rng, shade, header, None, code=_symbol(kind))
+        return Page(img, label, f"invalid/{kind}")
+    img, modules = _free_code_page(rng, shade, header, label)
+    return Page(img, label, f"{label}/anywhere", modules)

@@ -27,14 +27,15 @@ import httpx
 import numpy as np
 
 from benchmarks import time_screens
-from benchmarks.code_screens import LABELS, Page, status_page, wider_page
+from benchmarks.code_screens import LABELS, Page, status_page, symbol_page, wider_page
 from benchmarks.systems import gateway_triton
 from gateway.classification import classify
 
 KINDS = ("screenshot", "resaved", "photo")
 THRESHOLDS = (0.5, 0.66, 0.8, 0.9, 0.95)
 COARSE = 25  # modules a side: QR versions 1 and 2
-SCREENS = {"status": status_page, "wider": wider_page}  # the sets benchmarks.code_screens draws
+# the sets benchmarks.code_screens draws
+SCREENS = {"status": status_page, "wider": wider_page, "symbols": symbol_page}
 
 
 def case(kind: str, i: int, seed: int, screens: str = "status") -> tuple[bytes, Page]:
@@ -148,7 +149,9 @@ def main(argv: list[str] | None = None) -> int:
         default="status",
         help="which of benchmarks.code_screens' sets to draw: 'status' (issue 11's look-alikes; "
         "every seed in NOTES.md before 2026-12-06 used it) or 'wider' (other layouts, emblems, "
-        "tinted pages, payment codes, codes in no status colour, calendars)",
+        "tinted pages, payment codes, codes in no status colour, calendars) or 'symbols' (the "
+        "wider set's colour pages; as invalid pages, status-coloured 2D symbols that are not QR "
+        "codes)",
     )
     parser.add_argument("--out", type=Path, help="write the results as JSON here")
     parser.add_argument(

@@ -5,13 +5,17 @@ from __future__ import annotations
 import random
 from collections import Counter
 
+import numpy as np
+
 from benchmarks.code_screens import (
     INVALID_KINDS,
     LABELS,
+    SYMBOLS,
     WIDER_COLOUR_LAYOUTS,
     WIDER_INVALID_KINDS,
     Page,
     status_page,
+    symbol_page,
     wider_page,
 )
 from benchmarks.recognition import COARSE, answer_at, score
@@ -35,6 +39,20 @@ def test_the_wider_set_draws_its_own_layouts_and_look_alikes():
     assert all(p.modules >= 21 for p in pages if p.label != "invalid")
     # a QR code on every page but the calendars: payment and other-ink codes are look-alikes
     assert all((p.modules == 0) == (p.drawn == "invalid/heatmap") for p in pages)
+
+
+def test_the_symbols_set_draws_every_symbol_and_no_qr_code_on_its_invalid_pages():
+    import zxingcpp
+
+    pages = [symbol_page(random.Random(i), LABELS[i % 4]) for i in range(160)]
+    invalid = [p for p in pages if p.label == "invalid"]
+    assert {p.drawn.split("/")[1] for p in invalid} == set(SYMBOLS)
+    assert all(p.modules >= 21 for p in pages if p.label != "invalid")
+    for page in invalid[:12]:  # not a QR code: a reader finds no finder squares
+        grey = np.asarray(page.image.convert("L"))
+        # any QR code, whole or not; an Aztec bullseye may pass for a micro QR code's one finder
+        found = zxingcpp.read_barcodes(grey, return_errors=True)
+        assert not [r for r in found if r.format == zxingcpp.BarcodeFormat.QRCode], page.drawn
 
 
 def test_a_page_is_fixed_by_its_seed():
