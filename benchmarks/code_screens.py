@@ -288,14 +288,14 @@ def _header(draw, rng, width, dp, fill) -> int:
     return bar
 
 
-def _free_code_page(rng, ink, header, label, code=_qr) -> tuple[Image.Image, int]:
-    """A code 20-80% of the width anywhere below the header, text above or below it; `code`
-    (drawn as `_qr` is) puts something else in its place."""
+def _free_code_page(rng, ink, header, label, draw_code=_qr) -> tuple[Image.Image, int]:
+    """A code 20-80% of the width anywhere below the header, text above or below it; `draw_code`
+    (called as `_qr` is) puts something else in its place."""
     img, draw, dp, dark = _canvas(rng)
     width, height = img.size
     fg = (235, 235, 235) if dark else (30, 30, 30)
     bar = _header(draw, rng, width, dp, header)
-    code, modules = code(rng, round(rng.uniform(0.2, 0.8) * width), ink)
+    code, modules = draw_code(rng, round(rng.uniform(0.2, 0.8) * width), ink)
     x = rng.randint(round(8 * dp), max(round(8 * dp), width - code.width - round(8 * dp)))
     y = rng.randint(
         bar + round(60 * dp), max(bar + round(60 * dp), height - code.height - round(120 * dp))
@@ -409,7 +409,7 @@ def _noise(rng: random.Random, rows: int, cols: int) -> np.ndarray:
 
 def _symbol_modules(rng: random.Random, kind: str) -> np.ndarray:
     n = rng.randint(12, 40)
-    m = _noise(rng, n, n)
+    m = _noise(rng, n, n)  # "grid" is this noise alone
     if kind == "data_matrix":  # solid left and bottom edges, a dotted top and right
         m[:, 0] = m[n - 1, :] = True
         m[0, :] = np.arange(n) % 2 == 0
@@ -488,7 +488,7 @@ def symbol_page(rng: random.Random, label: str | None = None) -> Page:
     header = shade if rng.random() < 0.5 else _accent(rng)
     if label == "invalid":
         kind = rng.choice(SYMBOLS)
-        img, _ = _free_code_page(rng, shade, header, None, code=_symbol(kind))
+        img, _ = _free_code_page(rng, shade, header, None, draw_code=_symbol(kind))
         return Page(img, label, f"invalid/{kind}")
     img, modules = _free_code_page(rng, shade, header, label)
     return Page(img, label, f"{label}/anywhere", modules)
