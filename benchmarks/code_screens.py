@@ -94,16 +94,19 @@ def _say(draw, xy, text, size, fill, rng, anchor="ma"):
     return _text(draw, xy, text, size, fill, rng, anchor)
 
 
+def _modules_image(matrix: np.ndarray, side: int, ink) -> Image.Image:
+    """Dark modules (True) in `ink` on white, whole pixels a module, the long side <= `side`."""
+    pixels = np.where(matrix[..., None], np.array(ink, np.uint8), np.uint8(255)).astype(np.uint8)
+    scale = max(1, side // max(matrix.shape))
+    size = (matrix.shape[1] * scale, matrix.shape[0] * scale)
+    return Image.fromarray(pixels).resize(size, Image.Resampling.NEAREST)
+
+
 def _qr(rng: random.Random, side: int, ink: tuple[int, int, int]) -> tuple[Image.Image, int]:
     # A token or a URL of 6 to 120 characters: QR versions 1 (21 modules a side) to 7 (45).
     payload = "".join(rng.choices("ABCDEFGHJKLMNPQRSTUVWXYZ0123456789", k=rng.randint(6, 120)))
     matrix = np.pad(np.array(segno.make(payload, error="m", micro=False).matrix, bool), 2)
-    pixels = np.where(matrix[..., None], np.array(ink, np.uint8), np.uint8(255)).astype(np.uint8)
-    scale = max(1, side // matrix.shape[0])
-    image = Image.fromarray(pixels).resize(
-        (matrix.shape[1] * scale, matrix.shape[0] * scale), Image.Resampling.NEAREST
-    )
-    return image, len(matrix) - 4
+    return _modules_image(matrix, side, ink), len(matrix) - 4
 
 
 def _code_page(rng, layout, ink, header, label) -> tuple[Image.Image, int]:
@@ -469,11 +472,7 @@ def _symbol(kind: str):
     def draw(rng: random.Random, side: int, ink) -> tuple[Image.Image, int]:
         if kind in ("maze", "sun"):
             return _drawn_symbol(rng, kind, side, ink), 0
-        m = _symbol_modules(rng, kind)
-        px = np.where(m[..., None], np.array(ink, np.uint8), np.uint8(255)).astype(np.uint8)
-        scale = max(1, side // max(m.shape))
-        size = (m.shape[1] * scale, m.shape[0] * scale)
-        return Image.fromarray(px).resize(size, Image.Resampling.NEAREST), 0
+        return _modules_image(_symbol_modules(rng, kind), side, ink), 0
 
     return draw
 
