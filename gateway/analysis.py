@@ -6,7 +6,8 @@ the request's scope and receive; returns the JSON body of the 200 answer or rais
     usage -> ModelRoute -> media type -> body (size, time) -> image bytes (JSON/base64 or raw)
           -> imaging.py's header checks and cost -> decoded here (pool or costly lane) or in
           Triton -> scores -> answer -> (refused: the closer look in Triton -> a colour?
-                                            unsure colour: the closer look -> a code in the page?)
+                                            unsure colour, or a colour whose first look shows no
+                                            QR finder squares: the closer look -> a code?)
 """
 
 from __future__ import annotations
@@ -20,12 +21,14 @@ from urllib.parse import parse_qs
 
 import numpy as np
 import orjson
+from numpy.typing import NDArray
 
 from gateway import errors, payload, time_reading
 from gateway.classification import (
     INVALID,
     Classification,
     CloserLookRule,
+    Look,
     after_closer_look,
     classify,
 )
@@ -108,7 +111,7 @@ class Analysis:
                 model, inputs = route.family.ensemble, image_inputs(image)
             else:
                 model, inputs = route.family.classifier, pixels_inputs(pixels[np.newaxis])
-            scores, reported = await self.triton.scores(model, inputs, 1, request_id)
+            scores, reported, finders = await self.triton.scores(model, inputs, 1, request_id)
         except BaseException:
             if shown is not None:
                 shown.cancel()
@@ -126,9 +129,9 @@ class Analysis:
         # A costly image gets one look: a second decode in Triton would escape the costly lane.
         if (
             rule is not None
-            and rule.applies(answer)
             and not route.costly(header)
             and self._closer_look_ready(route)
+            and rule.applies(answer, await self._finder(route, rule, answer, pixels, finders))
         ):
             answer, code_box = await self._closer(route, image, answer, rule, request_id)
         self.tracer.annotate(status=answer.status, model_version=answer.model_version)
@@ -147,6 +150,23 @@ class Analysis:
             reading = await shown
             body["time"] = None if answer.status == INVALID else reading
         return orjson.dumps(body)
+
+    async def _finder(
+        self,
+        route: ModelRoute,
+        rule: CloserLookRule,
+        answer: Classification,
+        pixels: NDArray[np.uint8] | None,
+        finders: NDArray[np.bool_] | None,
+    ) -> bool | None:
+        """Whether the first look's tensor shows QR finder squares, where the rule asks (a
+        colour, a rule with the finder check): Triton's preprocess step said so, or the tensor
+        decoded here is checked (only now, so that refused pages pay nothing). None: not known."""
+        if answer.status == INVALID or rule.min_sharpness_without_finder is None:
+            return None
+        if finders is not None:
+            return bool(finders[0])
+        return None if pixels is None else await route.shows_finder(pixels)
 
     def _closer_look_ready(self, route: ModelRoute) -> bool:
         """Whether a closer look can be taken: the setting on and the closer look READY."""
@@ -178,7 +198,15 @@ class Analysis:
             self.metrics.closer_looks.labels("failed").inc()
             return first, None
         found = bool(box.any())
-        answer, outcome = after_closer_look(first, rule, scores[0], found, route.labels)
+        # The view's finder check; a closer look model without it: not known.
+        finder, sharpness = result.as_numpy("FINDER"), result.as_numpy("SHARPNESS")
+        look = Look(
+            scores[0],
+            found,
+            None if finder is None else bool(finder.reshape(-1)[0]),
+            0.0 if sharpness is None else float(sharpness.reshape(-1)[0]),
+        )
+        answer, outcome = after_closer_look(first, rule, look, route.labels)
         self.metrics.closer_looks.labels(outcome).inc()
         return answer, [round(float(v), 4) for v in box[0]] if found else None
 

@@ -27,6 +27,7 @@ CLOSER_BAR_PARAMETER = "closer_look_min_colour_probability"
 CLOSER_FLOOR_PARAMETER = "closer_look_min_first_colour"
 CLOSER_UNSEEN_PARAMETER = "closer_look_min_colour_probability_unseen"
 CLOSER_CHECK_PARAMETER = "closer_look_check_colours_below"
+CLOSER_FINDER_PARAMETER = "closer_look_min_sharpness_without_finder"
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +38,8 @@ class Classification:
     model_version: str
     # "model": the most probable class; "threshold": the decision rule refused a colour;
     # "closer_look": a colour the rule accepted in the page around its code; "no_code": a colour
-    # withdrawn because the page has no code the closer look could find
+    # withdrawn because the page has no code the closer look could find; "no_finder": a colour
+    # withdrawn because its code, seen sharp, shows no QR finder squares
     decided_by: str
 
 
@@ -54,12 +56,24 @@ class CloserLookRule:
     min_colour_probability_unseen: float | None = None
     # A colour answered below this probability is looked at for a code (0: never).
     check_colours_below: float = 0.0
+    # The finder check: a colour whose view is at least this sharp needs QR finder squares in
+    # the first look or the view (None: no finder check; training/metrics.py FINDER_SHARPNESS_BAR).
+    min_sharpness_without_finder: float | None = None
 
-    def applies(self, first: Classification) -> bool:
-        """Whether the first answer gets a closer look under this rule."""
+    def applies(self, first: Classification, finder: bool | None) -> bool:
+        """Whether the first answer gets a closer look under this rule; `finder`: whether the
+        first look's tensor shows QR finder squares (None: not known)."""
         if first.status == INVALID:
             return self.bar(first) is not None
+        if self.min_sharpness_without_finder is not None and finder is not None:
+            # finder squares seen are a code found: nothing to check; none seen: look closer
+            return not finder
         return first.confidence < self.check_colours_below
+
+    def finderless(self, view: Look) -> bool:
+        """Whether the view is sharp enough to show finder squares and shows none."""
+        bar = self.min_sharpness_without_finder
+        return bar is not None and view.finder is False and view.sharpness >= bar
 
     def bar(self, refused: Classification) -> float | None:
         """The view's colour probability that answers a refused page (None: no closer look)."""
@@ -84,29 +98,47 @@ def classify(
     return Classification(best, scores[best], scores, version, "model")
 
 
+@dataclass(frozen=True, slots=True)
+class Look:
+    """What the closer look saw: the view's scores, whether it found a code (a box), and the
+    finder check of the view (finder None: the closer look model does not report it)."""
+
+    scores: NDArray[np.float32]
+    found_code: bool
+    finder: bool | None = None
+    sharpness: float = 0.0
+
+
 def after_closer_look(
-    first: Classification,
-    rule: CloserLookRule,
-    view: NDArray[np.float32],
-    found_code: bool,
-    labels: tuple[str, ...],
+    first: Classification, rule: CloserLookRule, look: Look, labels: tuple[str, ...]
 ) -> tuple[Classification, str]:
     """The answer after a closer look and the look's outcome (the metrics label).
 
     A refused page: the view's colour at or above the rule's bar for it ("colour"), else the
-    first answer ("invalid"; "no_code" where no code was found). Every extra look is another
-    chance of a false colour, hence bars of its own (training/MODEL_CARD.md, the closer look),
-    the stricter where the first look saw almost no colour. An unsure colour: kept where a code
-    was found ("confirmed"), withdrawn where none was ("withdrawn").
+    first answer ("invalid"; "no_code" where no code was found; "no_finder" where the view's
+    colour cleared the bar but its sharp code shows no finder squares). Every extra look is
+    another chance of a false colour, hence bars of its own (training/MODEL_CARD.md, the closer
+    look), the stricter where the first look saw almost no colour. A colour: withdrawn where the
+    view is sharp and shows no finder squares ("no_finder"); else kept where a code was found or
+    the colour is at or over the code check's bar ("confirmed"), withdrawn where neither
+    ("withdrawn").
     """
     if first.status != INVALID:
-        if found_code:
+        if rule.finderless(look):
+            return _withdrawn(first, "no_finder"), "no_finder"
+        if look.found_code or first.confidence >= rule.check_colours_below:
             return first, "confirmed"
-        withdrawn = replace(first, status=INVALID, confidence=first.scores[INVALID])
-        return replace(withdrawn, decided_by="no_code"), "withdrawn"
-    if not found_code:
+        return _withdrawn(first, "no_code"), "withdrawn"
+    if not look.found_code:
         return first, "no_code"
-    answer = classify(view, labels, first.model_version, rule.bar(first))
+    answer = classify(look.scores, labels, first.model_version, rule.bar(first))
     if answer.status == INVALID:
         return first, "invalid"
+    if rule.finderless(look):
+        return first, "no_finder"
     return replace(answer, decided_by="closer_look"), "colour"
+
+
+def _withdrawn(colour: Classification, decided_by: str) -> Classification:
+    """A colour answer turned invalid; its scores stay the model's."""
+    return replace(colour, status=INVALID, confidence=colour.scores[INVALID], decided_by=decided_by)

@@ -78,8 +78,10 @@ class Metrics:
         self.closer_looks = Counter(
             "healthcode_closer_looks",
             "Closer looks, by outcome. At pages the first look refused: colour (the answer), "
-            "invalid, no_code (no code found). At unsure colours: confirmed (a code found), "
-            "withdrawn (none: answered invalid). failed: the first answer stood.",
+            "invalid, no_code (no code found), no_finder (a colour in a sharp view that shows "
+            "no QR finder squares). At colours that are unsure or show no finder squares: "
+            "confirmed (the colour stands), withdrawn (no code found), no_finder (a sharp "
+            "view without finder squares): both answered invalid. failed: the first answer stood.",
             ["outcome"],
             registry=self.registry,
         )

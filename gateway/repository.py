@@ -97,16 +97,28 @@ def import_file(path: Path) -> ModuleType:
     return module
 
 
-def load_imaging(family: ModelFamily, repository: Path = PROJECT_REPOSITORY) -> ModuleType:
-    """Import imaging.py of the newest version folder of the family's preprocess model."""
+def _preprocess_code(family: ModelFamily, repository: Path, name: str) -> Path:
+    """A file of the newest version folder of the family's preprocess model."""
     folder = repository / family.preprocess
     found = versions(folder)
-    path = folder / str(found[-1] if found else 1) / "imaging.py"
+    return folder / str(found[-1] if found else 1) / name
+
+
+def load_imaging(family: ModelFamily, repository: Path = PROJECT_REPOSITORY) -> ModuleType:
+    """Import imaging.py of the newest version folder of the family's preprocess model."""
+    path = _preprocess_code(family, repository, "imaging.py")
     if not path.is_file():
         raise FileNotFoundError(
             f"{path} is missing: point HEALTHCODE_MODEL_REPOSITORY at the model repository"
         )
     return import_file(path.resolve())
+
+
+def load_locator(family: ModelFamily, repository: Path = PROJECT_REPOSITORY) -> ModuleType | None:
+    """Import code_locator.py beside the family's imaging.py (the finder check of a tensor the
+    gateway decoded); None for a family that has none."""
+    path = _preprocess_code(family, repository, "code_locator.py")
+    return import_file(path.resolve()) if path.is_file() else None
 
 
 def project_imaging() -> ModuleType:

@@ -17,6 +17,7 @@ family can then be removed (README "Update the model").
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -28,7 +29,7 @@ from gateway import errors
 from gateway.admission import CostlyLane
 from gateway.decoder import Decoder
 from gateway.infer_request import Input
-from gateway.repository import ModelFamily, labels, load_imaging
+from gateway.repository import ModelFamily, labels, load_imaging, load_locator
 from gateway.settings import Settings
 
 IMAGE_INPUT = "IMAGE"
@@ -42,6 +43,7 @@ class ModelRoute:
     family: ModelFamily
     labels: tuple[str, ...]
     imaging: ModuleType  # the family's imaging.py: its header checks run here whoever decodes
+    locator: ModuleType | None  # its code_locator.py: the finder check of a tensor decoded here
     decoder: Decoder | None  # None: Triton decodes
     lane: CostlyLane  # where images that are costly to decode are decoded
     costly_decode_ms: float
@@ -77,6 +79,13 @@ class ModelRoute:
         if self.decoder is not None:
             return await self.decoder.tensor(image)
         return None
+
+    async def shows_finder(self, pixels: NDArray[np.uint8]) -> bool | None:
+        """The finder check (code_locator.shows_finder) of a tensor decoded here, off the event
+        loop; None where the family has no code_locator.py."""
+        if self.locator is None:
+            return None
+        return bool(await asyncio.to_thread(self.locator.shows_finder, pixels))
 
     def close(self) -> None:
         """Stop the decode threads and the costly lane's process."""
@@ -149,6 +158,7 @@ class RouteMaker:
             family=family,
             labels=names,
             imaging=code,
+            locator=load_locator(family, settings.model_repository),
             decoder=decoder,
             lane=CostlyLane(code, settings.costly_lane_size),
             costly_decode_ms=settings.costly_decode_ms,

@@ -33,6 +33,7 @@ from gateway import errors, infer_request
 from gateway.classification import (
     CLOSER_BAR_PARAMETER,
     CLOSER_CHECK_PARAMETER,
+    CLOSER_FINDER_PARAMETER,
     CLOSER_FLOOR_PARAMETER,
     CLOSER_UNSEEN_PARAMETER,
     THRESHOLD_PARAMETER,
@@ -47,14 +48,19 @@ logger = logging.getLogger(__name__)
 # The closer look's rule (classification.CloserLookRule), in its fields' order: the view's
 # colour probability it needs, the colour probability a refused page's first look must have seen
 # for that, and (optional) the view's colour probability it needs where the first look saw less,
-# and the colour probability below which a colour answer is looked at for a code.
+# the colour probability below which a colour answer is looked at for a code, and the view's
+# sharpness from which a colour needs QR finder squares.
 CLOSER_LOOK_PARAMETERS = (
     CLOSER_BAR_PARAMETER,
     CLOSER_FLOOR_PARAMETER,
     CLOSER_UNSEEN_PARAMETER,
     CLOSER_CHECK_PARAMETER,
+    CLOSER_FINDER_PARAMETER,
 )
 SCORES_OUTPUT = "SCORES"  # what every model a usage calls answers: FP32 [N, n_labels]
+# The preprocess step's finder check, BOOL [N, 1], which the ensemble also answers (a family
+# without it: not known).
+FINDER_OUTPUT = "FINDER"
 # imaging.py's ImageError travels as "[code] message" inside Triton's error text: a python model
 # can only return Triton's own status codes, so the text is the one channel for ours.
 _IMAGE_ERROR = re.compile(r"\[([a-z_]+)\]\s*([^\n]*)")
@@ -250,15 +256,24 @@ class TritonClient:
 
     async def scores(
         self, model: str, inputs: Sequence[infer_request.Input], rows: int, request_id: str = ""
-    ) -> tuple[NDArray[np.float32], str]:
-        """SCORES [rows, n] of one call, and the version Triton says answered."""
+    ) -> tuple[NDArray[np.float32], str, NDArray[np.bool_] | None]:
+        """SCORES [rows, n] of one call, the version Triton says answered, and FINDER [rows] where
+        the model answers it (the ensemble: its preprocess step's finder check)."""
         result = await self.infer(model, inputs, request_id)
         scores = result.as_numpy(SCORES_OUTPUT)
         if scores is None or scores.ndim != 2 or scores.shape[0] != rows:
             shape = None if scores is None else scores.shape
             logger.error("model %s answered %s with shape %s", model, SCORES_OUTPUT, shape)
             raise errors.InferenceFailed()
-        return scores, result.get_response().model_version
+        finder = result.as_numpy(FINDER_OUTPUT)
+        if finder is not None:
+            if finder.size == rows:
+                finder = finder.reshape(rows)
+            else:  # not known, as from a family without it; the answer stands
+                shape = finder.shape
+                logger.error("model %s answered %s with shape %s", model, FINDER_OUTPUT, shape)
+                finder = None
+        return scores, result.get_response().model_version, finder
 
     async def served(self, model: str) -> Served:
         """The version (and threshold) serving `model` now; "" when Triton has not said yet."""
@@ -294,15 +309,17 @@ class TritonClient:
         config = await self.client.get_model_config(model, client_timeout=self._probe_timeout_s)
         parameters = config.config.parameters
         threshold = parameters.get(THRESHOLD_PARAMETER)
-        view, first, unseen, check = (
+        view, first, unseen, check, sharpness = (
             float(parameters[name].string_value) if name in parameters else None
             for name in CLOSER_LOOK_PARAMETERS
         )
         rule = None
         if view is not None and first is not None:
-            # An unseen bar over 1 (what `make train` writes when it chose none) is no tier.
+            # An unseen bar over 1 (what `make train` writes when it chose none) is no tier; a
+            # sharpness bar over 1 (written with no closer look) is no finder check.
             unseen = unseen if unseen is not None and unseen <= 1 else None
-            rule = CloserLookRule(view, first, unseen, check or 0.0)
+            sharpness = sharpness if sharpness is not None and sharpness <= 1 else None
+            rule = CloserLookRule(view, first, unseen, check or 0.0, sharpness)
         return float(threshold.string_value) if threshold is not None else None, rule
 
     async def _first_index(self) -> None:

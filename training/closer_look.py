@@ -34,6 +34,7 @@ from PIL import Image, ImageDraw
 from gateway.classification import (
     CLOSER_BAR_PARAMETER,
     CLOSER_CHECK_PARAMETER,
+    CLOSER_FINDER_PARAMETER,
     CLOSER_FLOOR_PARAMETER,
     CLOSER_UNSEEN_PARAMETER,
     THRESHOLD_PARAMETER,
@@ -53,8 +54,10 @@ from training.dataset import (
 from training.export import classifier_configs, scores_of, write_rule
 from training.metrics import (
     CODE_CHECK_BAR,
+    FINDER_SHARPNESS_BAR,
     INVALID,
     NEVER_GATED,
+    Finders,
     choose_closer_rule,
     choose_gate,
     choose_threshold,
@@ -62,7 +65,13 @@ from training.metrics import (
     closer_answers,
     safe_answers,
 )
-from training.preprocessing import IMAGING_PATH, INPUT_SHAPE, look_closer
+from training.preprocessing import (
+    IMAGING_PATH,
+    INPUT_SHAPE,
+    look_closer,
+    look_closer_checked,
+    shows_finder,
+)
 from training.render import LABELS, draw_with_map, encode
 from training.spec import LAYOUT_KINDS, sample_spec
 
@@ -74,10 +83,12 @@ CODE_IN_BOX = 0.6
 BOX_ON_CODE = 0.3
 
 
-def _view(task: Task) -> np.ndarray | None:
+def _view(task: Task) -> tuple[np.ndarray, bool, float] | None:
+    """A page's closer look as served: its view, and the view's finder check and sharpness;
+    None where no code is found."""
     _, data = render_task(task)
-    pixels, box = look_closer(data)
-    return pixels if box.any() else None
+    pixels, box, finder, sharp = look_closer_checked(data)
+    return (pixels, finder, sharp) if box.any() else None
 
 
 def _code_map(screen: Image.Image) -> Image.Image:
@@ -152,19 +163,34 @@ def view_scores(
     first: np.ndarray,
     threshold: float,
     workers: int = 2,
-) -> np.ndarray:
+    first_finder: np.ndarray | None = None,
+    sharpness_bar: float = FINDER_SHARPNESS_BAR,
+) -> tuple[np.ndarray, Finders | None]:
     """Each image's closer view scores, [N, labels]; NaN rows where there is no view (the first
-    look answered a colour at the code check's bar or above, or the closer look found no code)."""
-    looked_at = (safe_answers(first, threshold) == INVALID) | (first.max(axis=1) < CODE_CHECK_BAR)
+    look answered a colour at the code check's bar or above, or the closer look found no code).
+    With `first_finder` (first_finders of the pages), also the colours whose first look shows no
+    finder squares are looked at, and the finder check's result is returned with the scores."""
+    answers = safe_answers(first, threshold)
+    looked_at = (answers == INVALID) | (first.max(axis=1) < CODE_CHECK_BAR)
+    if first_finder is not None:
+        looked_at |= ~first_finder
     looked = np.flatnonzero(looked_at)
     seeds = split_seeds(split, count, seed)
     tasks = [(seeds[i], split) for i in looked]
     views = list(in_processes(_view, tasks, workers))
     out = np.full(first.shape, np.nan, np.float32)
+    finderless = np.zeros(len(first), bool)
     found = [i for i, view in zip(looked, views, strict=True) if view is not None]
     if found:
-        out[found] = scores_of(model, np.stack([view for view in views if view is not None]))
-    return out
+        seen = [view for view in views if view is not None]
+        out[found] = scores_of(model, np.stack([pixels for pixels, _, _ in seen]))
+        finderless[found] = [not finder and sharp >= sharpness_bar for _, finder, sharp in seen]
+    return out, None if first_finder is None else Finders(first_finder, finderless)
+
+
+def first_finders(pixels: np.ndarray) -> np.ndarray:
+    """The finder check of each first look's tensor (code_locator.shows_finder), bool [N]."""
+    return np.array([shows_finder(p) for p in pixels], bool)
 
 
 def summary(
@@ -175,12 +201,14 @@ def summary(
     rule: tuple[float, float] | None,
     check: float,
     unseen: float | None,
+    finders: Finders | None = None,
 ) -> dict[str, object]:
-    """What the closer look did on a set: pages refused, colours withdrawn for want of a code,
-    right answers and invalid images answered as a colour before and after it."""
+    """What the closer look did on a set: pages refused, colours withdrawn for want of a code
+    or of finder squares, right answers and invalid images answered as a colour before and
+    after it."""
     invalid = labels == INVALID
     before = closer_answers(first, views, threshold, None)
-    after = closer_answers(first, views, threshold, rule, check, unseen)
+    after = closer_answers(first, views, threshold, rule, check, unseen, finders)
     return {
         "refused": int((before == INVALID).sum()),
         "answered_from_view": int(((before == INVALID) & (after != INVALID)).sum()),
@@ -208,11 +236,17 @@ def choose(
     decision rule on the split's pages: their served scores -> their answers."""
     calib = load("calib", calib_samples, seed, workers, cache=cache)
     first = scores_of(model, calib.pixels)
-    views = view_scores(model, "calib", calib_samples, seed, first, threshold, workers)
+    # The bars are chosen without the finder check (it only withdraws colours); what the whole
+    # rule does on the split is reported and returned with it.
+    finder = first_finders(calib.pixels)
+    views, finders = view_scores(
+        model, "calib", calib_samples, seed, first, threshold, workers, finder
+    )
     rule = choose_closer_rule(first, views, calib.labels, threshold)
     unseen = choose_unseen_bar(first, views, calib.labels, threshold, rule)
     check = 0.0 if rule is None else CODE_CHECK_BAR  # no closer look: nothing to check with
-    found = summary(first, views, calib.labels, threshold, rule, check, unseen)
+    finders = None if rule is None else finders
+    found = summary(first, views, calib.labels, threshold, rule, check, unseen, finders)
     # No rule: (1, 1), which no refused page qualifies for (a colour of 1.0 is never refused);
     # no unseen bar: 2, over any probability (the gateway reads a value over 1 as none).
     bar, floor = rule or (1.0, 1.0)
@@ -221,6 +255,8 @@ def choose(
         CLOSER_FLOOR_PARAMETER: floor,
         CLOSER_UNSEEN_PARAMETER: 2.0 if unseen is None else unseen,
         CLOSER_CHECK_PARAMETER: check,
+        # with no closer look, no view to check: a bar over any sharpness
+        CLOSER_FINDER_PARAMETER: 2.0 if finders is None else FINDER_SHARPNESS_BAR,
     }
     for config in configs:
         if config.exists():
@@ -230,7 +266,9 @@ def choose(
     else:
         log(
             f"closer look: a view's colour needs >= {bar:g}, the first look's >= {floor:g} "
-            f"(below it, the view's >= {unseen}); a colour below {check:g} needs a code; "
+            f"(below it, the view's >= {unseen}); a colour below {check:g} needs a code, one "
+            f"whose first look shows no finder squares a view under {FINDER_SHARPNESS_BAR:g} "
+            "sharp or with them; "
             f"calibration split: right {found['right']}, "
             f"invalid as colour {found['invalid_as_colour']}, withdrawn {found['withdrawn']}"
         )
@@ -239,10 +277,17 @@ def choose(
         "min_first_colour": floor,
         "min_colour_probability_unseen": unseen,
         "check_colours_below": check,
+        "min_sharpness_without_finder": None if finders is None else FINDER_SHARPNESS_BAR,
         "calibration": found,
     }
     return chosen, functools.partial(
-        closer_answers, views=views, threshold=threshold, rule=rule, check=check, unseen=unseen
+        closer_answers,
+        views=views,
+        threshold=threshold,
+        rule=rule,
+        check=check,
+        unseen=unseen,
+        finders=finders,
     )
 
 

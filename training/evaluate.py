@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from training.closer_look import summary, view_scores
+from training.closer_look import first_finders, summary, view_scores
 from training.dataset import _HOLDOUT_INVALID, TRAIN_LAYOUTS, load, split_seeds
 from training.export import INPUT_NAME, OUTPUT_NAME, scores_of, session
 from training.families import FAMILIES, HOLDOUT_LAYOUTS, family_factors
@@ -91,6 +91,7 @@ def run(args: argparse.Namespace, log: Callable[[str], None] = print) -> dict[st
     rule = (closer["min_colour_probability"], closer["min_first_colour"]) if closer else None
     check = float(closer.get("check_colours_below", 0.0))
     unseen = closer.get("min_colour_probability_unseen")
+    finder_bar = closer.get("min_sharpness_without_finder")  # None: no finder check
     sets = {
         "test": ("test", args.test_samples),
         **{f"held-out layout {h}": (f"holdout/{h}", args.holdout_samples) for h in HOLDOUT_LAYOUTS},
@@ -113,10 +114,13 @@ def run(args: argparse.Namespace, log: Callable[[str], None] = print) -> dict[st
             for capture, mask in (("screenshots", ~photo), ("photos", photo))
             if mask.any()
         }
-        views = view_scores(args.model, split, count, args.seed, scores, threshold, args.workers)
-        served = closer_answers(scores, views, threshold, rule, check, unseen) == data.labels
+        finder = None if finder_bar is None else first_finders(data.pixels)
+        views, finders = view_scores(args.model, split, count, args.seed, scores, threshold,
+                                     args.workers, finder, finder_bar or 0.0)  # fmt: skip
+        served = closer_answers(scores, views, threshold, rule, check, unseen, finders)
+        served = served == data.labels
         looked = {
-            **summary(scores, views, data.labels, threshold, rule, check, unseen),
+            **summary(scores, views, data.labels, threshold, rule, check, unseen, finders),
             "accuracy": round(float(served.mean()), 6),
             "accuracy_by_capture": {
                 capture: round(float(served[mask].mean()), 6)
@@ -153,9 +157,10 @@ def run(args: argparse.Namespace, log: Callable[[str], None] = print) -> dict[st
     log(
         f"\n## with the closer look (a view's colour needs >= {rule[0] if rule else '-'}, the "
         f"first look's >= {rule[1] if rule else '-'}, else the view's >= {unseen}; a colour below "
-        f"{check:g} needs a code)\n"
+        f"{check:g} needs a code; finder check: a view at least {finder_bar} sharp needs finder "
+        "squares)\n"
     )
-    log("| set | refused | answered from the view | withdrawn: no code | right | "
+    log("| set | refused | answered from the view | withdrawn: no code or no finder | right | "
         "invalid as colour | screenshots | photos |")  # fmt: skip
     log("|---|---|---|---|---|---|---|---|")
     for name, row in per_set.items():

@@ -114,6 +114,13 @@ UNSEEN_BAR = 0.9999
 # (bar 0.99, what a bound on the split had chosen) to 2, and withdrew none of 900 colour photos
 # (benchmarks/NOTES.md, 2026-12-05). Above it most colour answers would pay for a closer look.
 CODE_CHECK_BAR = 0.999
+# The finder check: a colour whose first look shows no QR finder squares is withdrawn where the
+# closer look's view is at least this sharp (code_locator.sharpness) and shows none either. Like
+# the code check, a safety setting chosen on independent pages: on fresh symbols seed 50 it
+# withdrew 31 of the 41 status-coloured symbols (Data Matrix, Aztec, grids, mazes) the first look
+# answered a colour, and none of 390 independent colour pages; on the renderer's test split it
+# withdraws ~0.7% of its colour answers (benchmarks/NOTES.md, the finder check).
+FINDER_SHARPNESS_BAR = 0.03
 
 
 # The mirror's look is paid for only where the first look is unsure (model.SoftmaxScores): a page
@@ -151,6 +158,16 @@ def choose_gate(
     )
 
 
+@dataclass(frozen=True)
+class Finders:
+    """The finder check on a set's pages (code_locator.py): whether each page's first look shows
+    QR finder squares, and whether its closer look's view is sharp (at the bar or over) and shows
+    none (False where there is no view)."""
+
+    first: np.ndarray  # bool [N]
+    finderless_view: np.ndarray  # bool [N]
+
+
 def closer_answers(
     first: np.ndarray,
     views: np.ndarray,
@@ -158,22 +175,33 @@ def closer_answers(
     rule: tuple[float, float] | None,
     check: float = 0.0,
     unseen: float | None = None,
+    finders: Finders | None = None,
 ) -> np.ndarray:
-    """The served answers: the decision rule on the first look, then the closer look's colour
-    for a refused page whose view (a row of `views`; NaN where the closer look found no code)
-    clears the bar (`rule`'s where the first look saw a colour at its floor or more, else
-    `unseen`, if any), and invalid for a colour below `check` whose page has no code."""
+    """The served answers (gateway.classification): the decision rule on the first look, then
+    the closer look's colour for a refused page whose view (a row of `views`; NaN where the closer
+    look found no code) clears the bar (`rule`'s where the first look saw a colour at its floor or
+    more, else `unseen`, if any), and invalid for a colour below `check` whose page has no code.
+    With `finders`, the finder check too: a colour whose first look shows finder squares needs no
+    code check; one that shows none is withdrawn where its view is finderless, and a refused
+    page's finderless view answers nothing."""
     answers = safe_answers(first, threshold)
     if rule is None:
         return answers
-    unsure = (answers != INVALID) & (first.max(axis=1) < check) & np.isnan(views[:, 0])
+    colour = answers != INVALID
+    no_code = (first.max(axis=1) < check) & np.isnan(views[:, 0])
+    if finders is None:
+        withdrawn, blocked = colour & no_code, np.zeros(len(first), bool)
+    else:
+        blocked = finders.finderless_view
+        withdrawn = colour & ~finders.first & (blocked | no_code)
     bar, floor = rule
     seen = np.delete(first, INVALID, axis=1).max(axis=1) >= floor
     bars = np.where(seen, bar, np.inf if unseen is None else unseen)
     looked = np.nan_to_num(views, nan=0.0)
     taken = (answers == INVALID) & (looked.argmax(axis=1) != INVALID) & (looked.max(axis=1) >= bars)
+    taken &= ~blocked
     answers[taken] = looked[taken].argmax(axis=1)
-    answers[unsure] = INVALID
+    answers[withdrawn] = INVALID
     return answers
 
 

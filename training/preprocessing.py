@@ -19,13 +19,21 @@ INPUT_SHAPE: tuple[int, int, int] = imaging.INPUT_SHAPE
 ImageError = imaging.ImageError
 image_to_tensor = imaging.image_to_tensor
 
-# The closer look at a page the first look refused (code_locator.py, beside imaging.py).
+# The closer look at a page the first look refused (code_locator.py, beside imaging.py), and the
+# finder check the gateway and the models run on a first look's tensor and on a view.
 _code_locator = import_file(IMAGING_PATH.parent / "code_locator.py")
+shows_finder = _code_locator.shows_finder
 
 
 def look_closer(data: bytes) -> tuple[np.ndarray, np.ndarray]:
     """The served closer look's view of an image and its code's box (code_locator.look_closer)."""
     return _code_locator.look_closer(data, imaging)
+
+
+def look_closer_checked(data: bytes) -> tuple[np.ndarray, np.ndarray, bool, float]:
+    """The same, with its finder check and sharpness (code_locator.look_closer_checked): what
+    health_code_locate answers."""
+    return _code_locator.look_closer_checked(data, imaging)
 
 
 @functools.cache

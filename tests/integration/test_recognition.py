@@ -148,8 +148,27 @@ def test_decoding_in_the_gateway_or_in_triton_gives_the_same_answer(
     there = triton_decoding.post("/analysis/health-code", json=body)
     assert here.status_code == there.status_code == 200, (here.text, there.text)
     assert here.json()["status"] == there.json()["status"] == label
+    assert here.json()["decided_by"] == there.json()["decided_by"]
     assert here.json()["scores"] == pytest.approx(there.json()["scores"], abs=1e-5)
     assert here.json()["model_version"] == there.json()["model_version"]
+
+
+def test_both_decode_settings_withdraw_a_colour_on_a_symbol_with_no_finder_squares(
+    client, triton_decoding
+):
+    """The first look's finder check runs in the gateway or in Triton's preprocess step: a Data
+    Matrix the classifier takes for a colour (symbols set, seed 50) is withdrawn either way."""
+    image, drawn = case("screenshot", 7, seed=50, screens="symbols")
+    assert drawn.drawn == "invalid/data_matrix"
+    for http in (client, triton_decoding):
+        response = http.post(
+            "/analysis/health-code", content=image, headers={"content-type": "image/jpeg"}
+        )
+        assert response.status_code == 200, response.text
+        assert (response.json()["status"], response.json()["decided_by"]) == (
+            "invalid",
+            "no_finder",
+        )
 
 
 @pytest.mark.parametrize("fmt", ["jpeg", "png"])

@@ -47,6 +47,11 @@ class FakeTriton:
         # What health_code_closer answers: the view's scores and the code's box.
         self.closer_scores: Any = [[0.995, 0.002, 0.002, 0.001]]
         self.closer_box: Any = [[0.1, 0.2, 0.4, 0.35]]
+        # The finder checks (code_locator.py): the ensemble's FINDER, the closer look's FINDER and
+        # SHARPNESS; None: not answered, as by a family without them.
+        self.finder: Any = None
+        self.closer_finder: Any = None
+        self.closer_sharpness: Any = None
         self.closed = False
         self.triton: TritonClient | None = None  # the app's connection, once it runs
 
@@ -65,12 +70,22 @@ class FakeTriton:
                 data = text.encode()
                 response.raw_output_contents.append(len(data).to_bytes(4, "little") + data)
             return InferResult(response)
-        outputs = {"SCORES": self.scores}
+        outputs = {"SCORES": self.scores, "FINDER": self.finder}
         if model_name == "health_code_closer":
-            outputs = {"SCORES": self.closer_scores, "BOX": self.closer_box}
+            outputs = {
+                "SCORES": self.closer_scores,
+                "BOX": self.closer_box,
+                "FINDER": self.closer_finder,
+                "SHARPNESS": self.closer_sharpness,
+            }
+        elif model_name != "health_code":  # only the ensemble answers the first look's FINDER
+            del outputs["FINDER"]
         for name, values in outputs.items():
-            array = np.asarray(values, dtype=np.float32)
-            output = response.outputs.add(name=name, datatype="FP32")
+            if values is None:
+                continue
+            boolean = name == "FINDER"
+            array = np.asarray(values, dtype=bool if boolean else np.float32)
+            output = response.outputs.add(name=name, datatype="BOOL" if boolean else "FP32")
             output.shape.extend(array.shape)
             response.raw_output_contents.append(array.tobytes())
         return InferResult(response)

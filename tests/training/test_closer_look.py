@@ -13,7 +13,9 @@ from training.dataset import load
 from training.export import scores_of
 from training.metrics import (
     CODE_CHECK_BAR,
+    FINDER_SHARPNESS_BAR,
     INVALID,
+    Finders,
     choose_closer_rule,
     choose_unseen_bar,
     closer_answers,
@@ -50,6 +52,21 @@ def test_an_unsure_colour_whose_page_has_no_code_is_withdrawn():
     views = rows(NONE, [0.2, 0.1, 0.1, 0.6], NONE, NONE)
     assert closer_answers(first, views, 0.9, (0.98, 0.02), 0.99).tolist() == [3, 0, 0, 3]
     assert closer_answers(first, views, 0.9, (0.98, 0.02)).tolist() == [0, 0, 0, 3]
+
+
+def test_a_colour_is_withdrawn_where_a_sharp_view_shows_no_finder_squares():
+    green, refused = [0.9999, 0.0, 0.0, 0.0001], [0.60, 0.30, 0.05, 0.05]
+    first = rows(green, green, green, [0.97, 0.01, 0.01, 0.01], refused)
+    views = rows([1.0, 0, 0, 0], [1.0, 0, 0, 0], NONE, NONE, [0.999, 0, 0, 0.001])
+    finders = Finders(
+        first=np.array([False, True, False, True, False]),  # finder squares in the first look
+        finderless_view=np.array([True, False, False, False, True]),  # sharp view, no squares
+    )
+    answers = closer_answers(first, views, 0.9, (0.98, 0.02), 0.99, finders=finders)
+    # withdrawn; finder squares at first; no view; an unsure colour whose first look shows a QR
+    # code needs no code check; a refused page's finderless view answers nothing
+    assert answers.tolist() == [INVALID, 0, 0, 0, INVALID]
+    assert closer_answers(first, views, 0.9, (0.98, 0.02), 0.99).tolist() == [0, 0, 0, INVALID, 0]
 
 
 def test_a_page_with_almost_no_colour_seen_is_answered_only_from_a_near_certain_view():
@@ -110,9 +127,16 @@ def test_the_rule_is_chosen_on_rendered_calibration_images_and_written(tmp_path)
     assert calibration["answered_from_view"] <= calibration["refused"] <= 12
     bar, check = found["min_colour_probability"], found["check_colours_below"]
     assert check == (0.0 if bar == 1.0 else CODE_CHECK_BAR)  # no closer look: nothing to check
+    finder_bar = found["min_sharpness_without_finder"]
+    assert finder_bar == (None if bar == 1.0 else FINDER_SHARPNESS_BAR)
     written = config.read_text()
     assert f'"closer_look_min_colour_probability" value: {{ string_value: "{bar:g}" }}' in written
     assert f'"closer_look_check_colours_below" value: {{ string_value: "{check:g}" }}' in written
+    sharpness = 2.0 if finder_bar is None else finder_bar
+    assert (
+        f'"closer_look_min_sharpness_without_finder" value: {{ string_value: "{sharpness:g}" }}'
+        in written
+    )
     assert not (tmp_path / "absent.pbtxt").exists()
 
 
@@ -120,10 +144,21 @@ def test_the_rule_is_chosen_on_rendered_calibration_images_and_written(tmp_path)
 def test_views_are_scored_for_refused_pages_and_unsure_colours_only(split):
     model = COMMITTED / "2" / "model.onnx"
     first = rows(*([[0.9995, 0.0003, 0.0001, 0.0001]] * 3 + [[0.01, 0.01, 0.01, 0.97]] * 3))
-    views = closer_look.view_scores(model, split, 6, 0, first, 0.94, workers=1)
+    views, finders = closer_look.view_scores(model, split, 6, 0, first, 0.94, workers=1)
+    assert finders is None  # no first-look finder check given: none made
     assert np.isnan(views[:3]).all()  # a colour at the code check's bar or above: no view
     looked = views[3:][~np.isnan(views[3:, 0])]
     np.testing.assert_allclose(looked.sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_a_sure_colour_whose_first_look_shows_no_finder_squares_is_looked_at():
+    model = COMMITTED / "2" / "model.onnx"
+    first = rows(*[[0.9995, 0.0003, 0.0001, 0.0001]] * 4)
+    first_finder = np.array([True, True, False, False])
+    views, finders = closer_look.view_scores(model, "test", 4, 0, first, 0.94, 1, first_finder)
+    assert np.isnan(views[:2]).all()  # finder squares at first: no view
+    assert finders is not None and (finders.first == first_finder).all()
+    assert not finders.finderless_view[:2].any()
 
 
 def test_a_located_box_shows_the_code_only_where_it_holds_most_of_it():

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image, ImageFilter
+from PIL import Image, ImageDraw, ImageFilter
 
 REPOSITORY = Path(__file__).resolve().parents[2] / "model_repository"
 sys.path.append(str(REPOSITORY / "health_code_preprocess" / "1"))  # as the models' model.py do
@@ -112,6 +112,68 @@ def test_the_view_beyond_the_page_is_filled():
     assert (view[:, :5, :5] == 127).all()
 
 
+def dotted_qr_page(ink: tuple[int, int, int]) -> Image.Image:
+    """qr_page's code drawn as round dots (as some apps draw theirs): finder squares of dots."""
+    import segno
+
+    modules = np.array(segno.make("healthcode check", error="h").matrix, dtype=bool)
+    out = Image.new("RGB", (800, 1200), "white")
+    draw = ImageDraw.Draw(out)
+    pitch = 290 / len(modules)
+    for y, x in zip(*np.nonzero(modules), strict=True):
+        left, top = CODE[0] + x * pitch, CODE[1] + y * pitch
+        draw.ellipse((left + 1, top + 1, left + pitch - 1, top + pitch - 1), fill=ink)
+    return out
+
+
+def tensor(image: Image.Image) -> np.ndarray:
+    return imaging.image_to_tensor(jpeg(image))
+
+
+@pytest.mark.parametrize("ink", [(0, 0, 0), (250, 200, 0), (220, 30, 30)], ids=str)
+def test_the_finder_check_sees_a_qr_code_in_the_first_looks_tensor(ink):
+    assert code_locator.shows_finder(tensor(qr_page(ink, blur=0)))
+
+
+@pytest.mark.parametrize("ink", [(0, 0, 0), (250, 200, 0), (220, 30, 30)], ids=str)
+def test_the_finder_check_sees_a_code_of_dots_in_the_closer_looks_view(ink):
+    """At ~2.6 px a module the first look may miss finder squares of dots; the view, at twice
+    the resolution, shows them (the gateway takes a closer look before it withdraws a colour)."""
+    view, box = code_locator.look_closer(jpeg(dotted_qr_page(ink)), imaging)
+    assert box.any() and code_locator.shows_finder(view)
+
+
+def test_the_finder_check_sees_none_in_a_square_of_modules_that_is_no_qr_code():
+    assert not code_locator.shows_finder(tensor(page()))  # dense texture, no finder squares
+    assert not code_locator.shows_finder(tensor(Image.new("RGB", (720, 1600), "white")))
+
+
+def test_a_qr_code_beside_the_square_the_view_frames_still_counts_as_seen():
+    """The locator frames the biggest square of texture; a smaller QR code elsewhere on the page
+    (a code in a card beside a grid of icons) is found by the QR reader in the page."""
+    import segno
+
+    busy = page()
+    modules = np.array(segno.make("healthcode check", error="h").matrix, dtype=bool)
+    qr = Image.fromarray(np.where(modules, 0, 255).astype(np.uint8)).convert("RGB")
+    busy.paste(qr.resize((180, 180), Image.Resampling.NEAREST), (560, 60))
+    view, box, finder, sharp = code_locator.look_closer_checked(jpeg(busy), imaging)
+    assert box * np.array([800, 1200, 800, 1200]) == pytest.approx(CODE, abs=12)
+    assert not code_locator.shows_finder(view)  # the view frames the square with no finder
+    assert finder and sharp >= 0.05
+
+
+def test_a_sharp_view_is_sharp_and_a_blurred_or_blank_one_is_not():
+    sharp = code_locator.code_view(page(), CODE, (400, 240), fill=127)
+    blurred = code_locator.code_view(
+        page().filter(ImageFilter.GaussianBlur(6)), CODE, (400, 240), 127
+    )
+    blank = np.full((3, 400, 240), 255, np.uint8)
+    assert code_locator.sharpness(sharp) >= 0.05
+    assert code_locator.sharpness(blurred) < 0.01
+    assert code_locator.sharpness(blank) == 0.0
+
+
 @pytest.fixture
 def locate(monkeypatch):
     """health_code_locate's model.py with a stand-in for Triton's python backend utils."""
@@ -161,12 +223,22 @@ def test_the_model_answers_the_view_and_the_box_as_fractions(locate):
     pixels = response.outputs["PIXELS"]
     assert pixels.shape == (1, *imaging.INPUT_SHAPE)
     assert (pixels[0, 0] < 100).mean() > 0.05  # the code's green modules fill much of the view
+    # the view's finder check: a sharp square of modules with no finder squares
+    assert response.outputs["FINDER"].tolist() == [[False]]
+    assert response.outputs["SHARPNESS"][0, 0] >= 0.05
+
+
+def test_the_model_answers_the_finder_squares_of_a_qr_code(locate):
+    (response,) = locate.execute([request(jpeg(qr_page((220, 30, 30), blur=0)))])
+    assert response.outputs["FINDER"].tolist() == [[True]]
 
 
 def test_a_page_without_a_code_answers_a_zero_box_and_a_blank_view(locate):
     (response,) = locate.execute([request(jpeg(Image.new("RGB", (720, 1600), "white")))])
     assert not response.outputs["BOX"].any()
     assert (response.outputs["PIXELS"] == imaging.PAD_VALUE).all()
+    assert response.outputs["FINDER"].tolist() == [[False]]
+    assert response.outputs["SHARPNESS"].tolist() == [[0.0]]
 
 
 def test_a_bad_image_fails_its_own_request_only(locate):

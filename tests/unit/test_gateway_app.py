@@ -294,6 +294,65 @@ async def test_no_closer_look_is_taken(case):
     assert [call.model for call in fake.calls] == ["health_code_classifier"]
 
 
+# --- the finder check ----------------------------------------------------------------------------
+
+FINDER_RULE = {**CLOSER_RULE, "closer_look_min_sharpness_without_finder": "0.03"}
+CONFIDENT_GREEN = [[0.9999, 0.00005, 0.00003, 0.00002]]  # over the code check's bar
+
+
+@pytest.mark.parametrize(
+    ("finder", "sharpness", "expected"),
+    [
+        (False, 0.08, ("invalid", "no_finder")),  # sharp, no finder squares: not a health code
+        (False, 0.01, ("green", "model")),  # blurred: the finder squares may be there
+        (True, 0.08, ("green", "model")),  # the view shows them
+    ],
+)
+async def test_a_colour_with_no_finder_in_the_first_look_is_looked_at(finder, sharpness, expected):
+    async with gateway() as (http, fake):  # the gateway decodes: its own finder check (none here)
+        await refused_then_looked_at(fake, parameters=FINDER_RULE)
+        fake.scores = CONFIDENT_GREEN
+        fake.closer_finder, fake.closer_sharpness = [[finder]], [[sharpness]]
+        body = (await http.post(URL, json=as_json(encode("JPEG")))).json()
+    assert (body["status"], body["decided_by"]) == expected
+    assert body["scores"]["green"] == pytest.approx(0.9999)  # the model's, whatever decided
+    assert [call.model for call in fake.calls] == ["health_code_classifier", "health_code_closer"]
+
+
+async def test_finder_squares_in_the_first_look_need_no_closer_look():
+    async with gateway(decode="triton") as (http, fake):
+        await refused_then_looked_at(fake, parameters=FINDER_RULE)
+        fake.index = [("health_code", "1", "READY"), ("health_code_preprocess", "1", "READY"),
+                      *CLOSER_READY]  # fmt: skip
+        await fake.triton.refresh()
+        fake.scores, fake.finder = [[0.95, 0.02, 0.01, 0.02]], [[True]]  # unsure, but a QR code
+        body = (await http.post(URL, json=as_json(encode("JPEG")))).json()
+    assert (body["status"], body["decided_by"]) == ("green", "model")
+    assert [call.model for call in fake.calls] == ["health_code"]
+
+
+async def test_a_refused_page_whose_sharp_view_shows_no_finder_stays_refused(gw):
+    http, fake = gw
+    await refused_then_looked_at(fake, parameters=FINDER_RULE)
+    fake.closer_finder, fake.closer_sharpness = [[False]], [[0.08]]  # the view's 0.995 green
+    body = (await http.post(URL, json=as_json(encode("JPEG")))).json()
+    assert (body["status"], body["decided_by"]) == ("invalid", "threshold")
+    assert body["scores"]["green"] == pytest.approx(0.6)  # the first look's
+
+
+@pytest.mark.parametrize("bar", ["2", None])  # written with no closer look; an older config
+async def test_no_finder_check_without_its_bar(bar):
+    parameters = {k: v for k, v in FINDER_RULE.items() if bar or "sharpness" not in k}
+    if bar:
+        parameters["closer_look_min_sharpness_without_finder"] = bar
+    async with gateway() as (http, fake):
+        await refused_then_looked_at(fake, parameters=parameters)
+        fake.scores = CONFIDENT_GREEN
+        body = (await http.post(URL, json=as_json(encode("JPEG")))).json()
+    assert (body["status"], body["decided_by"]) == ("green", "model")
+    assert [call.model for call in fake.calls] == ["health_code_classifier"]
+
+
 async def test_a_closer_look_that_fails_leaves_the_first_answer(gw):
     http, fake = gw
     await refused_then_looked_at(fake)

@@ -6,7 +6,10 @@ per QR module) is looked at again around its code, found by code_locator.py in a
 the classifier's input, and classified again. Outputs per request: PIXELS, the view in the
 classifier's input shape, and BOX, the code's box as fractions of the upright image (x0, y0, x1,
 y1); all zeros when no code-like square is on the page (the gateway then keeps the first answer,
-and the view is the blank letterbox padding). A bad image fails its own request, never the batch.
+and the view is the blank letterbox padding); FINDER, whether the view (or the page) shows a QR
+code's finder squares, and SHARPNESS, how sharp the view is (code_locator.py's finder check: the
+gateway withdraws a colour whose sharp view shows none). A bad image fails its own request, never
+the batch.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ _MODEL = Path(__file__).resolve().parents[1]
 _PREPROCESS = _MODEL.parent / (_MODEL.name.removesuffix("_locate") + "_preprocess")
 sys.path.append(str(_newest_version(_PREPROCESS)))
 import imaging  # noqa: E402
-from code_locator import look_closer  # noqa: E402
+from code_locator import look_closer_checked  # noqa: E402
 
 
 class TritonPythonModel:
@@ -48,7 +51,7 @@ class TritonPythonModel:
         try:
             if len(images) == 0:
                 raise imaging.ImageError("not_an_image", "the request holds no image")
-            looks = [look_closer(_as_bytes(image), imaging) for image in images]
+            looks = [look_closer_checked(_as_bytes(image), imaging) for image in images]
         except imaging.ImageError as e:
             return pb_utils.InferenceResponse(
                 error=pb_utils.TritonError(str(e), pb_utils.TritonError.INVALID_ARG)
@@ -57,10 +60,13 @@ class TritonPythonModel:
             self.logger.log_error(f"closer look failed: {type(e).__name__}: {e}")
             message = f"[corrupt_image] cannot look closer ({type(e).__name__})"
             return pb_utils.InferenceResponse(error=pb_utils.TritonError(message))
+        pixels, boxes, finders, sharp = zip(*looks, strict=True)
         return pb_utils.InferenceResponse(
             output_tensors=[
-                pb_utils.Tensor("PIXELS", np.stack([pixels for pixels, _ in looks])),
-                pb_utils.Tensor("BOX", np.stack([box for _, box in looks])),
+                pb_utils.Tensor("PIXELS", np.stack(pixels)),
+                pb_utils.Tensor("BOX", np.stack(boxes)),
+                pb_utils.Tensor("FINDER", np.array(finders, bool).reshape(-1, 1)),
+                pb_utils.Tensor("SHARPNESS", np.array(sharp, np.float32).reshape(-1, 1)),
             ]
         )
 

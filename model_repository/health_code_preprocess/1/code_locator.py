@@ -15,6 +15,13 @@ Blobs are found from horizontal runs joined row to row (runs, blobs), numpy only
 reader's text boxes use the same two. Where that finds nothing, the closer look asks a QR reader
 (zxing-cpp), which finds a code by its finder patterns even where blur has smoothed the texture
 below the edge threshold, and is not fooled by a square of a photo's noise.
+
+The finder check: a health code is a QR code, and a QR code shows three finder squares wherever
+it is sharp enough to be scanned. shows_finder asks the QR reader for them in a tensor (the first
+look's, or the closer look's view); sharpness says whether a view is sharp enough that their
+absence means something. A status-coloured square of texture with no finder squares in a sharp
+view (a Data Matrix, an Aztec code, a grid, a maze) is not a health code, however it looks to the
+classifier, which has learnt "a square of status-coloured texture" (training/MODEL_CARD.md).
 """
 
 from __future__ import annotations
@@ -49,6 +56,15 @@ LOOK_SCALE = 2
 # found 31 codes of 31 at 3x and 20 at 2x).
 READ_SCALE = 3
 NO_CODE = np.zeros(4, np.float32)
+# The finder check reads each channel of a tensor twice, with zxing-cpp's local-average binarizer
+# and its global-histogram one: on the renderer's colour pages the second found codes in flat
+# colour the first missed, and neither found a finder in any of the independent symbols
+# (benchmarks/NOTES.md, the finder check).
+_BINARIZERS = (zxingcpp.Binarizer.LocalAverage, zxingcpp.Binarizer.GlobalHistogram)
+# sharpness: the middle this many pixels a side of a view (its code: the view is centred on it),
+# and the contrast under which a view has no edges to speak of (levels of 255).
+SHARPNESS_WINDOW = 120
+MIN_CONTRAST = 40
 
 
 def _window_sums(a: np.ndarray, r: int) -> np.ndarray:
@@ -139,6 +155,60 @@ def read_code_box(image: Image.Image) -> Box | None:
             xs, ys = [c.x for c in corners], [c.y for c in corners]
             return float(min(xs)), float(min(ys)), float(max(xs)), float(max(ys))
     return None
+
+
+def shows_finder(pixels: np.ndarray) -> bool:
+    """Whether the QR reader finds a QR code (decodable or not: it has found the finder squares)
+    in a UINT8 CHW tensor.
+
+    Read in each pixel's darkest channel (a yellow or red code on a light card) and brightest (a
+    light code on a dark one; the reader tries inverted images too), each also with its dark and
+    then its light modules grown by a pixel (3 x 3 minimum, maximum), which closes a finder square
+    drawn in round dots. Stops at the first find: ~0.3 ms where the first read finds the code,
+    ~1.5 ms where none does (benchmarks/NOTES.md).
+    """
+    darkest, brightest = pixels.min(axis=0), pixels.max(axis=0)
+    for grey in (darkest, brightest, _grown(darkest, np.minimum), _grown(brightest, np.maximum)):
+        for binarizer in _BINARIZERS:
+            if zxingcpp.read_barcodes(
+                grey, formats=zxingcpp.BarcodeFormat.QRCode, return_errors=True, binarizer=binarizer
+            ):
+                return True
+    return False
+
+
+def _grown(grey: np.ndarray, pick: np.ufunc) -> np.ndarray:
+    """A 3 x 3 minimum (pick=np.minimum) or maximum filter of a 2-D array, edges repeated.
+    (PIL's MinFilter costs ~8 ms on a 400 x 240 tensor, these nine numpy passes ~0.3.)"""
+    h, w = grey.shape
+    padded = np.pad(grey, 1, mode="edge")
+    out = grey.copy()
+    for dy in range(3):
+        for dx in range(3):
+            pick(out, padded[dy : dy + h, dx : dx + w], out=out)
+    return out
+
+
+def sharpness(pixels: np.ndarray) -> float:
+    """How sharp the middle of a UINT8 CHW view is: the share of one-pixel steps, across and
+    along, that cross half its contrast (2nd to 98th percentile of the darkest channel); 0 where
+    the contrast is under MIN_CONTRAST.
+
+    A code drawn at two or more pixels a module with sharp edges scores ~0.05-0.15; a photo's
+    blur spreads each edge over several pixels, and its steps stay under half the contrast.
+    """
+    grey = pixels.min(axis=0)
+    h, w = grey.shape
+    half = SHARPNESS_WINDOW // 2
+    middle = grey[max(0, h // 2 - half) : h // 2 + half, max(0, w // 2 - half) : w // 2 + half]
+    low, high = np.percentile(middle, (2, 98))
+    if high - low < MIN_CONTRAST:
+        return 0.0
+    middle = middle.astype(np.int16)
+    step = (high - low) / 2
+    across = np.abs(np.diff(middle, axis=1)) > step
+    along = np.abs(np.diff(middle, axis=0)) > step
+    return float((across.sum() + along.sum()) / (across.size + along.size))
 
 
 def _read_code_box_at_scale(data: bytes, imaging: ModuleType, image: Image.Image) -> Box | None:
@@ -248,11 +318,34 @@ def look_closer(data: bytes, imaging: ModuleType) -> tuple[np.ndarray, np.ndarra
     the code's box as fractions of the upright image); a blank view and NO_CODE when the page
     has no code-like square. `imaging` is the family's imaging.py (its decoding rules, input
     shape and padding); its ImageError for unusable bytes."""
+    view, box, _ = _look(data, imaging)
+    return view, box
+
+
+def look_closer_checked(
+    data: bytes, imaging: ModuleType
+) -> tuple[np.ndarray, np.ndarray, bool, float]:
+    """look_closer, and the finder check of what it saw: whether a QR code's finder squares show
+    in the view or, where they do not, the QR reader finds a QR code in the look's decode of the
+    page (the view may frame the wrong square, a card's icons beside a small code: ~3 ms, paid
+    only where the view shows none); and the view's sharpness. No code found: False and 0."""
+    view, box, image = _look(data, imaging)
+    if not box.any():
+        return view, box, False, 0.0
+    height, width = imaging.INPUT_SHAPE[1:]
+    # A PNG comes whole: reduced (a box filter) to about the look's size, as the reader needs.
+    k = int(max(image.height / (LOOK_SCALE * height), image.width / (LOOK_SCALE * width)))
+    found = shows_finder(view) or read_code_box(image.reduce(k) if k > 1 else image) is not None
+    return view, box, found, sharpness(view)
+
+
+def _look(data: bytes, imaging: ModuleType) -> tuple[np.ndarray, np.ndarray, Image.Image]:
+    """look_closer's view and box, and the decode of the page it looked at."""
     height, width = imaging.INPUT_SHAPE[1:]
     image = imaging.decode_upright(data, (LOOK_SCALE * height, LOOK_SCALE * width))
     code = locate_code(image, None) or _read_code_box_at_scale(data, imaging, image)
     if code is None:
-        return np.full(imaging.INPUT_SHAPE, imaging.PAD_VALUE, np.uint8), NO_CODE
+        return np.full(imaging.INPUT_SHAPE, imaging.PAD_VALUE, np.uint8), NO_CODE, image
     w, h = image.size
     box = np.array([code[0] / w, code[1] / h, code[2] / w, code[3] / h], np.float32)
-    return code_view(image, code, (height, width), imaging.PAD_VALUE), box
+    return code_view(image, code, (height, width), imaging.PAD_VALUE), box, image

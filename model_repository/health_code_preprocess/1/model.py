@@ -14,6 +14,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 import triton_python_backend_utils as pb_utils
+from code_locator import shows_finder
 from imaging import ImageError, image_to_tensor
 
 # A GPU that failed this many batches in a row (each time failing a known-good JPEG too) is given
@@ -41,8 +42,20 @@ class TritonPythonModel:
         batches = [
             pb_utils.get_input_tensor_by_name(r, "IMAGE").as_numpy().reshape(-1) for r in requests
         ]
-        results = iter(self._decode([_as_bytes(image) for batch in batches for image in batch]))
+        decoded = self._decode([_as_bytes(image) for batch in batches for image in batch])
+        results = iter(zip(decoded, self._finders(decoded), strict=True))
         return [self._response([next(results) for _ in batch]) for batch in batches]
+
+    def _finders(self, decoded: list) -> list[bool]:
+        """The finder check of each tensor (False for an image that failed), on the pool when
+        there is one: zxing-cpp's reads cost ~0.3-1.5 ms an image."""
+
+        def check(result) -> bool:
+            return isinstance(result, np.ndarray) and shows_finder(result)
+
+        if self._pool is not None:
+            return list(self._pool.map(check, decoded))
+        return [check(result) for result in decoded]
 
     def _decode(self, images: list[bytes]) -> list:
         gpu = self.gpu
@@ -89,8 +102,8 @@ class TritonPythonModel:
 
     def _response(self, results: list):
         if not results:  # an empty request: np.stack would raise and fail the whole batch
-            results = [ImageError("not_an_image", "the request holds no image")]
-        for result in results:
+            results = [(ImageError("not_an_image", "the request holds no image"), False)]
+        for result, _ in results:
             if isinstance(result, ImageError):
                 return pb_utils.InferenceResponse(
                     error=pb_utils.TritonError(str(result), pb_utils.TritonError.INVALID_ARG)
@@ -99,8 +112,11 @@ class TritonPythonModel:
                 self.logger.log_error(f"preprocess failed: {type(result).__name__}: {result}")
                 message = f"[corrupt_image] cannot decode image ({type(result).__name__})"
                 return pb_utils.InferenceResponse(error=pb_utils.TritonError(message))
-        pixels = np.stack(results)
-        return pb_utils.InferenceResponse(output_tensors=[pb_utils.Tensor("PIXELS", pixels)])
+        pixels = np.stack([result for result, _ in results])
+        finders = np.array([finder for _, finder in results], bool).reshape(-1, 1)
+        return pb_utils.InferenceResponse(
+            output_tensors=[pb_utils.Tensor("PIXELS", pixels), pb_utils.Tensor("FINDER", finders)]
+        )
 
 
 class _RouteMetric:
