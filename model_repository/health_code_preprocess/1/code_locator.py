@@ -26,6 +26,7 @@ classifier, which has learnt "a square of status-coloured texture" (training/MOD
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from types import ModuleType
 
 import numpy as np
@@ -167,14 +168,23 @@ def shows_finder(pixels: np.ndarray) -> bool:
     drawn in round dots. Stops at the first find: ~0.3 ms where the first read finds the code,
     ~1.5 ms where none does (benchmarks/NOTES.md).
     """
-    darkest, brightest = pixels.min(axis=0), pixels.max(axis=0)
-    for grey in (darkest, brightest, _grown(darkest, np.minimum), _grown(brightest, np.maximum)):
+    for grey in _finder_channels(pixels):
         for binarizer in _BINARIZERS:
             if zxingcpp.read_barcodes(
                 grey, formats=zxingcpp.BarcodeFormat.QRCode, return_errors=True, binarizer=binarizer
             ):
                 return True
     return False
+
+
+def _finder_channels(pixels: np.ndarray) -> Iterator[np.ndarray]:
+    """shows_finder's greys in turn, each made only if the ones before showed no finder."""
+    darkest = pixels.min(axis=0)
+    yield darkest
+    brightest = pixels.max(axis=0)
+    yield brightest
+    yield _grown(darkest, np.minimum)
+    yield _grown(brightest, np.maximum)
 
 
 def _grown(grey: np.ndarray, pick: np.ufunc) -> np.ndarray:
