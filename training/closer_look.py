@@ -170,8 +170,7 @@ def view_scores(
     look answered a colour at the code check's bar or above, or the closer look found no code).
     With `first_finder` (first_finders of the pages), also the colours whose first look shows no
     finder squares are looked at, and the finder check's result is returned with the scores."""
-    answers = safe_answers(first, threshold)
-    looked_at = (answers == INVALID) | (first.max(axis=1) < CODE_CHECK_BAR)
+    looked_at = (safe_answers(first, threshold) == INVALID) | (first.max(axis=1) < CODE_CHECK_BAR)
     if first_finder is not None:
         looked_at |= ~first_finder
     looked = np.flatnonzero(looked_at)
@@ -266,9 +265,9 @@ def choose(
     else:
         log(
             f"closer look: a view's colour needs >= {bar:g}, the first look's >= {floor:g} "
-            f"(below it, the view's >= {unseen}); a colour below {check:g} needs a code, one "
-            f"whose first look shows no finder squares a view under {FINDER_SHARPNESS_BAR:g} "
-            "sharp or with them; "
+            f"(below it, the view's >= {unseen}); a colour below {check:g} needs a code; one "
+            "whose first look shows no finder squares needs them in a view at least "
+            f"{FINDER_SHARPNESS_BAR:g} sharp; "
             f"calibration split: right {found['right']}, "
             f"invalid as colour {found['invalid_as_colour']}, withdrawn {found['withdrawn']}"
         )

@@ -118,8 +118,8 @@ CODE_CHECK_BAR = 0.999
 # closer look's view is at least this sharp (code_locator.sharpness) and shows none either. Like
 # the code check, a safety setting chosen on independent pages: on fresh symbols seed 50 it
 # withdrew 31 of the 41 status-coloured symbols (Data Matrix, Aztec, grids, mazes) the first look
-# answered a colour, and none of 390 independent colour pages; on the renderer's test split it
-# withdraws ~0.7% of its colour answers (benchmarks/NOTES.md, the finder check).
+# answered a colour, and none of the 270 colour pages of status and wider seed 50; served on the
+# renderer's 17 sets it costs 8 of 6,160 right answers (benchmarks/NOTES.md, 2026-12-06 23:00).
 FINDER_SHARPNESS_BAR = 0.03
 
 
