@@ -319,6 +319,16 @@ async def test_a_colour_with_no_finder_in_the_first_look_is_looked_at(finder, sh
     assert [call.model for call in fake.calls] == ["health_code_classifier", "health_code_closer"]
 
 
+async def test_a_closer_look_that_does_not_report_the_finder_check_withdraws_nothing():
+    """A family whose locate model predates the check answers no FINDER or SHARPNESS."""
+    async with gateway() as (http, fake):
+        await refused_then_looked_at(fake, parameters=FINDER_RULE)
+        fake.scores = CONFIDENT_GREEN
+        body = (await http.post(URL, json=as_json(encode("JPEG")))).json()
+    assert (body["status"], body["decided_by"]) == ("green", "model")
+    assert [call.model for call in fake.calls] == ["health_code_classifier", "health_code_closer"]
+
+
 async def test_finder_squares_in_the_first_look_need_no_closer_look():
     async with gateway(decode="triton") as (http, fake):
         await refused_then_looked_at(fake, parameters=FINDER_RULE)
