@@ -115,12 +115,15 @@ UNSEEN_BAR = 0.9999
 # (benchmarks/NOTES.md, 2026-12-05). Above it most colour answers would pay for a closer look.
 CODE_CHECK_BAR = 0.999
 # The finder check: a colour whose first look shows no QR finder squares is withdrawn where the
-# closer look's view is at least this sharp (code_locator.sharpness) and shows none either. Like
-# the code check, a safety setting chosen on independent pages: on fresh symbols seed 50 it
-# withdrew 31 of the 41 status-coloured symbols (Data Matrix, Aztec, grids, mazes) the first look
-# answered a colour, and none of the 270 colour pages of status and wider seed 50; served on the
-# renderer's 17 sets it costs 8 of 6,160 right answers (benchmarks/NOTES.md, 2026-12-06 23:00).
-FINDER_SHARPNESS_BAR = 0.03
+# closer look's view is at least this sharp (code_locator.sharpness: 1 - edge width / the
+# texture's pitch) and shows none either. Like the code check, a safety setting chosen on
+# independent pages: of the 300 status-coloured symbols of symbols seeds 54-57 (Data Matrix, Aztec,
+# grids, mazes) the first look answered 216 a colour; the check leaves 6 (all photos) where the
+# sharpness it replaced (the share of sharp one-pixel steps, which a view's enlargement of a small
+# code keeps low) left 52, and withdraws none of their 900 colour pages. On the renderer's sets and
+# status and wider seeds 54-55 it answers 2,391 of 2,490 colour pages right against 2,388
+# (benchmarks/NOTES.md, 2026-12-07).
+FINDER_SHARPNESS_BAR = 0.62
 
 
 # The mirror's look is paid for only where the first look is unsure (model.SoftmaxScores): a page

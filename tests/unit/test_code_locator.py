@@ -12,12 +12,15 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFilter
 
+from training.metrics import FINDER_SHARPNESS_BAR
+
 REPOSITORY = Path(__file__).resolve().parents[2] / "model_repository"
 sys.path.append(str(REPOSITORY / "health_code_preprocess" / "1"))  # as the models' model.py do
 code_locator = importlib.import_module("code_locator")
 imaging = importlib.import_module("imaging")
 
 CODE = (250, 400, 540, 690)  # where page() puts its 290 px code
+BAR = FINDER_SHARPNESS_BAR  # the sharpness from which the finder check withdraws a colour
 
 
 def page(ink=(0, 160, 60)) -> Image.Image:
@@ -160,18 +163,40 @@ def test_a_qr_code_beside_the_square_the_view_frames_still_counts_as_seen():
     view, box, finder, sharp = code_locator.look_closer_checked(jpeg(busy), imaging)
     assert box * np.array([800, 1200, 800, 1200]) == pytest.approx(CODE, abs=12)
     assert not code_locator.shows_finder(view)  # the view frames the square with no finder
-    assert finder and sharp >= 0.05
+    assert finder and sharp >= BAR
 
 
-def test_a_sharp_view_is_sharp_and_a_blurred_or_blank_one_is_not():
-    sharp = code_locator.code_view(page(), CODE, (400, 240), fill=127)
-    blurred = code_locator.code_view(
-        page().filter(ImageFilter.GaussianBlur(6)), CODE, (400, 240), 127
+def square_page(modules: int, side: int, blur: float) -> tuple[Image.Image, tuple]:
+    """A white 800 x 1200 page with a random square of modules x modules, `side` px wide, blurred
+    (a Gaussian of that radius, in the page's pixels); and the square's box."""
+    rng = np.random.default_rng(0)
+    pixels = np.where(rng.integers(0, 2, (modules, modules), dtype=bool), 0, 255)
+    square = Image.fromarray(pixels.astype(np.uint8)).resize((side, side), Image.Resampling.NEAREST)
+    out = Image.new("RGB", (800, 1200), "white")
+    out.paste(square.convert("RGB"), CODE[:2])
+    return out.filter(ImageFilter.GaussianBlur(blur)), (*CODE[:2], CODE[0] + side, CODE[1] + side)
+
+
+def sharpness_of_view(modules: int, side: int, blur: float) -> float:
+    return code_locator.sharpness(
+        code_locator.code_view(*square_page(modules, side, blur), (400, 240), 127)
     )
-    blank = np.full((3, 400, 240), 255, np.uint8)
-    assert code_locator.sharpness(sharp) >= 0.05
-    assert code_locator.sharpness(blurred) < 0.01
-    assert code_locator.sharpness(blank) == 0.0
+
+
+@pytest.mark.parametrize("side", [290, 60, 40])  # the view shows the last enlarged 3.3 times
+def test_a_sharp_code_is_sharp_however_much_the_view_enlarges_it(side):
+    assert sharpness_of_view(29, side, blur=0) >= BAR
+
+
+def test_the_same_blur_hides_fine_modules_and_not_coarse_ones():
+    """A finder square shows where edges are narrow against the modules: the blur that leaves a
+    15-module square sharp makes a 57-module one of the same size too soft to say anything."""
+    assert sharpness_of_view(15, 290, blur=2) >= BAR > sharpness_of_view(57, 290, blur=2)
+
+
+def test_edges_wider_than_the_bound_or_no_contrast_are_not_sharp():
+    assert sharpness_of_view(29, 290, blur=6) == 0.0  # ~7 px edges in the view
+    assert code_locator.sharpness(np.full((3, 400, 240), 255, np.uint8)) == 0.0
 
 
 @pytest.fixture

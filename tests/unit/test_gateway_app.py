@@ -296,16 +296,16 @@ async def test_no_closer_look_is_taken(case):
 
 # --- the finder check ----------------------------------------------------------------------------
 
-FINDER_RULE = {**CLOSER_RULE, "closer_look_min_sharpness_without_finder": "0.03"}
+FINDER_RULE = {**CLOSER_RULE, "closer_look_min_sharpness_without_finder": "0.62"}
 CONFIDENT_GREEN = [[0.9999, 0.00005, 0.00003, 0.00002]]  # over the code check's bar
 
 
 @pytest.mark.parametrize(
     ("finder", "sharpness", "expected"),
     [
-        (False, 0.08, ("invalid", "no_finder")),  # sharp, no finder squares: not a health code
-        (False, 0.01, ("green", "model")),  # blurred: the finder squares may be there
-        (True, 0.08, ("green", "model")),  # the view shows them
+        (False, 0.8, ("invalid", "no_finder")),  # sharp, no finder squares: not a health code
+        (False, 0.4, ("green", "model")),  # blurred: the finder squares may be there
+        (True, 0.8, ("green", "model")),  # the view shows them
     ],
 )
 async def test_a_colour_with_no_finder_in_the_first_look_is_looked_at(finder, sharpness, expected):
@@ -344,7 +344,7 @@ async def test_finder_squares_in_the_first_look_need_no_closer_look():
 async def test_a_refused_page_whose_sharp_view_shows_no_finder_stays_refused(gw):
     http, fake = gw
     await refused_then_looked_at(fake, parameters=FINDER_RULE)
-    fake.closer_finder, fake.closer_sharpness = [[False]], [[0.08]]  # the view's 0.995 green
+    fake.closer_finder, fake.closer_sharpness = [[False]], [[0.8]]  # the view's 0.995 green
     body = (await http.post(URL, json=as_json(encode("JPEG")))).json()
     assert (body["status"], body["decided_by"]) == ("invalid", "threshold")
     assert body["scores"]["green"] == pytest.approx(0.6)  # the first look's

@@ -66,6 +66,11 @@ _BINARIZERS = (zxingcpp.Binarizer.LocalAverage, zxingcpp.Binarizer.GlobalHistogr
 # and the contrast under which a view has no edges to speak of (levels of 255).
 SHARPNESS_WINDOW = 120
 MIN_CONTRAST = 40
+# ... and the edge width (view pixels) over which a view says nothing of finder squares, however
+# coarse the square it frames: a module of a 33-module QR code (version 4) at CODE_SHARE of the
+# view's width. A coarse square seen through a photo's blur, or the wrong square on a page whose
+# code is a blur, must not withdraw a colour (benchmarks/NOTES.md, the finder check's sharpness).
+MAX_EDGE_WIDTH = 4.0
 
 
 def _window_sums(a: np.ndarray, r: int) -> np.ndarray:
@@ -200,12 +205,16 @@ def _grown(grey: np.ndarray, pick: np.ufunc) -> np.ndarray:
 
 
 def sharpness(pixels: np.ndarray) -> float:
-    """How sharp the middle of a UINT8 CHW view is: the share of one-pixel steps, across and
-    along, that cross half its contrast (2nd to 98th percentile of the darkest channel); 0 where
-    the contrast is under MIN_CONTRAST.
+    """How sharp the middle of a UINT8 CHW view is for the size of its own texture: 1 - the
+    edges' width / the texture's pitch, in its darkest channel (2nd to 98th percentile as black
+    and white). 0 where the contrast is under MIN_CONTRAST or the edges are wider than
+    MAX_EDGE_WIDTH pixels.
 
-    A code drawn at two or more pixels a module with sharp edges scores ~0.05-0.15; a photo's
-    blur spreads each edge over several pixels, and its steps stay under half the contrast.
+    Edge width: the pixels between 10% and 90% of the contrast, per crossing of half of it.
+    Pitch: the mean run between two crossings, across and along. A QR code whose edges are narrow
+    against its modules shows finder squares the QR reader finds, however much the view enlarges
+    a small code (an enlargement widens edges and modules alike); a photo's blur widens edges
+    only. Sharp codes score ~0.7-0.9, photos of codes the reader cannot resolve ~0.3-0.6.
     """
     grey = pixels.min(axis=0)
     h, w = grey.shape
@@ -214,11 +223,27 @@ def sharpness(pixels: np.ndarray) -> float:
     low, high = np.percentile(middle, (2, 98))
     if high - low < MIN_CONTRAST:
         return 0.0
-    middle = middle.astype(np.int16)
-    step = (high - low) / 2
-    across = np.abs(np.diff(middle, axis=1)) > step
-    along = np.abs(np.diff(middle, axis=0)) > step
-    return float((across.sum() + along.sum()) / (across.size + along.size))
+    level = (middle - np.float32(low)) / np.float32(high - low)
+    dark = level < 0.5
+    across, along = _crossings(dark), _crossings(dark.T)
+    crossings, span, runs = (a + b for a, b in zip(across, along, strict=True))
+    if runs == 0:
+        return 0.0
+    width = np.count_nonzero((level > 0.1) & (level < 0.9)) / crossings
+    if width > MAX_EDGE_WIDTH:
+        return 0.0
+    return max(0.0, 1.0 - width * runs / span)
+
+
+def _crossings(dark: np.ndarray) -> tuple[int, int, int]:
+    """Along each row of a bool array: the crossings between dark and light in all, and over the
+    rows with two or more, the pixels from the first to the last and the whole runs between."""
+    changes = dark[:, 1:] != dark[:, :-1]
+    count = changes.sum(axis=1)
+    first = changes.argmax(axis=1)
+    last = changes.shape[1] - 1 - changes[:, ::-1].argmax(axis=1)
+    inner = count >= 2
+    return int(count.sum()), int((last - first)[inner].sum()), int((count - 1)[inner].sum())
 
 
 def _read_code_box_at_scale(data: bytes, imaging: ModuleType, image: Image.Image) -> Box | None:
