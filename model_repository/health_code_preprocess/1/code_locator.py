@@ -232,7 +232,7 @@ def sharpness(pixels: np.ndarray) -> float:
     width = np.count_nonzero((level > 0.1) & (level < 0.9)) / crossings
     if width > MAX_EDGE_WIDTH:
         return 0.0
-    return max(0.0, 1.0 - width * runs / span)
+    return float(max(0.0, 1.0 - width * runs / span))
 
 
 def _crossings(dark: np.ndarray) -> tuple[int, int, int]:
