@@ -23,15 +23,16 @@ CODE = (250, 400, 540, 690)  # where page() puts its 290 px code
 BAR = FINDER_SHARPNESS_BAR  # the sharpness from which the finder check withdraws a colour
 
 
-def page(ink=(0, 160, 60)) -> Image.Image:
-    """A white 800 x 1200 page with a random 29-module code of `ink` at CODE."""
+def page(ink=(0, 160, 60), modules: int = 29, side: int = 290, blur: float = 0.0) -> Image.Image:
+    """A white 800 x 1200 page with a random code of `modules` a side and `ink`, `side` px wide
+    from CODE's corner (CODE itself by default), blurred by a Gaussian of radius `blur` px."""
     rng = np.random.default_rng(0)
-    modules = rng.integers(0, 2, (29, 29), dtype=bool)
-    pixels = np.where(modules[..., None], np.array(ink, np.uint8), np.uint8(255))
+    drawn = rng.integers(0, 2, (modules, modules), dtype=bool)
+    pixels = np.where(drawn[..., None], np.array(ink, np.uint8), np.uint8(255))
     out = Image.new("RGB", (800, 1200), "white")
-    code = Image.fromarray(pixels.astype(np.uint8)).resize((290, 290), Image.Resampling.NEAREST)
+    code = Image.fromarray(pixels.astype(np.uint8)).resize((side, side), Image.Resampling.NEAREST)
     out.paste(code, CODE[:2])
-    return out
+    return out.filter(ImageFilter.GaussianBlur(blur)) if blur else out
 
 
 def jpeg(image: Image.Image) -> bytes:
@@ -166,21 +167,11 @@ def test_a_qr_code_beside_the_square_the_view_frames_still_counts_as_seen():
     assert finder and sharp >= BAR
 
 
-def square_page(modules: int, side: int, blur: float) -> tuple[Image.Image, tuple]:
-    """A white 800 x 1200 page with a random square of modules x modules, `side` px wide, blurred
-    (a Gaussian of that radius, in the page's pixels); and the square's box."""
-    rng = np.random.default_rng(0)
-    pixels = np.where(rng.integers(0, 2, (modules, modules), dtype=bool), 0, 255)
-    square = Image.fromarray(pixels.astype(np.uint8)).resize((side, side), Image.Resampling.NEAREST)
-    out = Image.new("RGB", (800, 1200), "white")
-    out.paste(square.convert("RGB"), CODE[:2])
-    return out.filter(ImageFilter.GaussianBlur(blur)), (*CODE[:2], CODE[0] + side, CODE[1] + side)
-
-
 def sharpness_of_view(modules: int, side: int, blur: float) -> float:
-    return code_locator.sharpness(
-        code_locator.code_view(*square_page(modules, side, blur), (400, 240), 127)
-    )
+    """The sharpness of the closer look's view of page()'s code of that size, blurred."""
+    box = (*CODE[:2], CODE[0] + side, CODE[1] + side)
+    image = page((0, 0, 0), modules, side, blur)
+    return code_locator.sharpness(code_locator.code_view(image, box, (400, 240), 127))
 
 
 @pytest.mark.parametrize("side", [290, 60, 40])  # the view shows the last enlarged 3.3 times
