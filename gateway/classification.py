@@ -101,7 +101,8 @@ def classify(
 @dataclass(frozen=True, slots=True)
 class Look:
     """What the closer look saw: the view's scores, whether it found a code (a box), and the
-    finder check of the view (finder None: the closer look model does not report it)."""
+    finder check of the view, or where no code was found of a coarse symbol's (finder None: the
+    closer look model does not report it)."""
 
     scores: NDArray[np.float32]
     found_code: bool

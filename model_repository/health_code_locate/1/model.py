@@ -6,9 +6,10 @@ per QR module) is looked at again around its code, found by code_locator.py in a
 the classifier's input, and classified again. Outputs per request: PIXELS, the view in the
 classifier's input shape, and BOX, the code's box as fractions of the upright image (x0, y0, x1,
 y1); all zeros when no code-like square is on the page (the gateway then keeps the first answer,
-and the view is the blank letterbox padding); FINDER, whether the view (or the page) shows a QR
-code's finder squares, and SHARPNESS, how sharp the view is (code_locator.py's finder check: the
-gateway withdraws a colour whose sharp view shows none). A bad image fails its own request, never
+and the view is the blank letterbox padding); FINDER, whether the view (or the page, or a soft
+view's close read) shows a QR code's finder squares, and SHARPNESS, how sharp the view is
+(code_locator.py's finder check: the gateway withdraws a colour whose sharp view shows none; where
+no code is found, both are of a coarse symbol's view where the page has one, else False and 0). A bad image fails its own request, never
 the batch.
 """
 

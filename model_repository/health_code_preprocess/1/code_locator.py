@@ -36,6 +36,10 @@ from PIL import Image, ImageChops
 Box = tuple[float, float, float, float]  # x0, y0, x1, y1
 
 LOCATE_LONG_SIDE_PX = 400  # the page is reduced (by an integer factor) to about this
+# ... and, for the finder check where nothing is found at that size, to about this: a coarse
+# symbol (modules of ~6 px at 400, wider than the density window) falls apart into small patches
+# there (benchmarks/NOTES.md, the finder check for coarse symbols).
+COARSE_LONG_SIDE_PX = 200
 EDGE_STEP = 32  # a change of this much in any channel over 2 px is an edge (soft edges too)
 WINDOW_FRACTION = 1 / 100  # the density window's half side, of the reduced page's long side
 MIN_DENSITY = 0.08  # of the window's pixels, edges in each direction
@@ -56,6 +60,15 @@ LOOK_SCALE = 2
 # ~2 px a module where the locator needs texture (on the independent pages the locator missed, it
 # found 31 codes of 31 at 3x and 20 at 2x).
 READ_SCALE = 3
+# The finder check's close read, where neither the view nor the page shows finder squares and the
+# view is softer than CLOSE_READ_BELOW: the code's box (and a margin of this share of its side)
+# in the page decoded to fit CLOSE_SCALE times the classifier's input. A photographed code soft
+# in the view often shows its finder squares at twice its resolution (a quarter of the renderer's
+# soft colour codes); a sharp view is not read closer: there the reader finds finder-like
+# patterns in grids of random modules (3 of 1,550 symbols; benchmarks/NOTES.md, the close read).
+CLOSE_SCALE = 4
+CLOSE_MARGIN = 0.15
+CLOSE_READ_BELOW = 0.62
 NO_CODE = np.zeros(4, np.float32)
 # The finder check reads each channel of a tensor twice, with zxing-cpp's local-average binarizer
 # and its global-histogram one: on the renderer's colour pages the second found codes in flat
@@ -97,9 +110,12 @@ def locate_code(image: Image.Image, probability: np.ndarray) -> Box | None:
     return found if found is not None or probability is None else _locate(image, None)
 
 
-def _locate(image: Image.Image, probability: np.ndarray | None) -> Box | None:
-    """locate_code's search, with what the map holds as text masked out (none without a map)."""
-    k = max(1, max(image.size) // LOCATE_LONG_SIDE_PX)
+def _locate(
+    image: Image.Image, probability: np.ndarray | None, long_side: int = LOCATE_LONG_SIDE_PX
+) -> Box | None:
+    """locate_code's search, with what the map holds as text masked out (none without a map), in
+    the page reduced to about `long_side` pixels."""
+    k = max(1, max(image.size) // long_side)
     # Channel by channel, each contiguous: a max over the last axis of an (h, w, 3) array costs
     # five times as much (15 against 3 ms on a 540 x 720 page).
     channels = np.asarray(image.reduce(k) if k > 1 else image, dtype=np.int16).transpose(2, 0, 1)
@@ -367,15 +383,43 @@ def look_closer_checked(
     """look_closer, and the finder check of what it saw: whether a QR code's finder squares show
     in the view or, where they do not, the QR reader finds a QR code in the look's decode of the
     page (the view may frame the wrong square, a card's icons beside a small code: ~3 ms, paid
-    only where the view shows none); and the view's sharpness. No code found: False and 0."""
+    only where the view shows none) or, for a soft view, in the code's box at CLOSE_SCALE (~7 ms,
+    paid only where neither shows one); and the view's sharpness.
+
+    No code found: the view is blank and the box NO_CODE, and the finder check is of a coarse
+    symbol where the page has one (a square of texture in a coarser copy of the page, modules too
+    big for the locator at its own size; the QR reader has found no QR code in the page), else
+    False and 0: a sharp coarse Data Matrix or PDF417 is no health code either."""
     view, box, image = _look(data, imaging)
-    if not box.any():
-        return view, box, False, 0.0
     height, width = imaging.INPUT_SHAPE[1:]
+    if not box.any():
+        symbol = _locate(image, None, COARSE_LONG_SIDE_PX)
+        if symbol is None:
+            return view, box, False, 0.0
+        seen = code_view(image, symbol, (height, width), imaging.PAD_VALUE)
+        return view, box, shows_finder(seen), sharpness(seen)
     # A PNG comes whole: reduced to about the look's size, as the reader needs.
     page = _reduced_to(image, (LOOK_SCALE * height, LOOK_SCALE * width))
-    found = shows_finder(view) or read_code_box(page) is not None
-    return view, box, found, sharpness(view)
+    sharp = sharpness(view)
+    found = (
+        shows_finder(view)
+        or read_code_box(page) is not None
+        or (sharp < CLOSE_READ_BELOW and shows_finder(_close_up(data, imaging, image, box)))
+    )
+    return view, box, found, sharp
+
+
+def _close_up(data: bytes, imaging: ModuleType, image: Image.Image, box: np.ndarray) -> np.ndarray:
+    """The code's box (box: fractions of the page), CLOSE_MARGIN around it, as a UINT8 CHW array
+    of the page decoded to fit CLOSE_SCALE times the classifier's input (a PNG: `image`, the
+    look's decode, which is the whole page)."""
+    height, width = imaging.INPUT_SHAPE[1:]
+    close = (CLOSE_SCALE * height, CLOSE_SCALE * width)
+    page = image if imaging.sniff_format(data) == "png" else imaging.decode_upright(data, close)
+    x0, y0, x1, y1 = box * np.array([page.width, page.height, page.width, page.height])
+    margin = CLOSE_MARGIN * max(x1 - x0, y1 - y0)
+    crop = page.crop(tuple(round(v) for v in (x0 - margin, y0 - margin, x1 + margin, y1 + margin)))
+    return np.ascontiguousarray(np.asarray(crop).transpose(2, 0, 1))
 
 
 def _look(data: bytes, imaging: ModuleType) -> tuple[np.ndarray, np.ndarray, Image.Image]:
