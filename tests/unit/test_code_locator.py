@@ -191,7 +191,7 @@ def test_a_sharp_view_is_not_read_closer(monkeypatch):
     """At four times the resolution the reader finds finder-like patterns in random grids."""
     read = []
     monkeypatch.setattr(code_locator, "_close_up", lambda *args: read.append(args))
-    view, box, finder, sharp = code_locator.look_closer_checked(jpeg(page()), imaging)
+    _, box, finder, sharp = code_locator.look_closer_checked(jpeg(page()), imaging)
     assert box.any() and not finder and sharp >= code_locator.CLOSE_READ_BELOW
     assert read == []
 

@@ -9,8 +9,8 @@ y1); all zeros when no code-like square is on the page (the gateway then keeps t
 and the view is the blank letterbox padding); FINDER, whether the view (or the page, or a soft
 view's close read) shows a QR code's finder squares, and SHARPNESS, how sharp the view is
 (code_locator.py's finder check: the gateway withdraws a colour whose sharp view shows none; where
-no code is found, both are of a coarse symbol's view where the page has one, else False and 0). A bad image fails its own request, never
-the batch.
+no code is found, both are of a coarse symbol's view where the page has one, else False and 0).
+A bad image fails its own request, never the batch.
 """
 
 from __future__ import annotations

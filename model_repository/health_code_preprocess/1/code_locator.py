@@ -38,8 +38,8 @@ Box = tuple[float, float, float, float]  # x0, y0, x1, y1
 LOCATE_LONG_SIDE_PX = 400  # the page is reduced (by an integer factor) to about this
 # ... and, for the finder check where nothing is found at that size, to about this: a coarse
 # symbol (modules of ~6 px at 400, wider than the density window) falls apart into small patches
-# there (benchmarks/NOTES.md, the finder check for coarse symbols).
-COARSE_LONG_SIDE_PX = 200
+# there; at 200 a tall one still did (benchmarks/NOTES.md, the finder check for coarse symbols).
+COARSE_LONG_SIDE_PX = 133
 EDGE_STEP = 32  # a change of this much in any channel over 2 px is an edge (soft edges too)
 WINDOW_FRACTION = 1 / 100  # the density window's half side, of the reduced page's long side
 MIN_DENSITY = 0.08  # of the window's pixels, edges in each direction
