@@ -169,7 +169,7 @@ def test_a_qr_code_beside_the_square_the_view_frames_still_counts_as_seen():
 
 def dense_qr_page(side: int = 240) -> bytes:
     """A 1440 x 2400 JPEG page with a 73-module QR code (version 14) `side` px wide: ~1.1 px a
-    module at the look's decode (the view enlarges it, soft), ~2.2 in the close read's."""
+    module at the look's decode (the view enlarges it, soft), ~2 in the close read's."""
     import segno
 
     modules = np.pad(segno.make("h" * 10, error="h", version=14).matrix, 4).astype(bool)
