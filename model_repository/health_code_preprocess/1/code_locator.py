@@ -267,15 +267,23 @@ def _read_code_box_at_scale(data: bytes, imaging: ModuleType, image: Image.Image
     the pixels of `image`, the closer look's decode."""
     height, width = imaging.INPUT_SHAPE[1:]
     box = (READ_SCALE * height, READ_SCALE * width)
-    # A PNG comes whole: the look's decode serves. A DCT-scaled JPEG is decoded again, larger.
-    fits = image.height >= box[0] or image.width >= box[1]
-    page = image if fits else imaging.decode_upright(data, box)
-    page = _reduced_to(page, box)
+    page = _reduced_to(_page_at(data, imaging, image, box), box)
     found = read_code_box(page)
     if found is None:
         return None
     sx, sy = image.width / page.width, image.height / page.height
     return found[0] * sx, found[1] * sy, found[2] * sx, found[3] * sy
+
+
+def _page_at(
+    data: bytes, imaging: ModuleType, image: Image.Image, box: tuple[int, int]
+) -> Image.Image:
+    """The page decoded to fit a (height, width) box: `image`, the look's decode, where it is
+    whole (a PNG) or already that large; else the bytes decoded again, larger (a JPEG is
+    DCT-scaled to the look's size)."""
+    whole = imaging.sniff_format(data) == "png"
+    fits = image.height >= box[0] or image.width >= box[1]
+    return image if whole or fits else imaging.decode_upright(data, box)
 
 
 def _reduced_to(image: Image.Image, box: tuple[int, int]) -> Image.Image:
@@ -411,11 +419,9 @@ def look_closer_checked(
 
 def _close_up(data: bytes, imaging: ModuleType, image: Image.Image, box: np.ndarray) -> np.ndarray:
     """The code's box (box: fractions of the page), CLOSE_MARGIN around it, as a UINT8 CHW array
-    of the page decoded to fit CLOSE_SCALE times the classifier's input (a PNG: `image`, the
-    look's decode, which is the whole page)."""
+    of the page decoded to fit CLOSE_SCALE times the classifier's input."""
     height, width = imaging.INPUT_SHAPE[1:]
-    close = (CLOSE_SCALE * height, CLOSE_SCALE * width)
-    page = image if imaging.sniff_format(data) == "png" else imaging.decode_upright(data, close)
+    page = _page_at(data, imaging, image, (CLOSE_SCALE * height, CLOSE_SCALE * width))
     x0, y0, x1, y1 = box * np.array([page.width, page.height, page.width, page.height])
     margin = CLOSE_MARGIN * max(x1 - x0, y1 - y0)
     crop = page.crop(tuple(round(v) for v in (x0 - margin, y0 - margin, x1 + margin, y1 + margin)))
