@@ -48,6 +48,15 @@ def served_by(service: LocalService, replica: int) -> float:
     return sum(float(value) for value in _COUNT.findall(text))
 
 
+def version_ready(service: LocalService, replica: int, version: str) -> bool:
+    """Whether replica `replica` serves `version` (not while it restarts: refused then)."""
+    url = f"{service.triton_http_url(replica)}/v2/models/{MODEL}/versions/{version}/ready"
+    try:
+        return httpx.get(url, timeout=5).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
 def replica_pid(service: LocalService, replica: int) -> int | None:
     """The pid of replica `replica`'s tritonserver, from its command line."""
     port = f"--grpc-port={service.triton_grpc_url(replica).rsplit(':', 1)[1]}"
@@ -107,13 +116,7 @@ def test_a_new_version_published_under_load_reaches_both_replicas_with_no_failur
     with BackgroundLoad(replicated.base_url, SEED_JPEG.read_bytes()) as load:
         new = str(publish(model_dir / str(current) / "model.onnx", replicated.model_repository))
 
-        def ready_everywhere() -> bool:
-            urls = [
-                f"{replicated.triton_http_url(r)}/v2/models/{MODEL}/versions/{new}/ready"
-                for r in (0, 1)
-            ]
-            return all(httpx.get(url, timeout=5).status_code == 200 for url in urls)
-
+        ready_everywhere = lambda: all(version_ready(replicated, r, new) for r in (0, 1))  # noqa: E731
         assert wait_for(ready_everywhere, 90), replicated.log_tail()
         served = lambda: [a.body.get("model_version") for a in load.answers[-5:]]  # noqa: E731
         assert wait_for(lambda: served() == [new] * 5, 60)
