@@ -152,6 +152,39 @@ def test_the_finder_check_sees_none_in_a_square_of_modules_that_is_no_qr_code():
     assert not code_locator.shows_finder(tensor(Image.new("RGB", (720, 1600), "white")))
 
 
+def symbol(fmt: str, text: str, scale: int, blur: float) -> np.ndarray:
+    """A symbol zxing-cpp writes (with its quiet zone), `scale` px a module, blurred: grey."""
+    import zxingcpp
+
+    made = zxingcpp.create_barcode(text, zxingcpp.barcode_format_from_str(fmt))
+    grey = Image.fromarray(np.asarray(zxingcpp.write_barcode_to_image(made, scale=scale)))
+    return np.asarray(grey.filter(ImageFilter.GaussianBlur(blur)))
+
+
+def read_whole_family(grey: np.ndarray) -> list[str]:
+    import zxingcpp
+
+    found = zxingcpp.read_barcodes(grey, formats=zxingcpp.BarcodeFormat.QRCode, return_errors=True)
+    return [str(r.format) for r in found]
+
+
+def test_an_aztec_codes_bullseye_is_no_finder_square():
+    """The QR family's reader takes a soft Aztec code's bullseye for a Micro QR code's finder;
+    it sits in the middle of its symbol, data all round it, and does not count."""
+    aztec = symbol("Aztec", "healthcode check 0", scale=4, blur=2.0)
+    assert read_whole_family(aztec) == ["Micro QR Code"]  # what the reader alone reports
+    assert code_locator.read_qr(aztec) == []
+    assert not code_locator.shows_finder(np.stack([aztec] * 3))
+
+
+@pytest.mark.parametrize("turns", [0, 1, 2, 3])
+def test_a_micro_qr_codes_finder_at_its_corner_still_counts(turns):
+    """A real one-finder symbol, in any orientation: its finder has quiet zone outside it."""
+    micro = np.ascontiguousarray(np.rot90(symbol("MicroQRCode", "HC0", scale=3, blur=1.6), turns))
+    assert [str(r.format) for r in code_locator.read_qr(micro)] == ["Micro QR Code"]
+    assert code_locator.shows_finder(np.stack([micro] * 3))
+
+
 def test_a_qr_code_beside_the_square_the_view_frames_still_counts_as_seen():
     """The locator frames the biggest square of texture; a smaller QR code elsewhere on the page
     (a code in a card beside a grid of icons) is found by the QR reader in the page."""

@@ -26,6 +26,7 @@ classifier, which has learnt "a square of status-coloured texture" (training/MOD
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from types import ModuleType
 
@@ -75,6 +76,13 @@ NO_CODE = np.zeros(4, np.float32)
 # colour the first missed, and neither found a finder in any of the independent symbols
 # (benchmarks/NOTES.md, the finder check).
 _BINARIZERS = (zxingcpp.Binarizer.LocalAverage, zxingcpp.Binarizer.GlobalHistogram)
+# read_qr: the QR family's symbols with one finder square, and where their finder's quiet zone is
+# looked for: 1.5 modules beyond its outer edges, inside the 2 modules of quiet zone the smallest
+# QR symbols have (4 for a QR code), on the dark ring 2 modules round the square an Aztec
+# bullseye's rings show the reader; and the share of those pixels that must be quiet.
+_ONE_FINDER = (zxingcpp.BarcodeFormat.MicroQRCode, zxingcpp.BarcodeFormat.RMQRCode)
+QUIET_AT = 1.5
+QUIET_SHARE = 0.85
 # sharpness: the middle this many pixels a side of a view (its code: the view is centred on it),
 # and the contrast under which a view has no edges to speak of (levels of 255).
 SHARPNESS_WINDOW = 120
@@ -156,6 +164,67 @@ def _locate(
     return None if best is None else best[1]
 
 
+def read_qr(grey: Image.Image | np.ndarray, **options: object) -> list[zxingcpp.Result]:
+    """The QR codes the QR reader finds in a greyscale image, decodable or not (return_errors: a
+    code it locates but cannot decode, a photo's blur or a logo over its middle, is still a code),
+    less the one-finder symbols whose finder square has no quiet zone outside it.
+
+    zxing-cpp's QRCode format is the QR family: it also reports Micro QR and rMQR codes, which
+    have one finder square. The reader takes one finder of a health code it cannot read whole for
+    one (so they count), but also the bullseye of an Aztec code, whose rings pass for a finder
+    square. A finder square sits at a corner of its symbol, with light quiet zone outside its two
+    outer edges; a bullseye sits in the middle of its symbol, with rings and data all round
+    (benchmarks/NOTES.md, the finder check and Aztec codes)."""
+    found = zxingcpp.read_barcodes(
+        grey, formats=zxingcpp.BarcodeFormat.QRCode, return_errors=True, **options
+    )
+    return [r for r in found if r.format not in _ONE_FINDER or _quiet_outside(np.asarray(grey), r)]
+
+
+def _quiet_outside(grey: np.ndarray, result: zxingcpp.Result) -> bool:
+    """Whether the pixels QUIET_AT modules beyond the outer edges of a one-finder symbol's finder
+    square (at its top-left corner, in the symbol's own orientation) are mostly of the quiet
+    zone's shade: light where the finder's centre is dark, dark where it is light. Pixels beyond
+    the image count as quiet: the picture's edge is no data."""
+    p = result.position
+    corners = (p.top_left, p.top_right, p.bottom_right, p.bottom_left)
+    symbol = np.array([(c.x, c.y) for c in corners], np.float64)
+    top_left, top_right, _, bottom_left = symbol
+    across, down = _modules_of(result)
+    step_x, step_y = (top_right - top_left) / across, (bottom_left - top_left) / down
+    along = np.linspace(0.0, 7.0, 15)[:, None]  # the finder square is 7 modules a side
+    band = np.concatenate(
+        [
+            top_left - QUIET_AT * step_x + along * step_y,
+            top_left - QUIET_AT * step_y + along * step_x,
+            [top_left - QUIET_AT * (step_x + step_y)],
+        ]
+    )
+    h, w = grey.shape
+    xs, ys = np.rint(band[:, 0]).astype(int), np.rint(band[:, 1]).astype(int)
+    inside = (xs >= 0) & (xs < w) & (ys >= 0) & (ys < h)
+    x0, y0 = np.clip(symbol.min(axis=0).astype(int), 0, (w - 1, h - 1))
+    x1, y1 = np.clip(symbol.max(axis=0).astype(int), 0, (w - 1, h - 1)) + 1
+    low, high = np.percentile(grey[y0:y1, x0:x1], (10, 90))
+    middle = (low + high) / 2
+    cx, cy = np.clip(np.rint(top_left + 3.5 * (step_x + step_y)), 0, (w - 1, h - 1)).astype(int)
+    light = grey[ys[inside], xs[inside]] >= middle
+    quiet = light if grey[cy, cx] < middle else ~light
+    return int(quiet.sum()) + int((~inside).sum()) >= QUIET_SHARE * len(band)
+
+
+def _modules_of(result: zxingcpp.Result) -> tuple[int, int]:
+    """A one-finder symbol's modules along its top edge and its left edge, from the version the
+    reader found (Micro QR M1-M4: 11-17 a side; rMQR R<height>x<width>); 13 where it found none."""
+    version = str((result.extra or {}).get("Version", ""))
+    if micro := re.fullmatch(r"M([1-4])", version):
+        side = 9 + 2 * int(micro[1])
+        return side, side
+    if rectangular := re.fullmatch(r"R(\d+)x(\d+)", version):
+        return int(rectangular[2]), int(rectangular[1])
+    return 13, 13
+
+
 def read_code_box(image: Image.Image) -> Box | None:
     """The box of a QR code a QR reader finds in the page (decodable or not), or None.
 
@@ -166,11 +235,8 @@ def read_code_box(image: Image.Image) -> Box | None:
     # PIL's per-pixel minimum: numpy's min over the channel axis costs ten times as much.
     darkest = ImageChops.darker(ImageChops.darker(r, g), b)
     for grey in (image.convert("L"), darkest):
-        # return_errors: a code the reader locates but cannot decode (a photo's blur, a logo
-        # over its middle) is still a code. try_invert off: codes are dark on light.
-        found = zxingcpp.read_barcodes(
-            grey, formats=zxingcpp.BarcodeFormat.QRCode, return_errors=True, try_invert=False
-        )
+        # try_invert off: codes are dark on light.
+        found = read_qr(grey, try_invert=False)
         if found:
             p = found[0].position
             corners = (p.top_left, p.top_right, p.bottom_right, p.bottom_left)
@@ -191,9 +257,7 @@ def shows_finder(pixels: np.ndarray) -> bool:
     """
     for grey in _finder_channels(pixels):
         for binarizer in _BINARIZERS:
-            if zxingcpp.read_barcodes(
-                grey, formats=zxingcpp.BarcodeFormat.QRCode, return_errors=True, binarizer=binarizer
-            ):
+            if read_qr(grey, binarizer=binarizer):
                 return True
     return False
 
