@@ -27,7 +27,14 @@ import httpx
 import numpy as np
 
 from benchmarks import time_screens
-from benchmarks.code_screens import LABELS, Page, status_page, symbol_page, wider_page
+from benchmarks.code_screens import (
+    LABELS,
+    Page,
+    status_page,
+    symbol_page,
+    wider_page,
+    written_page,
+)
 from benchmarks.systems import gateway_triton
 from gateway.classification import classify
 
@@ -35,7 +42,12 @@ KINDS = ("screenshot", "resaved", "photo")
 THRESHOLDS = (0.5, 0.66, 0.8, 0.9, 0.95)
 COARSE = 25  # modules a side: QR versions 1 and 2
 # the sets benchmarks.code_screens draws
-SCREENS = {"status": status_page, "wider": wider_page, "symbols": symbol_page}
+SCREENS = {
+    "status": status_page,
+    "wider": wider_page,
+    "symbols": symbol_page,
+    "written": written_page,
+}
 
 
 def case(kind: str, i: int, seed: int, screens: str = "status") -> tuple[bytes, Page]:
@@ -151,7 +163,8 @@ def main(argv: list[str] | None = None) -> int:
         "every seed in NOTES.md before 2026-12-06 used it) or 'wider' (other layouts, emblems, "
         "tinted pages, payment codes, codes in no status colour, calendars) or 'symbols' (the "
         "wider set's colour pages; as invalid pages, status-coloured 2D symbols that are not QR "
-        "codes)",
+        "codes) or 'written' (as 'symbols', with Aztec, Data Matrix and PDF417 codes zxing-cpp "
+        "writes)",
     )
     parser.add_argument("--out", type=Path, help="write the results as JSON here")
     parser.add_argument(

@@ -13,10 +13,12 @@ from benchmarks.code_screens import (
     SYMBOLS,
     WIDER_COLOUR_LAYOUTS,
     WIDER_INVALID_KINDS,
+    WRITTEN,
     Page,
     status_page,
     symbol_page,
     wider_page,
+    written_page,
 )
 from benchmarks.recognition import COARSE, answer_at, score
 
@@ -53,6 +55,17 @@ def test_the_symbols_set_draws_every_symbol_and_no_qr_code_on_its_invalid_pages(
         # any QR code, whole or not; an Aztec bullseye may pass for a micro QR code's one finder
         found = zxingcpp.read_barcodes(grey, return_errors=True)
         assert not [r for r in found if r.format == zxingcpp.BarcodeFormat.QRCode], page.drawn
+
+
+def test_the_written_set_draws_real_symbols_of_every_kind_on_its_invalid_pages():
+    import zxingcpp
+
+    pages = [written_page(random.Random(i), LABELS[i % 4]) for i in range(40)]
+    invalid = [p for p in pages if p.label == "invalid"]
+    assert {p.drawn.split("/")[1] for p in invalid} == set(WRITTEN)
+    for page in invalid:  # the symbol reads as what it is: zxing-cpp wrote it
+        kind = zxingcpp.barcode_format_from_str(page.drawn.split("/")[1])
+        assert zxingcpp.read_barcodes(page.image, formats=kind), page.drawn
 
 
 def test_a_page_is_fixed_by_its_seed():
