@@ -186,9 +186,7 @@ def _quiet_outside(grey: np.ndarray, result: zxingcpp.Result) -> bool:
     square (at its top-left corner, in the symbol's own orientation) are mostly of the quiet
     zone's shade: light where the finder's centre is dark, dark where it is light. Pixels beyond
     the image count as quiet: the picture's edge is no data."""
-    p = result.position
-    corners = (p.top_left, p.top_right, p.bottom_right, p.bottom_left)
-    symbol = np.array([(c.x, c.y) for c in corners], np.float64)
+    symbol = _corners(result)
     top_left, top_right, _, bottom_left = symbol
     across, down = _modules_of(result)
     step_x, step_y = (top_right - top_left) / across, (bottom_left - top_left) / down
@@ -211,6 +209,13 @@ def _quiet_outside(grey: np.ndarray, result: zxingcpp.Result) -> bool:
     light = grey[ys[inside], xs[inside]] >= middle
     quiet = light if grey[cy, cx] < middle else ~light
     return int(quiet.sum()) + int((~inside).sum()) >= QUIET_SHARE * len(band)
+
+
+def _corners(result: zxingcpp.Result) -> np.ndarray:
+    """The corners of a symbol the reader found, (x, y) from its top-left clockwise: 4 x 2."""
+    p = result.position
+    corners = (p.top_left, p.top_right, p.bottom_right, p.bottom_left)
+    return np.array([(c.x, c.y) for c in corners], np.float64)
 
 
 def _modules_of(result: zxingcpp.Result) -> tuple[int, int]:
@@ -238,10 +243,9 @@ def read_code_box(image: Image.Image) -> Box | None:
         # try_invert off: codes are dark on light.
         found = read_qr(grey, try_invert=False)
         if found:
-            p = found[0].position
-            corners = (p.top_left, p.top_right, p.bottom_right, p.bottom_left)
-            xs, ys = [c.x for c in corners], [c.y for c in corners]
-            return float(min(xs)), float(min(ys)), float(max(xs)), float(max(ys))
+            corners = _corners(found[0])
+            (x0, y0), (x1, y1) = corners.min(axis=0), corners.max(axis=0)
+            return float(x0), float(y0), float(x1), float(y1)
     return None
 
 
