@@ -487,7 +487,7 @@ def symbol_page(rng: random.Random, label: str | None = None) -> Page:
 
 # The fourth set: the symbols zxing-cpp's writer makes, real Aztec, Data Matrix and PDF417 codes
 # (an Aztec code's bullseye passes for a Micro QR code's finder with the QR reader: NOTES
-# 2026-12-07, 07:00), drawn square in the code's place as the symbols set's are.
+# 2026-12-07, 06:40), drawn square in the code's place as the symbols set's are.
 WRITTEN = ("Aztec", "DataMatrix", "PDF417")
 
 

@@ -39,7 +39,7 @@ UNSURE_WITH_CODE = (("photo", 44, 1, True), ("photo", 89, 1, False))
 # of 0.74 and 0.88, which the sharpness before 2026-12-07 took for blurred (the bar: 0.62); and
 # three coarse stacks of bars (seeds 58-60) in which the locator finds no code, checked in a
 # coarser copy of the page.
-# (kind, page, seed)
+# (kind, page, seed, screens)
 SYMBOLS = (
     *(("screenshot", page, 50, "symbols") for page in (7, 75, 79, 83)),
     ("photo", 43, 55, "symbols"),
