@@ -6,10 +6,10 @@ screen (benchmarks.time_screens.encode) to a real `healthcode serve` (embedded T
 as a raw image body. Reports, per kind of image: right answers; invalid pages answered as a
 colour (the error that must stay rare: issue 11 allows one in 270); colour recall; what each
 drawn page kind got (colour codes split by QR density: "coarse" is versions 1-2); what decided
-the answers (model, threshold, closer_look); and the same from the answers' scores at other
-thresholds of the decision rule (HEALTHCODE_MIN_COLOUR_PROBABILITY), so that an operator sees
-the trade-off on pages the model never saw. An answer from the closer look carries its view's
-scores, so the curve is exact for the first look and approximate for those.
+the answers (model, threshold, closer_look, code_colour, ...); and the same from the answers'
+scores at other thresholds of the decision rule (HEALTHCODE_MIN_COLOUR_PROBABILITY), so that an
+operator sees the trade-off on pages the model never saw. An answer from the closer look
+carries its view's scores, so the curve is exact for the first look and approximate for those.
 """
 
 from __future__ import annotations
@@ -96,6 +96,15 @@ def score(pages: list[Page], answers: list[dict]) -> dict:
     for page, s in zip(pages, status, strict=True):
         density = "" if not page.modules else "/coarse" if page.modules <= COARSE else "/dense"
         by_drawn[page.drawn + density][s] += 1
+
+    def added(decided_by: str) -> dict[str, int]:
+        """The answers so decided: right, and invalid pages answered a colour."""
+        so = [i for i, a in enumerate(answers) if a["decided_by"] == decided_by]
+        return {
+            "right": sum(status[i] == labels[i] for i in so),
+            "invalid_as_colour": sum(labels[i] == "invalid" for i in so),
+        }
+
     curve = {}
     for t in THRESHOLDS:
         at = [answer_at(a["scores"], t) for a in answers]
@@ -112,19 +121,10 @@ def score(pages: list[Page], answers: list[dict]) -> dict:
         "colour": len(colour),
         "colour_right": sum(status[i] == labels[i] for i in colour),
         "decided_by": dict(Counter(a["decided_by"] for a in answers)),
-        # What the closer look added: without it, these answers would have been "invalid".
-        "from_closer_look": {
-            "right": sum(
-                s == label
-                for s, label, a in zip(status, labels, answers, strict=True)
-                if a["decided_by"] == "closer_look"
-            ),
-            "invalid_as_colour": sum(
-                label == "invalid"
-                for label, a in zip(labels, answers, strict=True)
-                if a["decided_by"] == "closer_look"
-            ),
-        },
+        # What the closer look added, from its view or its code's ink: without it, these answers
+        # would have been "invalid".
+        "from_closer_look": added("closer_look"),
+        "from_code_colour": added("code_colour"),
         "by_drawn": {d: dict(c) for d, c in sorted(by_drawn.items())},
         "rule_curve": curve,
     }

@@ -31,6 +31,7 @@ from gateway.classification import (
     Look,
     after_closer_look,
     classify,
+    ink_status,
 )
 from gateway.metrics import Metrics
 from gateway.routing import ModelRoute, Usage, image_inputs, pixels_inputs
@@ -198,13 +199,16 @@ class Analysis:
             self.metrics.closer_looks.labels("failed").inc()
             return first, None
         found = bool(box.any())
-        # The view's finder check; a closer look model without it: not known.
+        # The view's finder check and the page's code's ink; a closer look model without them:
+        # not known.
         finder, sharpness = result.as_numpy("FINDER"), result.as_numpy("SHARPNESS")
+        ink = result.as_numpy("INK")
         look = Look(
             scores[0],
             found,
             None if finder is None else bool(finder.reshape(-1)[0]),
             0.0 if sharpness is None else float(sharpness.reshape(-1)[0]),
+            None if ink is None or ink.size != 3 else ink_status(ink.reshape(-1)),
         )
         answer, outcome = after_closer_look(first, rule, look, route.labels)
         self.metrics.closer_looks.labels(outcome).inc()

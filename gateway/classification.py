@@ -14,6 +14,7 @@ code, so where the closer look finds none the colour is withdrawn (`invalid`, `d
 
 from __future__ import annotations
 
+import colorsys
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -39,7 +40,8 @@ class Classification:
     # "model": the most probable class; "threshold": the decision rule refused a colour;
     # "closer_look": a colour the rule accepted in the page around its code; "no_code": a colour
     # withdrawn because the page has no code the closer look could find; "no_finder": a colour
-    # withdrawn because its code, seen sharp, shows no QR finder squares
+    # withdrawn because its code, seen sharp, shows no QR finder squares; "code_colour": a refused
+    # page answered with the colour its first look saw most, which its decoded QR code is inked in
     decided_by: str
 
 
@@ -98,16 +100,37 @@ def classify(
     return Classification(best, scores[best], scores, version, "model")
 
 
+# The status a decoded QR code's ink shows (code_locator.read_ink: RGB in [0, 1], white-balanced):
+# its hue in degrees within one of these ranges, and at least INK_MIN_CHROMA of colour (max - min
+# channel). Wider than the renderer's shades (training/colours.py), narrow enough that no blue,
+# purple, teal or black ink (the renderer's, and the independent pages', invalid codes) passes;
+# orange (15-30) is neither yellow nor red (benchmarks/NOTES.md, the code's ink).
+INK_HUES = {"green": (75.0, 175.0), "yellow": (30.0, 70.0), "red": (-25.0, 15.0)}
+INK_MIN_CHROMA = 0.2
+
+
+def ink_status(ink: NDArray[np.float32] | None) -> str | None:
+    """The status whose ink `ink` is (RGB in [0, 1]), or None: no code read, or no status's."""
+    if ink is None or float(ink.max() - ink.min()) < INK_MIN_CHROMA:
+        return None
+    hue = colorsys.rgb_to_hsv(*(float(c) for c in ink))[0] * 360
+    return next(
+        (s for s, (lo, hi) in INK_HUES.items() if lo <= hue <= hi or lo <= hue - 360 <= hi), None
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Look:
     """What the closer look saw: the view's scores, whether it found a code (a box), and the
     finder check of the view, or where no code was found of a coarse symbol's (finder None: the
-    closer look model does not report it)."""
+    closer look model does not report it), and the status its decoded QR code's ink shows (None:
+    no code read, an ink of no status, or a closer look model that does not report it)."""
 
     scores: NDArray[np.float32]
     found_code: bool
     finder: bool | None = None
     sharpness: float = 0.0
+    ink: str | None = None
 
 
 def after_closer_look(
@@ -115,21 +138,41 @@ def after_closer_look(
 ) -> tuple[Classification, str]:
     """The answer after a closer look and the look's outcome (the metrics label).
 
-    A refused page: the view's colour at or above the rule's bar for it ("colour"), else the
-    first answer ("invalid"; "no_code" where no code was found; "no_finder" where the view's
-    colour cleared the bar but its sharp code shows no finder squares). Every extra look is
-    another chance of a false colour, hence bars of its own (training/MODEL_CARD.md, the closer
-    look), the stricter where the first look saw almost no colour. A colour: withdrawn where the
-    view is sharp and shows no finder squares ("no_finder"); else kept where a code was found or
-    the colour is at or over the code check's bar ("confirmed"), withdrawn where neither
-    ("withdrawn").
+    A refused page: the view's colour at or above the rule's bar for it ("colour"); else, where
+    the first look saw a colour at the rule's floor or more and a QR code decoded in the page is
+    inked in the colour it saw most, that colour ("code_colour": a decoded code is a QR code,
+    and its modules' colour is the status); else the first answer ("invalid"; "no_code" where no
+    code was found; "no_finder" where the view's colour cleared the bar but its sharp code shows
+    no finder squares). Every extra look is another chance of a false colour, hence bars of its
+    own (training/MODEL_CARD.md, the closer look), the stricter where the first look saw almost
+    no colour. A colour: kept where a decoded code is inked in it ("confirmed"); else withdrawn
+    where the view is sharp and shows no finder squares ("no_finder"); else kept where a code was
+    found or the colour is at or over the code check's bar ("confirmed"), withdrawn where
+    neither ("withdrawn").
     """
     if first.status != INVALID:
+        if look.ink == first.status:
+            return first, "confirmed"
         if rule.finderless(look):
             return _withdrawn(first, "no_finder"), "no_finder"
         if look.found_code or first.confidence >= rule.check_colours_below:
             return first, "confirmed"
         return _withdrawn(first, "no_code"), "withdrawn"
+    answer, outcome = _from_view(first, rule, look, labels)
+    if outcome == "colour":
+        return answer, outcome
+    colours = {label: p for label, p in first.scores.items() if label != INVALID}
+    seen = max(colours, key=colours.__getitem__)
+    if look.ink != seen or colours[seen] < rule.min_first_colour:
+        return first, outcome
+    answer = replace(first, status=seen, confidence=colours[seen], decided_by="code_colour")
+    return answer, "code_colour"
+
+
+def _from_view(
+    first: Classification, rule: CloserLookRule, look: Look, labels: tuple[str, ...]
+) -> tuple[Classification, str]:
+    """A refused page's answer from its view alone, and the outcome (after_closer_look)."""
     if not look.found_code:
         return first, "no_code"
     answer = classify(look.scores, labels, first.model_version, rule.bar(first))

@@ -91,12 +91,22 @@ def _result_schema(labels: tuple[str, ...]) -> dict[str, Any]:
             "model_version": {"type": "string", "description": "The serving classifier's."},
             "decided_by": {
                 "type": "string",
-                "enum": ["model", "threshold", "closer_look", "no_code", "no_finder"],
+                "enum": [
+                    "model",
+                    "threshold",
+                    "closer_look",
+                    "code_colour",
+                    "no_code",
+                    "no_finder",
+                ],
                 "description": "`model`: the most probable class. `threshold`: a colour was "
                 f"below the minimum colour probability, so the answer is `{INVALID}`. "
                 "`closer_look`: the page, refused at first, was classified again around its "
                 "code, and the colour cleared the closer look's own bar there (`scores` "
-                "and `confidence` are that look's). `no_code`: the model's colour was not "
+                "and `confidence` are that look's). `code_colour`: the page, refused at first, "
+                "shows a QR code the reader decoded, inked in the colour the model saw most, "
+                "and that colour is the answer (`scores` and `confidence` are the model's). "
+                "`no_code`: the model's colour was not "
                 "near-certain and the closer look found no code in the page, so the answer is "
                 f"`{INVALID}` (a health code page shows its code). `no_finder`: the model's "
                 "colour is on a square of modules that, seen sharp, shows no QR finder squares "

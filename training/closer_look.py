@@ -38,6 +38,7 @@ from gateway.classification import (
     CLOSER_FLOOR_PARAMETER,
     CLOSER_UNSEEN_PARAMETER,
     THRESHOLD_PARAMETER,
+    ink_status,
 )
 from training.dataset import (
     DATA_DIR,
@@ -83,12 +84,13 @@ CODE_IN_BOX = 0.6
 BOX_ON_CODE = 0.3
 
 
-def _view(task: Task) -> tuple[np.ndarray, bool, float] | None:
-    """A page's closer look as served: its view, and the view's finder check and sharpness;
-    None where no code is found."""
+def _view(task: Task) -> tuple[np.ndarray | None, bool, float, np.ndarray]:
+    """A page's closer look as served: its view (None where no code is found), the view's finder
+    check and sharpness, and the ink of a code decoded in the page (code_locator.CloserLook's,
+    as a plain tuple: that class cannot be unpickled outside the process that imported it)."""
     _, data = render_task(task)
-    pixels, box, finder, sharp = look_closer_checked(data)
-    return (pixels, finder, sharp) if box.any() else None
+    look = look_closer_checked(data)
+    return look.view if look.box.any() else None, look.finder, look.sharpness, look.ink
 
 
 def _code_map(screen: Image.Image) -> Image.Image:
@@ -176,15 +178,23 @@ def view_scores(
     looked = np.flatnonzero(looked_at)
     seeds = split_seeds(split, count, seed)
     tasks = [(seeds[i], split) for i in looked]
-    views = list(in_processes(_view, tasks, workers))
+    looks = list(in_processes(_view, tasks, workers))
     out = np.full(first.shape, np.nan, np.float32)
     finderless = np.zeros(len(first), bool)
-    found = [i for i, view in zip(looked, views, strict=True) if view is not None]
+    ink = np.full(len(first), -1, np.int64)
+    ink[looked] = [_ink_label(look[3]) for look in looks]
+    found = [i for i, look in zip(looked, looks, strict=True) if look[0] is not None]
     if found:
-        seen = [view for view in views if view is not None]
-        out[found] = scores_of(model, np.stack([pixels for pixels, _, _ in seen]))
-        finderless[found] = [not finder and sharp >= sharpness_bar for _, finder, sharp in seen]
-    return out, None if first_finder is None else Finders(first_finder, finderless)
+        seen = [look for look in looks if look[0] is not None]
+        out[found] = scores_of(model, np.stack([view for view, _, _, _ in seen]))
+        finderless[found] = [not finder and sharp >= sharpness_bar for _, finder, sharp, _ in seen]
+    return out, None if first_finder is None else Finders(first_finder, finderless, ink)
+
+
+def _ink_label(ink: np.ndarray) -> int:
+    """The label index of the status a read code's ink shows (the gateway's ink_status), -1 none."""
+    status = ink_status(ink)
+    return -1 if status is None else LABELS.index(status)
 
 
 def first_finders(pixels: np.ndarray) -> np.ndarray:

@@ -165,10 +165,12 @@ def choose_gate(
 class Finders:
     """The finder check on a set's pages (code_locator.py): whether each page's first look shows
     QR finder squares, and whether its closer look's view is sharp (at the bar or over) and shows
-    none (False where there is no view)."""
+    none (False where there is no view); and the label whose ink a QR code decoded in the page by
+    the closer look shows (gateway.classification.ink_status; -1 where none, or no closer look)."""
 
     first: np.ndarray  # bool [N]
     finderless_view: np.ndarray  # bool [N]
+    ink: np.ndarray | None = None  # int [N]
 
 
 def closer_answers(
@@ -186,7 +188,9 @@ def closer_answers(
     more, else `unseen`, if any), and invalid for a colour below `check` whose page has no code.
     With `finders`, the finder check too: a colour whose first look shows finder squares needs no
     code check; one that shows none is withdrawn where its view is finderless, and a refused
-    page's finderless view answers nothing."""
+    page's finderless view answers nothing; and the code's ink: a colour whose decoded code is
+    inked in it stands, and a refused page the view left refused, whose first look saw a colour
+    at the floor or more, is answered with the colour it saw most where its code is inked in it."""
     answers = safe_answers(first, threshold)
     if rule is None:
         return answers
@@ -203,6 +207,13 @@ def closer_answers(
     looked = np.nan_to_num(views, nan=0.0)
     taken = (answers == INVALID) & (looked.argmax(axis=1) != INVALID) & (looked.max(axis=1) >= bars)
     taken &= ~blocked
+    if finders is not None and finders.ink is not None:
+        colours = [k for k in range(first.shape[1]) if k != INVALID]
+        most = np.array(colours)[first[:, colours].argmax(axis=1)]
+        inked = finders.ink == most
+        withdrawn &= ~(colour & inked)
+        read = (answers == INVALID) & ~taken & seen & inked
+        answers[read] = most[read]
     answers[taken] = looked[taken].argmax(axis=1)
     answers[withdrawn] = INVALID
     return answers

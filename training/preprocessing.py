@@ -6,6 +6,7 @@ import functools
 import importlib
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -30,9 +31,9 @@ def look_closer(data: bytes) -> tuple[np.ndarray, np.ndarray]:
     return _code_locator.look_closer(data, imaging)
 
 
-def look_closer_checked(data: bytes) -> tuple[np.ndarray, np.ndarray, bool, float]:
-    """The same, with its finder check and sharpness (code_locator.look_closer_checked): what
-    health_code_locate answers."""
+def look_closer_checked(data: bytes) -> Any:
+    """The same, with its finder check, sharpness and the ink of a code read in the page
+    (code_locator.look_closer_checked, a CloserLook): what health_code_locate answers."""
     return _code_locator.look_closer_checked(data, imaging)
 
 

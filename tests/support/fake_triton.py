@@ -48,10 +48,12 @@ class FakeTriton:
         self.closer_scores: Any = [[0.995, 0.002, 0.002, 0.001]]
         self.closer_box: Any = [[0.1, 0.2, 0.4, 0.35]]
         # The finder checks (code_locator.py): the ensemble's FINDER, the closer look's FINDER and
-        # SHARPNESS; None: not answered, as by a family without them.
+        # SHARPNESS, and its INK (the RGB of a code decoded in the page); None: not answered, as
+        # by a family without them.
         self.finder: Any = None
         self.closer_finder: Any = None
         self.closer_sharpness: Any = None
+        self.closer_ink: Any = None
         self.closed = False
         self.triton: TritonClient | None = None  # the app's connection, once it runs
 
@@ -77,6 +79,7 @@ class FakeTriton:
                 "BOX": self.closer_box,
                 "FINDER": self.closer_finder,
                 "SHARPNESS": self.closer_sharpness,
+                "INK": self.closer_ink,
             }
         elif model_name != "health_code":  # only the ensemble answers the first look's FINDER
             del outputs["FINDER"]

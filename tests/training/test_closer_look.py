@@ -69,6 +69,29 @@ def test_a_colour_is_withdrawn_where_a_sharp_view_shows_no_finder_squares():
     assert closer_answers(first, views, 0.9, (0.98, 0.02), 0.99).tolist() == [0, 0, 0, INVALID, 0]
 
 
+def test_a_decoded_codes_ink_answers_a_refused_page_and_keeps_a_colour_as_served():
+    green, refused, unseen = (
+        [0.9999, 0.0, 0.0, 0.0001],
+        [0.60, 0.30, 0.05, 0.05],
+        [0.01, 0, 0, 0.99],
+    )
+    first = rows(green, refused, refused, refused, unseen, [0.05, 0.02, 0.03, 0.9])
+    views = rows([1.0, 0, 0, 0], [0.5, 0, 0, 0.5], [0.5, 0, 0, 0.5], NONE, NONE, [0.2, 0, 0, 0.8])
+    finders = Finders(
+        first=np.zeros(6, bool),
+        finderless_view=np.array([True, False, False, False, False, False]),
+        ink=np.array([0, 0, 1, 0, 0, -1]),
+    )
+    answers = closer_answers(first, views, 0.9, (0.98, 0.02), 0.99, finders=finders)
+    # a green whose finderless view would withdraw it, but its code is green; a refused green
+    # whose view refuses, its code green; its code yellow; no code located, but one decoded and
+    # green; under the floor; no code decoded
+    assert answers.tolist() == [0, 0, INVALID, 0, INVALID, INVALID]
+    unread = Finders(finders.first, finders.finderless_view)
+    without = closer_answers(first, views, 0.9, (0.98, 0.02), 0.99, finders=unread)
+    assert without.tolist() == [INVALID] * 6
+
+
 def test_a_page_with_almost_no_colour_seen_is_answered_only_from_a_near_certain_view():
     first = rows([0.02, 0.01, 0.01, 0.96], [0.02, 0.01, 0.01, 0.96])  # under the floor
     views = rows([0.99995, 0.00005, 0, 0], [0.998, 0.002, 0, 0])

@@ -194,7 +194,7 @@ def test_a_qr_code_beside_the_square_the_view_frames_still_counts_as_seen():
     modules = np.array(segno.make("healthcode check", error="h").matrix, dtype=bool)
     qr = Image.fromarray(np.where(modules, 0, 255).astype(np.uint8)).convert("RGB")
     busy.paste(qr.resize((180, 180), Image.Resampling.NEAREST), (560, 60))
-    view, box, finder, sharp = code_locator.look_closer_checked(jpeg(busy), imaging)
+    view, box, finder, sharp, _ = code_locator.look_closer_checked(jpeg(busy), imaging)
     assert box * np.array([800, 1200, 800, 1200]) == pytest.approx(CODE, abs=12)
     assert not code_locator.shows_finder(view)  # the view frames the square with no finder
     assert finder and sharp >= BAR
@@ -214,7 +214,7 @@ def dense_qr_page(side: int = 240) -> bytes:
 
 def test_a_soft_view_whose_code_shows_no_finder_squares_is_read_closer():
     data = dense_qr_page()
-    view, box, finder, sharp = code_locator.look_closer_checked(data, imaging)
+    view, box, finder, sharp, _ = code_locator.look_closer_checked(data, imaging)
     assert box.any() and not code_locator.shows_finder(view)  # too fine for the view
     assert BAR <= sharp < code_locator.CLOSE_READ_BELOW  # soft, yet over the bar
     assert finder  # the close read found them: the colour stands
@@ -224,7 +224,7 @@ def test_a_sharp_view_is_not_read_closer(monkeypatch):
     """At four times the resolution the reader finds finder-like patterns in random grids."""
     read = []
     monkeypatch.setattr(code_locator, "_close_up", lambda *args: read.append(args))
-    _, box, finder, sharp = code_locator.look_closer_checked(jpeg(page()), imaging)
+    _, box, finder, sharp, _ = code_locator.look_closer_checked(jpeg(page()), imaging)
     assert box.any() and not finder and sharp >= code_locator.CLOSE_READ_BELOW
     assert read == []
 
@@ -233,7 +233,7 @@ def test_a_coarse_symbol_the_locator_misses_is_still_checked_for_finder_squares(
     """A square of 11 modules 290 px wide falls apart into patches at the locator's size: no code
     is found (no box, no view to classify), but a coarser copy of the page frames it for the
     finder check, which sees it sharp and with no finder squares."""
-    view, box, finder, sharp = code_locator.look_closer_checked(jpeg(page(modules=11)), imaging)
+    view, box, finder, sharp, _ = code_locator.look_closer_checked(jpeg(page(modules=11)), imaging)
     assert not box.any() and (view == imaging.PAD_VALUE).all()
     assert not finder and sharp >= BAR
 
@@ -333,3 +333,52 @@ def test_a_bad_image_fails_its_own_request_only(locate):
     assert good.error is None and good.outputs["BOX"].any()
     assert bad.error is not None and bad.error.text.startswith("[corrupt_image]")
     assert bad.error.code == 3
+
+
+def inked_qr_page(
+    ink, paper=(255, 255, 255), cast=(1.0, 1.0, 1.0), turn: float = 0.0
+) -> Image.Image:
+    """An 800 x 1200 page of `paper` with a real QR code in `ink`, 290 px wide at CODE's corner,
+    turned `turn` degrees, the whole page seen under a light of `cast` (a photo's white balance)."""
+    import segno
+
+    modules = np.pad(segno.make("https://hc.example.cn/v?id=5e1f", error="m").matrix, 4)
+    pixels = np.where(modules[..., None].astype(bool), np.array(ink), np.array(paper))
+    code = Image.fromarray(pixels.astype(np.uint8)).resize((290, 290), Image.Resampling.NEAREST)
+    out = Image.new("RGB", (800, 1200), tuple(paper))
+    out.paste(code.rotate(turn, Image.Resampling.BILINEAR, fillcolor=tuple(paper)), CODE[:2])
+    lit = np.asarray(out, np.float32) * np.array(cast, np.float32)
+    return Image.fromarray(np.clip(lit, 0, 255).astype(np.uint8))
+
+
+@pytest.mark.parametrize(
+    ("ink", "paper", "cast", "status"),
+    [
+        ((20, 170, 80), (255, 255, 255), (1.0, 1.0, 1.0), "green"),
+        ((250, 190, 0), (255, 255, 255), (0.8, 0.85, 1.0), "yellow"),  # a warm cast, divided out
+        ((225, 40, 40), (245, 245, 245), (0.9, 1.0, 1.0), "red"),
+        ((60, 200, 90), (20, 20, 24), (1.0, 1.0, 1.0), "green"),  # inverted: a dark card's code
+        ((10, 10, 10), (255, 255, 255), (1.0, 0.9, 0.8), None),  # a black venue code
+        # a grey one under a lamp's yellow light: yellow as photographed, grey against its paper
+        ((110, 110, 110), (255, 255, 255), (1.0, 0.85, 0.45), None),
+        ((30, 80, 220), (255, 255, 255), (1.0, 1.0, 1.0), None),  # a blue one
+        ((240, 120, 20), (255, 255, 255), (1.0, 1.0, 1.0), None),  # orange: neither
+    ],
+)
+def test_a_decoded_codes_ink_tells_its_status(ink, paper, cast, status):
+    from gateway.classification import ink_status
+
+    for turn in (0.0, 20.0):
+        read = code_locator.read_ink(inked_qr_page(ink, paper, cast, turn))
+        assert read.any()
+        assert ink_status(read) == status, (turn, read)
+
+
+def test_no_ink_is_read_where_no_qr_code_decodes():
+    """A square of random modules in a status colour is no QR code: nothing decodes."""
+    assert not code_locator.read_ink(page()).any()
+
+
+def test_the_closer_look_reads_the_ink_of_a_code_the_locator_may_miss():
+    ink = code_locator.look_closer_checked(jpeg(inked_qr_page((20, 170, 80))), imaging).ink
+    assert ink[1] > 0.5 > ink[0]

@@ -350,6 +350,57 @@ async def test_a_refused_page_whose_sharp_view_shows_no_finder_stays_refused(gw)
     assert body["scores"]["green"] == pytest.approx(0.6)  # the first look's
 
 
+# --- the code's ink ------------------------------------------------------------------------------
+
+GREEN_INK, BLACK_INK = [[0.1, 0.7, 0.35]], [[0.05, 0.05, 0.05]]
+VIEW_REFUSES = [[0.4, 0.1, 0.1, 0.4]]  # under the closer look's bar
+
+
+async def code_colours(http) -> float:
+    """The closer looks counted as answered from their code's ink, from /metrics."""
+    prefix = 'healthcode_closer_looks_total{outcome="code_colour"}'
+    lines = (await http.get("/metrics")).text.splitlines()
+    return next((float(line.split()[-1]) for line in lines if line.startswith(prefix)), 0.0)
+
+
+@pytest.mark.parametrize(
+    ("first", "ink", "expected"),
+    [
+        ([[0.6, 0.3, 0.05, 0.05]], GREEN_INK, ("green", "code_colour")),
+        ([[0.6, 0.3, 0.05, 0.05]], BLACK_INK, ("invalid", "threshold")),  # a venue code
+        ([[0.3, 0.6, 0.05, 0.05]], GREEN_INK, ("invalid", "threshold")),  # it saw yellow most
+        ([[0.03, 0.01, 0.01, 0.95]], GREEN_INK, ("invalid", "model")),  # under the floor
+        ([[0.6, 0.3, 0.05, 0.05]], None, ("invalid", "threshold")),  # no code decoded
+    ],
+)
+async def test_a_refused_page_whose_decoded_code_is_inked_in_its_colour_answers_it(
+    first, ink, expected
+):
+    unseen = {**CLOSER_RULE, "closer_look_min_colour_probability_unseen": "0.9999"}
+    async with gateway() as (http, fake):
+        await refused_then_looked_at(fake, parameters=unseen)  # every refused page looked at
+        fake.scores, fake.closer_scores, fake.closer_ink = first, VIEW_REFUSES, ink
+        before = await code_colours(http)
+        body = (await http.post(URL, json=as_json(encode("JPEG")))).json()
+        after = await code_colours(http)
+    assert (body["status"], body["decided_by"]) == expected
+    assert body["scores"] == dict(zip(("green", "yellow", "red", "invalid"), first[0], strict=True))
+    assert body["confidence"] == body["scores"][body["status"]]
+    assert after == before + (expected[1] == "code_colour")
+    assert [call.model for call in fake.calls] == ["health_code_classifier", "health_code_closer"]
+
+
+async def test_a_colour_whose_decoded_code_is_inked_in_it_stands_however_its_view_looks():
+    """The view frames a sharp square with no finder squares, but a QR code decoded in the page
+    is inked in the answer's colour: a decoded code is a QR code."""
+    async with gateway() as (http, fake):
+        await refused_then_looked_at(fake, parameters=FINDER_RULE)
+        fake.scores = CONFIDENT_GREEN
+        fake.closer_finder, fake.closer_sharpness, fake.closer_ink = [[False]], [[0.8]], GREEN_INK
+        body = (await http.post(URL, json=as_json(encode("JPEG")))).json()
+    assert (body["status"], body["decided_by"]) == ("green", "model")
+
+
 @pytest.mark.parametrize("bar", ["2", None])  # written with no closer look; an older config
 async def test_no_finder_check_without_its_bar(bar):
     parameters = {k: v for k, v in FINDER_RULE.items() if bar or "sharpness" not in k}

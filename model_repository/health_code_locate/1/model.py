@@ -9,7 +9,9 @@ y1); all zeros when no code-like square is on the page (the gateway then keeps t
 and the view is the blank letterbox padding); FINDER, whether the view (or the page, or a soft
 view's close read) shows a QR code's finder squares, and SHARPNESS, how sharp the view is
 (code_locator.py's finder check: the gateway withdraws a colour whose sharp view shows none; where
-no code is found, both are of a coarse symbol's view where the page has one, else False and 0).
+no code is found, both are of a coarse symbol's view where the page has one, else False and 0);
+INK, the white-balanced RGB of the modules of a QR code the QR reader decodes in the page
+(code_locator.read_ink; zeros where none decodes: the gateway reads a status from it).
 A bad image fails its own request, never the batch.
 """
 
@@ -61,13 +63,14 @@ class TritonPythonModel:
             self.logger.log_error(f"closer look failed: {type(e).__name__}: {e}")
             message = f"[corrupt_image] cannot look closer ({type(e).__name__})"
             return pb_utils.InferenceResponse(error=pb_utils.TritonError(message))
-        pixels, boxes, finders, sharp = zip(*looks, strict=True)
+        pixels, boxes, finders, sharp, inks = zip(*looks, strict=True)
         return pb_utils.InferenceResponse(
             output_tensors=[
                 pb_utils.Tensor("PIXELS", np.stack(pixels)),
                 pb_utils.Tensor("BOX", np.stack(boxes)),
                 pb_utils.Tensor("FINDER", np.array(finders, bool).reshape(-1, 1)),
                 pb_utils.Tensor("SHARPNESS", np.array(sharp, np.float32).reshape(-1, 1)),
+                pb_utils.Tensor("INK", np.stack(inks).astype(np.float32)),
             ]
         )
 

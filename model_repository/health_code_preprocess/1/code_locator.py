@@ -29,6 +29,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from types import ModuleType
+from typing import NamedTuple
 
 import numpy as np
 import zxingcpp
@@ -83,6 +84,9 @@ _BINARIZERS = (zxingcpp.Binarizer.LocalAverage, zxingcpp.Binarizer.GlobalHistogr
 _ONE_FINDER = (zxingcpp.BarcodeFormat.MicroQRCode, zxingcpp.BarcodeFormat.RMQRCode)
 QUIET_AT = 1.5
 QUIET_SHARE = 0.85
+# read_ink: no QR code decoded in the page (it reads the close read's decode, CLOSE_SCALE: of 94
+# refused colour pages of the renderer it decoded 24 codes there, 23 at full size, 21 at 3x).
+NO_INK = np.zeros(3, np.float32)
 # sharpness: the middle this many pixels a side of a view (its code: the view is centred on it),
 # and the contrast under which a view has no edges to speak of (levels of 255).
 SHARPNESS_WINDOW = 120
@@ -228,6 +232,57 @@ def _modules_of(result: zxingcpp.Result) -> tuple[int, int]:
     if rectangular := re.fullmatch(r"R(\d+)x(\d+)", version):
         return int(rectangular[2]), int(rectangular[1])
     return 13, 13
+
+
+def read_ink(page: Image.Image) -> np.ndarray:
+    """The ink of the largest QR code the reader decodes in `page`: the median colour of its dark
+    modules' centres, RGB in [0, 1], white-balanced against its light modules (the paper: a
+    photo's colour cast is the light's, divided out); an inverted code (light modules darker, a
+    dark card's) as it is. NO_INK where no QR code decodes.
+
+    A health code's status is the colour of its modules; a decoded code says for certain where
+    they are, where a box's darkest pixels may be a card's text or icons (benchmarks/NOTES.md,
+    the code's ink)."""
+    codes = [
+        r
+        for r in zxingcpp.read_barcodes(page.convert("L"), formats=zxingcpp.BarcodeFormat.QRCode)
+        if r.valid and r.format == zxingcpp.BarcodeFormat.QRCode
+    ]
+    if not codes:
+        return NO_INK
+    code = max(codes, key=lambda r: _area(_corners(r)))
+    dark = np.asarray(code.to_image(scale=1, add_quiet_zones=False)) < 128
+    if (code.extra or {}).get("IsMirrored"):
+        dark = dark.T
+    rows, cols = dark.shape
+    to_page = _homography(np.array([(0, 0), (cols, 0), (cols, rows), (0, rows)]), _corners(code))
+    ys, xs = np.mgrid[0:rows, 0:cols] + 0.5
+    at = to_page @ np.stack([xs.ravel(), ys.ravel(), np.ones(rows * cols)])
+    rgb = np.asarray(page.convert("RGB"))
+    h, w = rgb.shape[:2]
+    px = np.clip(np.floor(at[0] / at[2]).astype(int), 0, w - 1)
+    py = np.clip(np.floor(at[1] / at[2]).astype(int), 0, h - 1)
+    seen = rgb[py, px].astype(np.float32)
+    ink, paper = np.median(seen[dark.ravel()], axis=0), np.median(seen[~dark.ravel()], axis=0)
+    if ink.sum() < paper.sum():
+        return np.clip(ink / np.maximum(paper, 1.0), 0.0, 1.0).astype(np.float32)
+    return (ink / 255).astype(np.float32)
+
+
+def _area(corners: np.ndarray) -> float:
+    """The area of a quadrilateral (shoelace)."""
+    x, y = corners[:, 0], corners[:, 1]
+    return 0.5 * abs(float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))))
+
+
+def _homography(source: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """The 3 x 3 projective map taking four source points (x, y) to four target points."""
+    rows = []
+    for (x, y), (u, v) in zip(source, target, strict=True):
+        rows.append([x, y, 1, 0, 0, 0, -u * x, -u * y])
+        rows.append([0, 0, 0, x, y, 1, -v * x, -v * y])
+    solved = np.linalg.solve(np.array(rows, np.float64), target.reshape(-1).astype(np.float64))
+    return np.append(solved, 1.0).reshape(3, 3)
 
 
 def read_code_box(image: Image.Image) -> Box | None:
@@ -453,14 +508,24 @@ def look_closer(data: bytes, imaging: ModuleType) -> tuple[np.ndarray, np.ndarra
     return view, box
 
 
-def look_closer_checked(
-    data: bytes, imaging: ModuleType
-) -> tuple[np.ndarray, np.ndarray, bool, float]:
+class CloserLook(NamedTuple):
+    """look_closer_checked's answer: the view and the code's box (look_closer's), the finder
+    check of what it saw, the view's sharpness, and the ink of a QR code decoded in the page."""
+
+    view: np.ndarray
+    box: np.ndarray
+    finder: bool
+    sharpness: float
+    ink: np.ndarray
+
+
+def look_closer_checked(data: bytes, imaging: ModuleType) -> CloserLook:
     """look_closer, and the finder check of what it saw: whether a QR code's finder squares show
     in the view or, where they do not, the QR reader finds a QR code in the look's decode of the
     page (the view may frame the wrong square, a card's icons beside a small code: ~3 ms, paid
     only where the view shows none) or, for a soft view, in the code's box at CLOSE_SCALE (~7 ms,
-    paid only where neither shows one); and the view's sharpness.
+    paid only where neither shows one); the view's sharpness; and the ink of a QR code decoded in
+    the page at CLOSE_SCALE (read_ink; ~12 ms).
 
     No code found: the view is blank and the box NO_CODE, and the finder check is of a coarse
     symbol where the page has one (a square of texture in a coarser copy of the page, modules too
@@ -468,28 +533,28 @@ def look_closer_checked(
     False and 0: a sharp coarse Data Matrix or PDF417 is no health code either."""
     view, box, image = _look(data, imaging)
     height, width = imaging.INPUT_SHAPE[1:]
+    close = _page_at(data, imaging, image, (CLOSE_SCALE * height, CLOSE_SCALE * width))
+    ink = read_ink(close)
     if not box.any():
         symbol = _locate(image, None, COARSE_LONG_SIDE_PX)
         if symbol is None:
-            return view, box, False, 0.0
+            return CloserLook(view, box, False, 0.0, ink)
         seen = code_view(image, symbol, (height, width), imaging.PAD_VALUE)
-        return view, box, shows_finder(seen), sharpness(seen)
+        return CloserLook(view, box, shows_finder(seen), sharpness(seen), ink)
     # A PNG comes whole: reduced to about the look's size, as the reader needs.
     page = _reduced_to(image, (LOOK_SCALE * height, LOOK_SCALE * width))
     sharp = sharpness(view)
     found = (
         shows_finder(view)
         or read_code_box(page) is not None
-        or (sharp < CLOSE_READ_BELOW and shows_finder(_close_up(data, imaging, image, box)))
+        or (sharp < CLOSE_READ_BELOW and shows_finder(_close_up(close, box)))
     )
-    return view, box, found, sharp
+    return CloserLook(view, box, found, sharp, ink)
 
 
-def _close_up(data: bytes, imaging: ModuleType, image: Image.Image, box: np.ndarray) -> np.ndarray:
+def _close_up(page: Image.Image, box: np.ndarray) -> np.ndarray:
     """The code's box (box: fractions of the page), CLOSE_MARGIN around it, as a UINT8 CHW array
-    of the page decoded to fit CLOSE_SCALE times the classifier's input."""
-    height, width = imaging.INPUT_SHAPE[1:]
-    page = _page_at(data, imaging, image, (CLOSE_SCALE * height, CLOSE_SCALE * width))
+    of `page`, the page decoded to fit CLOSE_SCALE times the classifier's input."""
     x0, y0, x1, y1 = box * np.array([page.width, page.height, page.width, page.height])
     margin = CLOSE_MARGIN * max(x1 - x0, y1 - y0)
     crop = page.crop(tuple(round(v) for v in (x0 - margin, y0 - margin, x1 + margin, y1 + margin)))
