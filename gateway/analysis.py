@@ -34,7 +34,7 @@ from gateway.classification import (
     ink_status,
 )
 from gateway.metrics import Metrics
-from gateway.routing import ModelRoute, Usage, image_inputs, pixels_inputs
+from gateway.routing import ModelRoute, Usage, closer_inputs, image_inputs, pixels_inputs
 from gateway.settings import Settings
 from gateway.tracing import Tracer
 from gateway.triton_client import TritonClient
@@ -187,7 +187,7 @@ class Analysis:
         finds Triton too busy, leaves the first answer: it was a valid answer already."""
         with self.tracer.span("closer_look"):
             try:
-                model, inputs = route.family.closer, image_inputs(image)
+                model, inputs = route.family.closer, closer_inputs(image, rule.needs_ink(first))
                 result = await self.triton.infer(model, inputs, request_id)
             except errors.GatewayError as e:
                 logger.debug("closer look failed: %s", e.code)

@@ -77,12 +77,23 @@ class CloserLookRule:
         bar = self.min_sharpness_without_finder
         return bar is not None and view.finder is False and view.sharpness >= bar
 
+    def needs_ink(self, first: Classification) -> bool:
+        """Whether after_closer_look can use the ink of the page's code: a colour's (it keeps the
+        colour), or a refused page's whose first look saw a colour at the floor or more."""
+        return first.status != INVALID or most_seen(first)[1] >= self.min_first_colour
+
     def bar(self, refused: Classification) -> float | None:
         """The view's colour probability that answers a refused page (None: no closer look)."""
-        colour = max(p for label, p in refused.scores.items() if label != INVALID)
-        if colour >= self.min_first_colour:
+        if most_seen(refused)[1] >= self.min_first_colour:
             return self.min_colour_probability
         return self.min_colour_probability_unseen
+
+
+def most_seen(answer: Classification) -> tuple[str, float]:
+    """The colour an answer's scores give most probability, and that probability."""
+    return max(
+        ((label, p) for label, p in answer.scores.items() if label != INVALID), key=lambda c: c[1]
+    )
 
 
 def classify(
@@ -100,7 +111,7 @@ def classify(
     return Classification(best, scores[best], scores, version, "model")
 
 
-# The status a decoded QR code's ink shows (code_locator.read_ink: RGB in [0, 1], white-balanced):
+# The status a decoded QR code's ink shows (code_locator.code_ink: RGB in [0, 1], white-balanced):
 # its hue in degrees within one of these ranges, and at least INK_MIN_CHROMA of colour (max - min
 # channel). Wider than the renderer's shades (training/colours.py), narrow enough that no blue,
 # purple, teal or black ink (the renderer's, and the independent pages', invalid codes) passes;
@@ -161,11 +172,10 @@ def after_closer_look(
     answer, outcome = _from_view(first, rule, look, labels)
     if outcome == "colour":
         return answer, outcome
-    colours = {label: p for label, p in first.scores.items() if label != INVALID}
-    seen = max(colours, key=colours.__getitem__)
-    if look.ink != seen or colours[seen] < rule.min_first_colour:
+    seen, probability = most_seen(first)
+    if look.ink != seen or probability < rule.min_first_colour:
         return first, outcome
-    answer = replace(first, status=seen, confidence=colours[seen], decided_by="code_colour")
+    answer = replace(first, status=seen, confidence=probability, decided_by="code_colour")
     return answer, "code_colour"
 
 

@@ -34,6 +34,7 @@ from gateway.settings import Settings
 
 IMAGE_INPUT = "IMAGE"
 PIXELS_INPUT = "PIXELS"
+READ_INK_INPUT = "READ_INK"  # the closer look's optional flag: read the code's ink
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,11 @@ class ModelRoute:
 def image_inputs(image: bytes) -> list[Input]:
     """The ensemble's input: one image's encoded bytes."""
     return [Input.image(IMAGE_INPUT, image)]
+
+
+def closer_inputs(image: bytes, read_ink: bool) -> list[Input]:
+    """The closer look's inputs: the image, and whether to read its code's ink."""
+    return [Input.image(IMAGE_INPUT, image), Input.array(READ_INK_INPUT, np.array([[read_ink]]))]
 
 
 def pixels_inputs(batch: NDArray[np.uint8]) -> list[Input]:

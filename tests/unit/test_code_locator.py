@@ -286,7 +286,10 @@ def locate(monkeypatch):
     triton = types.ModuleType("triton_python_backend_utils")
     triton.Tensor, triton.TritonError, triton.InferenceResponse = Tensor, Error, Response
     triton.Logger = types.SimpleNamespace(log_error=lambda m: None)
-    triton.get_input_tensor_by_name = lambda request, name: Tensor(name, request[name])
+    # as Triton's: None for an optional input the request does not hold
+    triton.get_input_tensor_by_name = lambda request, name: (
+        Tensor(name, request[name]) if name in request else None
+    )
     monkeypatch.setitem(sys.modules, "triton_python_backend_utils", triton)
     path = REPOSITORY / "health_code_locate" / "1" / "model.py"
     spec = importlib.util.spec_from_file_location("health_code_locate_model", path)
@@ -369,16 +372,25 @@ def test_a_decoded_codes_ink_tells_its_status(ink, paper, cast, status):
     from gateway.classification import ink_status
 
     for turn in (0.0, 20.0):
-        read = code_locator.read_ink(inked_qr_page(ink, paper, cast, turn))
+        read = code_locator.code_ink(inked_qr_page(ink, paper, cast, turn))
         assert read.any()
         assert ink_status(read) == status, (turn, read)
 
 
 def test_no_ink_is_read_where_no_qr_code_decodes():
     """A square of random modules in a status colour is no QR code: nothing decodes."""
-    assert not code_locator.read_ink(page()).any()
+    assert not code_locator.code_ink(page()).any()
 
 
 def test_the_closer_look_reads_the_ink_of_a_code_the_locator_may_miss():
     ink = code_locator.look_closer_checked(jpeg(inked_qr_page((20, 170, 80))), imaging).ink
     assert ink[1] > 0.5 > ink[0]
+
+
+def test_the_model_reads_a_codes_ink_unless_asked_not_to(locate):
+    data = jpeg(inked_qr_page((20, 170, 80)))
+    asked = {**request(data, data), "READ_INK": np.array([[True], [False]])}
+    read, unasked = (r.outputs["INK"] for r in locate.execute([asked, request(data)]))
+    assert read.shape == (2, 3) and unasked.shape == (1, 3)
+    assert read[0][1] > 0.5 > read[0][0] and not read[1].any()
+    assert (unasked[0] == read[0]).all()  # no READ_INK: read

@@ -182,9 +182,11 @@ async def test_a_refused_page_answered_from_the_closer_look_says_so_with_the_cod
     assert body["code_box"] == pytest.approx([0.1, 0.2, 0.4, 0.35])
     first, closer = fake.calls
     assert (first.model, closer.model) == ("health_code_classifier", "health_code_closer")
-    (tensor,) = closer.inputs  # the closer look decodes in Triton, whoever decoded the first
+    tensor, read_ink = closer.inputs  # the closer look decodes in Triton, whoever decoded first
     assert (tensor.name, tensor.datatype) == ("IMAGE", "BYTES")
     assert b"".join(tensor.contents) == len(image).to_bytes(4, "little") + image
+    assert (read_ink.name, read_ink.datatype, read_ink.shape) == ("READ_INK", "BOOL", (1, 1))
+    assert b"".join(read_ink.contents) == b"\x01"  # green 0.6 seen: its code's ink can answer it
 
 
 async def test_a_closer_look_below_its_own_bar_leaves_the_first_answer(gw):
@@ -388,6 +390,8 @@ async def test_a_refused_page_whose_decoded_code_is_inked_in_its_colour_answers_
     assert body["confidence"] == body["scores"][body["status"]]
     assert after == before + (expected[1] == "code_colour")
     assert [call.model for call in fake.calls] == ["health_code_classifier", "health_code_closer"]
+    _, read_ink = fake.calls[1].inputs  # under the floor the ink is not read: it cannot answer
+    assert b"".join(read_ink.contents) == (b"\x00" if max(first[0][:3]) < 0.05 else b"\x01")
 
 
 async def test_a_colour_whose_decoded_code_is_inked_in_it_stands_however_its_view_looks():

@@ -11,7 +11,8 @@ view's close read) shows a QR code's finder squares, and SHARPNESS, how sharp th
 (code_locator.py's finder check: the gateway withdraws a colour whose sharp view shows none; where
 no code is found, both are of a coarse symbol's view where the page has one, else False and 0);
 INK, the white-balanced RGB of the modules of a QR code the QR reader decodes in the page
-(code_locator.read_ink; zeros where none decodes: the gateway reads a status from it).
+(code_locator.code_ink; zeros where none decodes, or where the optional READ_INK says not to
+read: the gateway reads a status from it).
 A bad image fails its own request, never the batch.
 """
 
@@ -54,7 +55,12 @@ class TritonPythonModel:
         try:
             if len(images) == 0:
                 raise imaging.ImageError("not_an_image", "the request holds no image")
-            looks = [look_closer_checked(_as_bytes(image), imaging) for image in images]
+            flag = pb_utils.get_input_tensor_by_name(request, "READ_INK")
+            read = np.ones(len(images), bool) if flag is None else flag.as_numpy().reshape(-1)
+            looks = [
+                look_closer_checked(_as_bytes(image), imaging, bool(ink))
+                for image, ink in zip(images, np.broadcast_to(read, len(images)), strict=True)
+            ]
         except imaging.ImageError as e:
             return pb_utils.InferenceResponse(
                 error=pb_utils.TritonError(str(e), pb_utils.TritonError.INVALID_ARG)

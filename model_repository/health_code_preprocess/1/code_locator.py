@@ -26,6 +26,7 @@ classifier, which has learnt "a square of status-coloured texture" (training/MOD
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 from types import ModuleType
@@ -84,7 +85,7 @@ _BINARIZERS = (zxingcpp.Binarizer.LocalAverage, zxingcpp.Binarizer.GlobalHistogr
 _ONE_FINDER = (zxingcpp.BarcodeFormat.MicroQRCode, zxingcpp.BarcodeFormat.RMQRCode)
 QUIET_AT = 1.5
 QUIET_SHARE = 0.85
-# read_ink: no QR code decoded in the page (it reads the close read's decode, CLOSE_SCALE: of 94
+# code_ink: no QR code decoded in the page (it reads the close read's decode, CLOSE_SCALE: of 94
 # refused colour pages of the renderer it decoded 24 codes there, 23 at full size, 21 at 3x).
 NO_INK = np.zeros(3, np.float32)
 # sharpness: the middle this many pixels a side of a view (its code: the view is centred on it),
@@ -234,7 +235,7 @@ def _modules_of(result: zxingcpp.Result) -> tuple[int, int]:
     return 13, 13
 
 
-def read_ink(page: Image.Image) -> np.ndarray:
+def code_ink(page: Image.Image) -> np.ndarray:
     """The ink of the largest QR code the reader decodes in `page`: the median colour of its dark
     modules' centres, RGB in [0, 1], white-balanced against its light modules (the paper: a
     photo's colour cast is the light's, divided out); an inverted code (light modules darker, a
@@ -255,13 +256,18 @@ def read_ink(page: Image.Image) -> np.ndarray:
     if (code.extra or {}).get("IsMirrored"):
         dark = dark.T
     rows, cols = dark.shape
-    to_page = _homography(np.array([(0, 0), (cols, 0), (cols, rows), (0, rows)]), _corners(code))
+    corners = _corners(code)
+    to_page = _homography(np.array([(0, 0), (cols, 0), (cols, rows), (0, rows)]), corners)
     ys, xs = np.mgrid[0:rows, 0:cols] + 0.5
     at = to_page @ np.stack([xs.ravel(), ys.ravel(), np.ones(rows * cols)])
-    rgb = np.asarray(page.convert("RGB"))
+    # Only the code's bounding box becomes an array: the whole page would cost ~6 ms more.
+    x0, y0 = np.clip(np.floor(corners.min(axis=0)).astype(int), 0, None)
+    rgb = np.asarray(
+        page.crop((x0, y0, *np.ceil(corners.max(axis=0)).astype(int) + 1)).convert("RGB")
+    )
     h, w = rgb.shape[:2]
-    px = np.clip(np.floor(at[0] / at[2]).astype(int), 0, w - 1)
-    py = np.clip(np.floor(at[1] / at[2]).astype(int), 0, h - 1)
+    px = np.clip(np.floor(at[0] / at[2]).astype(int) - x0, 0, w - 1)
+    py = np.clip(np.floor(at[1] / at[2]).astype(int) - y0, 0, h - 1)
     seen = rgb[py, px].astype(np.float32)
     ink, paper = np.median(seen[dark.ravel()], axis=0), np.median(seen[~dark.ravel()], axis=0)
     if ink.sum() < paper.sum():
@@ -519,13 +525,14 @@ class CloserLook(NamedTuple):
     ink: np.ndarray
 
 
-def look_closer_checked(data: bytes, imaging: ModuleType) -> CloserLook:
+def look_closer_checked(data: bytes, imaging: ModuleType, read_ink: bool = True) -> CloserLook:
     """look_closer, and the finder check of what it saw: whether a QR code's finder squares show
     in the view or, where they do not, the QR reader finds a QR code in the look's decode of the
     page (the view may frame the wrong square, a card's icons beside a small code: ~3 ms, paid
     only where the view shows none) or, for a soft view, in the code's box at CLOSE_SCALE (~7 ms,
-    paid only where neither shows one); the view's sharpness; and the ink of a QR code decoded in
-    the page at CLOSE_SCALE (read_ink; ~12 ms).
+    paid only where neither shows one); the view's sharpness; and, with `read_ink`, the ink of a
+    QR code decoded in the page at CLOSE_SCALE (code_ink; the decode at CLOSE_SCALE and the read:
+    ~20 ms on a 2-core VM), else NO_INK.
 
     No code found: the view is blank and the box NO_CODE, and the finder check is of a coarse
     symbol where the page has one (a square of texture in a coarser copy of the page, modules too
@@ -533,8 +540,9 @@ def look_closer_checked(data: bytes, imaging: ModuleType) -> CloserLook:
     False and 0: a sharp coarse Data Matrix or PDF417 is no health code either."""
     view, box, image = _look(data, imaging)
     height, width = imaging.INPUT_SHAPE[1:]
-    close = _page_at(data, imaging, image, (CLOSE_SCALE * height, CLOSE_SCALE * width))
-    ink = read_ink(close)
+    size = (CLOSE_SCALE * height, CLOSE_SCALE * width)
+    close = functools.cache(lambda: _page_at(data, imaging, image, size))  # decoded once, if at all
+    ink = code_ink(close()) if read_ink else NO_INK
     if not box.any():
         symbol = _locate(image, None, COARSE_LONG_SIDE_PX)
         if symbol is None:
@@ -547,7 +555,7 @@ def look_closer_checked(data: bytes, imaging: ModuleType) -> CloserLook:
     found = (
         shows_finder(view)
         or read_code_box(page) is not None
-        or (sharp < CLOSE_READ_BELOW and shows_finder(_close_up(close, box)))
+        or (sharp < CLOSE_READ_BELOW and shows_finder(_close_up(close(), box)))
     )
     return CloserLook(view, box, found, sharp, ink)
 
