@@ -79,8 +79,14 @@ class CloserLookRule:
 
     def needs_ink(self, first: Classification) -> bool:
         """Whether after_closer_look can use the ink of the page's code: a colour's (it keeps the
-        colour), or a refused page's whose first look saw a colour at the floor or more."""
-        return first.status != INVALID or most_seen(first)[1] >= self.min_first_colour
+        colour), or a refused page's that its ink may answer."""
+        return first.status != INVALID or self.ink_may_answer(first)
+
+    def ink_may_answer(self, refused: Classification) -> bool:
+        """Whether a refused page may be answered with its code's ink: its first look saw a
+        colour at the floor or more, and the closer look may answer one (a bar over 1: never)."""
+        seen = most_seen(refused)[1] >= self.min_first_colour
+        return seen and self.min_colour_probability <= 1
 
     def bar(self, refused: Classification) -> float | None:
         """The view's colour probability that answers a refused page (None: no closer look)."""
@@ -150,8 +156,8 @@ def after_closer_look(
     """The answer after a closer look and the look's outcome (the metrics label).
 
     A refused page: the view's colour at or above the rule's bar for it ("colour"); else, where
-    the first look saw a colour at the rule's floor or more and a QR code decoded in the page is
-    inked in the colour it saw most, that colour ("code_colour": a decoded code is a QR code,
+    its ink may answer it (rule.ink_may_answer) and a QR code decoded in the page is inked in the
+    colour its first look saw most, that colour ("code_colour": a decoded code is a QR code,
     and its modules' colour is the status); else the first answer ("invalid"; "no_code" where no
     code was found; "no_finder" where the view's colour cleared the bar but its sharp code shows
     no finder squares). Every extra look is another chance of a false colour, hence bars of its
@@ -173,7 +179,7 @@ def after_closer_look(
     if outcome == "colour":
         return answer, outcome
     seen, probability = most_seen(first)
-    if look.ink != seen or probability < rule.min_first_colour:
+    if look.ink != seen or not rule.ink_may_answer(first):
         return first, outcome
     answer = replace(first, status=seen, confidence=probability, decided_by="code_colour")
     return answer, "code_colour"

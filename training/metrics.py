@@ -190,7 +190,8 @@ def closer_answers(
     code check; one that shows none is withdrawn where its view is finderless, and a refused
     page's finderless view answers nothing; and the code's ink: a colour whose decoded code is
     inked in it stands, and a refused page the view left refused, whose first look saw a colour
-    at the floor or more, is answered with the colour it saw most where its code is inked in it."""
+    at the floor or more, is answered with the colour it saw most where its code is inked in it
+    (unless the view's bar is over 1: the closer look answers no colour)."""
     answers = safe_answers(first, threshold)
     if rule is None:
         return answers
@@ -212,7 +213,7 @@ def closer_answers(
         most = np.array(colours)[first[:, colours].argmax(axis=1)]
         inked = finders.ink == most
         withdrawn &= ~(colour & inked)
-        read = (answers == INVALID) & ~taken & seen & inked
+        read = (answers == INVALID) & ~taken & seen & inked & (bar <= 1)
         answers[read] = most[read]
     answers[taken] = looked[taken].argmax(axis=1)
     answers[withdrawn] = INVALID

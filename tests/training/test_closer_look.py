@@ -87,6 +87,8 @@ def test_a_decoded_codes_ink_answers_a_refused_page_and_keeps_a_colour_as_served
     # whose view refuses, its code green; its code yellow; no code located, but one decoded and
     # green; under the floor; no code decoded
     assert answers.tolist() == [0, 0, INVALID, 0, INVALID, INVALID]
+    never = closer_answers(first, views, 0.9, (2.0, 0.02), 0.99, finders=finders)
+    assert never.tolist() == [0, INVALID, INVALID, INVALID, INVALID, INVALID]  # no colour looks
     unread = Finders(finders.first, finders.finderless_view)
     without = closer_answers(first, views, 0.9, (0.98, 0.02), 0.99, finders=unread)
     assert without.tolist() == [INVALID] * 6

@@ -394,6 +394,18 @@ async def test_a_refused_page_whose_decoded_code_is_inked_in_its_colour_answers_
     assert b"".join(read_ink.contents) == (b"\x00" if max(first[0][:3]) < 0.05 else b"\x01")
 
 
+async def test_no_ink_is_read_or_answered_where_the_closer_look_may_answer_no_colour():
+    """A rule whose view bar is over 1 (a candidate that answers no colour) gets no ink answer."""
+    never = {**CLOSER_RULE, "closer_look_min_colour_probability": "2"}
+    async with gateway() as (http, fake):
+        await refused_then_looked_at(fake, parameters=never)
+        fake.closer_scores, fake.closer_ink = VIEW_REFUSES, GREEN_INK
+        body = (await http.post(URL, json=as_json(encode("JPEG")))).json()
+    assert (body["status"], body["decided_by"]) == ("invalid", "threshold")
+    _, read_ink = fake.calls[1].inputs
+    assert b"".join(read_ink.contents) == b"\x00"
+
+
 async def test_a_colour_whose_decoded_code_is_inked_in_it_stands_however_its_view_looks():
     """The view frames a sharp square with no finder squares, but a QR code decoded in the page
     is inked in the answer's colour: a decoded code is a QR code."""
