@@ -377,6 +377,15 @@ def test_a_decoded_codes_ink_tells_its_status(ink, paper, cast, status):
         assert ink_status(read) == status, (turn, read)
 
 
+def test_no_ink_is_read_where_the_readers_corners_map_no_grid(monkeypatch):
+    """Four corners on a line (an odd result of the reader) leave no grid to sample: no ink, not
+    a failed closer look."""
+    monkeypatch.setattr(
+        code_locator, "_corners", lambda r: np.array([[0, 0], [1, 1], [2, 2], [3, 3.0]])
+    )
+    assert not code_locator.code_ink(inked_qr_page((20, 170, 80))).any()
+
+
 def test_no_ink_is_read_where_no_qr_code_decodes():
     """A square of random modules in a status colour is no QR code: nothing decodes."""
     assert not code_locator.code_ink(page()).any()
