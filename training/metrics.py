@@ -203,14 +203,14 @@ def closer_answers(
         blocked = finders.finderless_view
         withdrawn = colour & ~finders.first & (blocked | no_code)
     bar, floor = rule
-    seen = np.delete(first, INVALID, axis=1).max(axis=1) >= floor
+    colours = np.delete(np.arange(first.shape[1]), INVALID)  # the labels that are colours
+    seen = first[:, colours].max(axis=1) >= floor
     bars = np.where(seen, bar, np.inf if unseen is None else unseen)
     looked = np.nan_to_num(views, nan=0.0)
     taken = (answers == INVALID) & (looked.argmax(axis=1) != INVALID) & (looked.max(axis=1) >= bars)
     taken &= ~blocked
     if finders is not None and finders.ink is not None:
-        colours = [k for k in range(first.shape[1]) if k != INVALID]
-        most = np.array(colours)[first[:, colours].argmax(axis=1)]
+        most = colours[first[:, colours].argmax(axis=1)]
         inked = finders.ink == most
         withdrawn &= ~(colour & inked)
         read = (answers == INVALID) & ~taken & seen & inked & (bar <= 1)
