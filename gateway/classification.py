@@ -74,8 +74,15 @@ class CloserLookRule:
 
     def finderless(self, view: Look) -> bool:
         """Whether the view is sharp enough to show finder squares and shows none."""
+        return self.unproven(view) and view.sharpness >= (self.min_sharpness_without_finder or 0)
+
+    def unproven(self, view: Look) -> bool:
+        """Whether the finder check is on and the closer look saw no finder squares, however
+        sharp its view: a view so answers no refused page (a soft view of another symbol can
+        look like a code's colour to the classifier, as a soft view of a QR code that shows
+        finder squares nowhere rarely does: benchmarks/NOTES.md, soft symbols)."""
         bar = self.min_sharpness_without_finder
-        return bar is not None and view.finder is False and view.sharpness >= bar
+        return bar is not None and bar <= 1 and view.finder is False  # a bar over 1: check off
 
     def needs_ink(self, first: Classification) -> bool:
         """Whether after_closer_look can use the ink of the page's code: a colour's (it keeps the
@@ -159,13 +166,13 @@ def after_closer_look(
     its ink may answer it (rule.ink_may_answer) and a QR code decoded in the page is inked in the
     colour its first look saw most, that colour ("code_colour": a decoded code is a QR code,
     and its modules' colour is the status); else the first answer ("invalid"; "no_code" where no
-    code was found; "no_finder" where the view's colour cleared the bar but its sharp code shows
-    no finder squares). Every extra look is another chance of a false colour, hence bars of its
-    own (training/MODEL_CARD.md, the closer look), the stricter where the first look saw almost
-    no colour. A colour: kept where a decoded code is inked in it ("confirmed"); else withdrawn
-    where the view is sharp and shows no finder squares ("no_finder"); else kept where a code was
-    found or the colour is at or over the code check's bar ("confirmed"), withdrawn where
-    neither ("withdrawn").
+    code was found; "no_finder" where the view's colour cleared the bar but the closer look saw
+    no finder squares, however sharp the view). Every extra look is another chance of a false
+    colour, hence bars of its own (training/MODEL_CARD.md, the closer look), the stricter where
+    the first look saw almost no colour. A colour: kept where a decoded code is inked in it
+    ("confirmed"); else withdrawn where the view is sharp and shows no finder squares
+    ("no_finder"); else kept where a code was found or the colour is at or over the code check's
+    bar ("confirmed"), withdrawn where neither ("withdrawn").
     """
     if first.status != INVALID:
         if look.ink == first.status:
@@ -194,7 +201,7 @@ def _from_view(
     answer = classify(look.scores, labels, first.model_version, rule.bar(first))
     if answer.status == INVALID:
         return first, "invalid"
-    if rule.finderless(look):
+    if rule.unproven(look):
         return first, "no_finder"
     return replace(answer, decided_by="closer_look"), "colour"
 

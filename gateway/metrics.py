@@ -79,10 +79,11 @@ class Metrics:
             "healthcode_closer_looks",
             "Closer looks, by outcome. At pages the first look refused: colour (the answer), "
             "code_colour (a decoded QR code inked in the colour the first look saw most: the "
-            "answer), invalid, no_code (no code found), no_finder (a colour in a sharp view that "
-            "shows no QR finder squares). At colours that are unsure or show no finder squares: "
-            "confirmed (the colour stands), withdrawn (no code found), no_finder (a sharp "
-            "view without finder squares): both answered invalid. failed: the first answer stood.",
+            "answer), invalid, no_code (no code found), no_finder (a colour in a view, sharp or "
+            "soft, where no QR finder squares were seen). At colours that are unsure or show no "
+            "finder squares: confirmed (the colour stands), withdrawn (no code found), no_finder "
+            "(a sharp view without finder squares): both answered invalid. failed: the first "
+            "answer stood.",
             ["outcome"],
             registry=self.registry,
         )

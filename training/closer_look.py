@@ -180,15 +180,16 @@ def view_scores(
     tasks = [(seeds[i], split) for i in looked]
     looks = list(in_processes(_view, tasks, workers))
     out = np.full(first.shape, np.nan, np.float32)
-    finderless = np.zeros(len(first), bool)
+    finderless, sharp = np.zeros(len(first), bool), np.zeros(len(first), bool)
     ink = np.full(len(first), -1, np.int64)
     ink[looked] = [_ink_label(look[3]) for look in looks]
     found = [i for i, look in zip(looked, looks, strict=True) if look[0] is not None]
     if found:
         seen = [look for look in looks if look[0] is not None]
         out[found] = scores_of(model, np.stack([view for view, _, _, _ in seen]))
-        finderless[found] = [not finder and sharp >= sharpness_bar for _, finder, sharp, _ in seen]
-    return out, None if first_finder is None else Finders(first_finder, finderless, ink)
+        finderless[found] = [not finder for _, finder, _, _ in seen]
+        sharp[found] = [sharpness >= sharpness_bar for _, _, sharpness, _ in seen]
+    return out, None if first_finder is None else Finders(first_finder, finderless, sharp, ink)
 
 
 def _ink_label(ink: np.ndarray) -> int:

@@ -164,12 +164,14 @@ def choose_gate(
 @dataclass(frozen=True)
 class Finders:
     """The finder check on a set's pages (code_locator.py): whether each page's first look shows
-    QR finder squares, and whether its closer look's view is sharp (at the bar or over) and shows
-    none (False where there is no view); and the label whose ink a QR code decoded in the page by
-    the closer look shows (gateway.classification.ink_status; -1 where none, or no closer look)."""
+    QR finder squares; whether its closer look found a code and saw no finder squares (False
+    where there is no view), and whether that view is sharp (at the bar or over); and the label
+    whose ink a QR code decoded in the page by the closer look shows
+    (gateway.classification.ink_status; -1 where none, or no closer look)."""
 
     first: np.ndarray  # bool [N]
     finderless_view: np.ndarray  # bool [N]
+    sharp_view: np.ndarray  # bool [N]
     ink: np.ndarray | None = None  # int [N]
 
 
@@ -187,11 +189,12 @@ def closer_answers(
     look found no code) clears the bar (`rule`'s where the first look saw a colour at its floor or
     more, else `unseen`, if any), and invalid for a colour below `check` whose page has no code.
     With `finders`, the finder check too: a colour whose first look shows finder squares needs no
-    code check; one that shows none is withdrawn where its view is finderless, and a refused
-    page's finderless view answers nothing; and the code's ink: a colour whose decoded code is
-    inked in it stands, and a refused page the view left refused, whose first look saw a colour
-    at the floor or more, is answered with the colour it saw most where its code is inked in it
-    (unless the view's bar is over 1: the closer look answers no colour)."""
+    code check; one that shows none is withdrawn where its view is sharp and finderless, and a
+    refused page's finderless view answers nothing, however soft; and the code's ink: a colour
+    whose decoded code is inked in it stands, and a refused page the view left refused, whose
+    first look saw a colour at the floor or more, is answered with the colour it saw most where
+    its code is inked in it (unless the view's bar is over 1: the closer look answers no
+    colour)."""
     answers = safe_answers(first, threshold)
     if rule is None:
         return answers
@@ -201,7 +204,7 @@ def closer_answers(
         withdrawn, blocked = colour & no_code, np.zeros(len(first), bool)
     else:
         blocked = finders.finderless_view
-        withdrawn = colour & ~finders.first & (blocked | no_code)
+        withdrawn = colour & ~finders.first & ((blocked & finders.sharp_view) | no_code)
     bar, floor = rule
     colours = np.delete(np.arange(first.shape[1]), INVALID)  # the labels that are colours
     seen = first[:, colours].max(axis=1) >= floor

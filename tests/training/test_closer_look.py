@@ -56,17 +56,28 @@ def test_an_unsure_colour_whose_page_has_no_code_is_withdrawn():
 
 def test_a_colour_is_withdrawn_where_a_sharp_view_shows_no_finder_squares():
     green, refused = [0.9999, 0.0, 0.0, 0.0001], [0.60, 0.30, 0.05, 0.05]
-    first = rows(green, green, green, [0.97, 0.01, 0.01, 0.01], refused)
-    views = rows([1.0, 0, 0, 0], [1.0, 0, 0, 0], NONE, NONE, [0.999, 0, 0, 0.001])
+    first = rows(green, green, green, [0.97, 0.01, 0.01, 0.01], refused, green, refused)
+    views = rows(
+        [1.0, 0, 0, 0],
+        [1.0, 0, 0, 0],
+        NONE,
+        NONE,
+        [0.999, 0, 0, 0.001],
+        [1.0, 0, 0, 0],
+        [1.0, 0, 0, 0],
+    )
     finders = Finders(
-        first=np.array([False, True, False, True, False]),  # finder squares in the first look
-        finderless_view=np.array([True, False, False, False, True]),  # sharp view, no squares
+        first=np.array([False, True, False, True, False, False, False]),  # squares at first
+        finderless_view=np.array([True, False, False, False, True, True, True]),  # none after
+        sharp_view=np.array([True, False, False, False, True, False, False]),
     )
     answers = closer_answers(first, views, 0.9, (0.98, 0.02), 0.99, finders=finders)
     # withdrawn; finder squares at first; no view; an unsure colour whose first look shows a QR
-    # code needs no code check; a refused page's finderless view answers nothing
-    assert answers.tolist() == [INVALID, 0, 0, 0, INVALID]
-    assert closer_answers(first, views, 0.9, (0.98, 0.02), 0.99).tolist() == [0, 0, 0, INVALID, 0]
+    # code needs no code check; a refused page's finderless view answers nothing; a colour whose
+    # soft view shows none stands; a refused page's soft finderless view answers nothing either
+    assert answers.tolist() == [INVALID, 0, 0, 0, INVALID, 0, INVALID]
+    without = closer_answers(first, views, 0.9, (0.98, 0.02), 0.99)
+    assert without.tolist() == [0, 0, 0, INVALID, 0, 0, 0]
 
 
 def test_a_decoded_codes_ink_answers_a_refused_page_and_keeps_a_colour_as_served():
@@ -80,6 +91,7 @@ def test_a_decoded_codes_ink_answers_a_refused_page_and_keeps_a_colour_as_served
     finders = Finders(
         first=np.zeros(6, bool),
         finderless_view=np.array([True, False, False, False, False, False]),
+        sharp_view=np.array([True, False, False, False, False, False]),
         ink=np.array([0, 0, 1, 0, 0, -1]),
     )
     answers = closer_answers(first, views, 0.9, (0.98, 0.02), 0.99, finders=finders)
@@ -89,7 +101,7 @@ def test_a_decoded_codes_ink_answers_a_refused_page_and_keeps_a_colour_as_served
     assert answers.tolist() == [0, 0, INVALID, 0, INVALID, INVALID]
     never = closer_answers(first, views, 0.9, (2.0, 0.02), 0.99, finders=finders)
     assert never.tolist() == [0, INVALID, INVALID, INVALID, INVALID, INVALID]  # no colour looks
-    unread = Finders(finders.first, finders.finderless_view)
+    unread = Finders(finders.first, finders.finderless_view, finders.sharp_view)
     without = closer_answers(first, views, 0.9, (0.98, 0.02), 0.99, finders=unread)
     assert without.tolist() == [INVALID] * 6
 

@@ -177,6 +177,24 @@ def test_an_aztec_codes_bullseye_is_no_finder_square():
     assert not code_locator.shows_finder(np.stack([aztec] * 3))
 
 
+def test_a_bullseye_in_an_aztec_code_the_reader_locates_is_no_finder_square():
+    """A photographed Aztec code (benchmarks' written set, seed 67, page 43) whose bullseye the
+    reader takes for a Micro QR code's finder with light 1.5 modules out (the module it assumes
+    is not the code's): the reader locates the Aztec code there, so the find does not count."""
+    from benchmarks.recognition import case
+
+    data, drawn = case("photo", 43, 67, "written")
+    assert drawn.drawn == "invalid/Aztec"
+    height, width = imaging.INPUT_SHAPE[1:]
+    scale = code_locator.LOOK_SCALE
+    page = imaging.decode_upright(data, (scale * height, scale * width))
+    page = code_locator._reduced_to(page, (scale * height, scale * width))
+    darkest = np.asarray(page.convert("RGB")).min(axis=2)
+    assert "Micro QR Code" in read_whole_family(darkest)  # what the reader alone reports
+    assert code_locator.read_qr(darkest) == []
+    assert not code_locator.look_closer_checked(data, imaging).finder
+
+
 @pytest.mark.parametrize("turns", [0, 1, 2, 3])
 def test_a_micro_qr_codes_finder_at_its_corner_still_counts(turns):
     """A real one-finder symbol, in any orientation: its finder has quiet zone outside it."""
@@ -218,6 +236,22 @@ def test_a_soft_view_whose_code_shows_no_finder_squares_is_read_closer():
     assert box.any() and not code_locator.shows_finder(view)  # too fine for the view
     assert BAR <= sharp < code_locator.CLOSE_READ_BELOW  # soft, yet over the bar
     assert finder  # the close read found them: the colour stands
+
+
+def test_a_soft_code_that_shows_no_finder_squares_as_it_is_is_read_sharpened():
+    """A renderer test-split photo (seed 1,000,000,332) whose green code no read showed finder
+    squares in, not even the close read: with its edges steepened, the close-up shows them."""
+    from training.dataset import render_task
+
+    spec, data = render_task((1_000_000_332, "test"))
+    assert spec.label == "green" and spec.photo
+    look = code_locator.look_closer_checked(data, imaging, read_ink=False)
+    assert look.sharpness < code_locator.CLOSE_READ_BELOW and look.finder
+    height, width = imaging.INPUT_SHAPE[1:]
+    size = (code_locator.CLOSE_SCALE * height, code_locator.CLOSE_SCALE * width)
+    close_up = code_locator._close_up(imaging.decode_upright(data, size), look.box)
+    as_it_is = np.ascontiguousarray(np.asarray(close_up.convert("RGB")).transpose(2, 0, 1))
+    assert not code_locator.shows_finder(as_it_is)
 
 
 def test_a_sharp_view_is_not_read_closer(monkeypatch):

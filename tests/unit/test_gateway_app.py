@@ -343,10 +343,11 @@ async def test_finder_squares_in_the_first_look_need_no_closer_look():
     assert [call.model for call in fake.calls] == ["health_code"]
 
 
-async def test_a_refused_page_whose_sharp_view_shows_no_finder_stays_refused(gw):
+@pytest.mark.parametrize("sharpness", [0.8, 0.3])  # sharp; soft: finder squares are needed anyway
+async def test_a_refused_page_whose_view_shows_no_finder_stays_refused(gw, sharpness):
     http, fake = gw
     await refused_then_looked_at(fake, parameters=FINDER_RULE)
-    fake.closer_finder, fake.closer_sharpness = [[False]], [[0.8]]  # the view's 0.995 green
+    fake.closer_finder, fake.closer_sharpness = [[False]], [[sharpness]]  # the view's 0.995 green
     body = (await http.post(URL, json=as_json(encode("JPEG")))).json()
     assert (body["status"], body["decided_by"]) == ("invalid", "threshold")
     assert body["scores"]["green"] == pytest.approx(0.6)  # the first look's
@@ -426,8 +427,16 @@ async def test_no_finder_check_without_its_bar(bar):
         await refused_then_looked_at(fake, parameters=parameters)
         fake.scores = CONFIDENT_GREEN
         body = (await http.post(URL, json=as_json(encode("JPEG")))).json()
-    assert (body["status"], body["decided_by"]) == ("green", "model")
-    assert [call.model for call in fake.calls] == ["health_code_classifier"]
+        assert (body["status"], body["decided_by"]) == ("green", "model")
+        assert [call.model for call in fake.calls] == ["health_code_classifier"]
+        # a refused page's view answers it with no finder squares seen
+        fake.scores, fake.closer_finder, fake.closer_sharpness = (
+            [[0.6, 0.3, 0.05, 0.05]],
+            [[False]],
+            [[0.8]],
+        )
+        body = (await http.post(URL, json=as_json(encode("JPEG")))).json()
+    assert (body["status"], body["decided_by"]) == ("green", "closer_look")
 
 
 async def test_a_closer_look_that_fails_leaves_the_first_answer(gw):
