@@ -195,6 +195,22 @@ def test_a_bullseye_in_an_aztec_code_the_reader_locates_is_no_finder_square():
     assert not code_locator.look_closer_checked(data, imaging).finder
 
 
+def test_an_aztec_code_is_looked_for_with_both_binarizers_and_before_its_modules_grow():
+    """Seed 68's written set: a re-saved Aztec code whose tensor shows a one-finder symbol only
+    with its light modules grown (the Aztec code is located in the grey it was grown from), and
+    a photo whose close read shows one with the global binarizer (the local one locates the
+    Aztec code)."""
+    from benchmarks.recognition import case
+    from training.preprocessing import image_to_tensor
+
+    resaved, drawn = case("resaved", 55, 68, "written")
+    assert drawn.drawn == "invalid/Aztec"
+    assert not code_locator.shows_finder(image_to_tensor(resaved))
+    photo, drawn = case("photo", 391, 68, "written")
+    assert drawn.drawn == "invalid/Aztec"
+    assert not code_locator.look_closer_checked(photo, imaging, read_ink=False).finder
+
+
 @pytest.mark.parametrize("turns", [0, 1, 2, 3])
 def test_a_micro_qr_codes_finder_at_its_corner_still_counts(turns):
     """A real one-finder symbol, in any orientation: its finder has quiet zone outside it."""

@@ -176,7 +176,9 @@ def _locate(
     return None if best is None else best[1]
 
 
-def read_qr(grey: Image.Image | np.ndarray, **options: object) -> list[zxingcpp.Result]:
+def read_qr(
+    grey: Image.Image | np.ndarray, plain: np.ndarray | None = None, **options: object
+) -> list[zxingcpp.Result]:
     """The QR codes the QR reader finds in a greyscale image, decodable or not (return_errors: a
     code it locates but cannot decode, a photo's blur or a logo over its middle, is still a code),
     less the one-finder symbols whose finder square has no quiet zone outside it.
@@ -186,22 +188,33 @@ def read_qr(grey: Image.Image | np.ndarray, **options: object) -> list[zxingcpp.
     one (so they count), but also the bullseye of an Aztec code, whose rings pass for a finder
     square. A finder square sits at a corner of its symbol, with light quiet zone outside its two
     outer edges; a bullseye sits in the middle of its symbol, with rings and data all round
-    (benchmarks/NOTES.md, the finder check and Aztec codes)."""
+    (benchmarks/NOTES.md, the finder check and Aztec codes); and one inside an Aztec code the
+    reader locates in `plain` (the grey a grown one was grown from: growing the modules smears
+    an Aztec code's rings; default `grey`) is that code's bullseye."""
     found = zxingcpp.read_barcodes(
         grey, formats=zxingcpp.BarcodeFormat.QRCode, return_errors=True, **options
     )
     if all(r.format not in _ONE_FINDER for r in found):
         return found
     pixels = np.asarray(grey)
-    aztecs = [
-        _corners(r)
-        for r in zxingcpp.read_barcodes(pixels, formats=_AZTEC, return_errors=True, **options)
-    ]
+    aztecs = _aztecs(pixels if plain is None else plain)
     return [
         r
         for r in found
         if r.format not in _ONE_FINDER
         or (_quiet_outside(pixels, r) and not any(_within(r, aztec) for aztec in aztecs))
+    ]
+
+
+def _aztecs(grey: np.ndarray) -> list[np.ndarray]:
+    """The corners of the Aztec codes the reader locates in a grey (decodable or not), with
+    either binarizer: one often locates a code the other misses."""
+    return [
+        _corners(r)
+        for binarizer in _BINARIZERS
+        for r in zxingcpp.read_barcodes(
+            grey, formats=_AZTEC, return_errors=True, binarizer=binarizer
+        )
     ]
 
 
@@ -349,21 +362,22 @@ def shows_finder(pixels: np.ndarray) -> bool:
     drawn in round dots. Stops at the first find: ~0.3 ms where the first read finds the code,
     ~1.5 ms where none does (benchmarks/NOTES.md).
     """
-    for grey in _finder_channels(pixels):
+    for grey, plain in _finder_channels(pixels):
         for binarizer in _BINARIZERS:
-            if read_qr(grey, binarizer=binarizer):
+            if read_qr(grey, plain, binarizer=binarizer):
                 return True
     return False
 
 
-def _finder_channels(pixels: np.ndarray) -> Iterator[np.ndarray]:
-    """shows_finder's greys in turn, each made only if the ones before showed no finder."""
+def _finder_channels(pixels: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """shows_finder's greys in turn, each made only if the ones before showed no finder, each
+    with the grey it was grown from (itself where it was not)."""
     darkest = pixels.min(axis=0)
-    yield darkest
+    yield darkest, darkest
     brightest = pixels.max(axis=0)
-    yield brightest
-    yield _grown(darkest, np.minimum)
-    yield _grown(brightest, np.maximum)
+    yield brightest, brightest
+    yield _grown(darkest, np.minimum), darkest
+    yield _grown(brightest, np.maximum), brightest
 
 
 def _grown(grey: np.ndarray, pick: np.ufunc) -> np.ndarray:
