@@ -74,15 +74,17 @@ class CloserLookRule:
 
     def finderless(self, view: Look) -> bool:
         """Whether the view is sharp enough to show finder squares and shows none."""
-        return self.unproven(view) and view.sharpness >= (self.min_sharpness_without_finder or 0)
+        bar = self.min_sharpness_without_finder
+        return self.unproven(view) and bar is not None and view.sharpness >= bar
 
     def unproven(self, view: Look) -> bool:
-        """Whether the finder check is on and the closer look saw no finder squares, however
-        sharp its view: a view so answers no refused page (a soft view of another symbol can
-        look like a code's colour to the classifier, as a soft view of a QR code that shows
-        finder squares nowhere rarely does: benchmarks/NOTES.md, soft symbols)."""
+        """Whether the finder check is on (a bar of 1 or less) and the closer look saw no finder
+        squares, however soft its view. Such a view answers no refused page: the classifier
+        takes a soft view of a small PDF417 or Aztec code for a code's colour, and nearly every
+        soft view of a real QR code it answers shows finder squares somewhere (benchmarks/
+        NOTES.md, stop 58)."""
         bar = self.min_sharpness_without_finder
-        return bar is not None and bar <= 1 and view.finder is False  # a bar over 1: check off
+        return bar is not None and bar <= 1 and view.finder is False
 
     def needs_ink(self, first: Classification) -> bool:
         """Whether after_closer_look can use the ink of the page's code: a colour's (it keeps the
