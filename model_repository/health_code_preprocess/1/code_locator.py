@@ -572,10 +572,10 @@ def look_closer_checked(data: bytes, imaging: ModuleType, read_ink: bool = True)
     """look_closer, and the finder check of what it saw: whether a QR code's finder squares show
     in the view or, where they do not, the QR reader finds a QR code in the look's decode of the
     page (the view may frame the wrong square, a card's icons beside a small code: ~3 ms, paid
-    only where the view shows none) or, for a soft view, in the code's box at CLOSE_SCALE (~7 ms,
-    paid only where neither shows one); the view's sharpness; and, with `read_ink`, the ink of a
-    QR code decoded in the page at CLOSE_SCALE (code_ink; the decode at CLOSE_SCALE and the read:
-    ~16 ms on a 2-core VM), else NO_INK.
+    only where the view shows none) or, for a soft view, in the code's box at CLOSE_SCALE, as it
+    is and sharpened (~11-18 ms, paid only where neither shows one); the view's sharpness; and,
+    with `read_ink`, the ink of a QR code decoded in the page at CLOSE_SCALE (code_ink; the
+    decode at CLOSE_SCALE and the read: ~16 ms on a 2-core VM), else NO_INK.
 
     No code found: the view is blank and the box NO_CODE, and the finder check is of a coarse
     symbol where the page has one (a square of texture in a coarser copy of the page, modules too
@@ -612,7 +612,8 @@ def _close_up(page: Image.Image, box: np.ndarray) -> Image.Image:
 
 
 def _close_read(close_up: Image.Image) -> bool:
-    """Whether the close-up shows finder squares as it is or sharpened (CLOSE_SHARPENED: ~4 ms)."""
+    """Whether the close-up shows finder squares as it is or, where it shows none, sharpened
+    (CLOSE_SHARPENED: 4-11 CPU-ms more a look on a 2-core VM, benchmarks/NOTES.md stop 58)."""
     return any(
         shows_finder(np.ascontiguousarray(np.asarray(crop.convert("RGB")).transpose(2, 0, 1)))
         for crop in (close_up, close_up.filter(CLOSE_SHARPENED))
