@@ -288,6 +288,20 @@ def test_a_coarse_symbol_the_locator_misses_is_still_checked_for_finder_squares(
     assert not finder and sharp >= BAR
 
 
+def test_a_wide_symbol_the_locator_passes_by_is_still_checked_for_finder_squares():
+    """A rectangular Data Matrix or a PDF417 is three times as wide as it is high: the square
+    search finds no code, but the finder check frames the wide symbol, sees it sharp and with no
+    finder squares."""
+    drawn = np.random.default_rng(2).integers(0, 2, (14, 42), dtype=bool)
+    pixels = np.where(drawn[..., None], np.array((0, 160, 60), np.uint8), np.uint8(255))
+    symbol = Image.fromarray(pixels).resize((630, 210), Image.Resampling.NEAREST)
+    image = Image.new("RGB", (800, 1200), "white")
+    image.paste(symbol, (85, 700))
+    view, box, finder, sharp, _ = code_locator.look_closer_checked(jpeg(image), imaging)
+    assert not box.any() and (view == imaging.PAD_VALUE).all()
+    assert not finder and sharp >= BAR
+
+
 def sharpness_of_view(modules: int, side: int, blur: float) -> float:
     """The sharpness of the closer look's view of page()'s code of that size, blurred."""
     box = (*CODE[:2], CODE[0] + side, CODE[1] + side)

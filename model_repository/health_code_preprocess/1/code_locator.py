@@ -49,6 +49,14 @@ MIN_DENSITY = 0.08  # of the window's pixels, edges in each direction
 MIN_SIDE = 0.05  # of the page's short side: a smaller square is an icon
 MIN_FILL = 0.45  # of the blob's bounding box: a code is solid, a ring of rules is not
 MAX_ASPECT = 1.7  # a code is square (a photo's perspective stretches it a little)
+# ... but where no code is found, the finder check also looks for a wide symbol at
+# LOCATE_LONG_SIDE_PX: a rectangular Data Matrix (up to 1:3) or a PDF417 is no health code either,
+# and the square search passes it by, so a sure colour stood for it (3 of 100 Data Matrix
+# screenshots, fresh seed 69). In no renderer colour page of the test, `portal`, photo and
+# every-effect sets did such a search frame a sharp view without finder squares; at
+# COARSE_LONG_SIDE_PX it framed one (a button under a code the locator missed), so coarse ones stay
+# square (benchmarks/NOTES.md, stop 59).
+WIDE_ASPECT = 4.0
 TEXT_THRESHOLD = 0.3  # the detector's probability above which a pixel is text
 ACTIVE_LINE = 0.04  # a row or column of the code has edges in at least this share of its pixels
 # The code's share of the width of code_view: a look close enough for QR texture, wide enough for
@@ -131,10 +139,14 @@ def locate_code(image: Image.Image, probability: np.ndarray) -> Box | None:
 
 
 def _locate(
-    image: Image.Image, probability: np.ndarray | None, long_side: int = LOCATE_LONG_SIDE_PX
+    image: Image.Image,
+    probability: np.ndarray | None,
+    long_side: int = LOCATE_LONG_SIDE_PX,
+    max_aspect: float = MAX_ASPECT,
 ) -> Box | None:
     """locate_code's search, with what the map holds as text masked out (none without a map), in
-    the page reduced to about `long_side` pixels."""
+    the page reduced to about `long_side` pixels, for a blob at most `max_aspect` times as long
+    as it is wide."""
     k = max(1, max(image.size) // long_side)
     # Channel by channel, each contiguous: a max over the last axis of an (h, w, 3) array costs
     # five times as much (15 against 3 ms on a 540 x 720 page).
@@ -158,7 +170,7 @@ def _locate(
         bw, bh = x1 - x0, y1 - y0
         if min(bw, bh) - 2 * r < MIN_SIDE * min(w, h) or count < MIN_FILL * bw * bh:
             continue
-        if max(bw, bh) > MAX_ASPECT * min(bw, bh):
+        if max(bw, bh) > max_aspect * min(bw, bh):
             continue
         # The window widened the blob, and may have joined it to text just beside the code that
         # the detector missed (a small clock): keep the longest stretch of rows, then of columns,
@@ -169,7 +181,7 @@ def _locate(
         top, bottom = _longest_run(edges.mean(axis=1) > ACTIVE_LINE)
         left, right = _longest_run(edges[top:bottom].mean(axis=0) > ACTIVE_LINE)
         side, long = sorted((right - left, bottom - top))
-        if side < MIN_SIDE * min(w, h) or long > MAX_ASPECT * side:
+        if side < MIN_SIDE * min(w, h) or long > max_aspect * side:
             continue
         if best is None or count > best[0]:
             best = (count, ((x0 + left) * k, (y0 + top) * k, (x0 + right) * k, (y0 + bottom) * k))
@@ -577,17 +589,20 @@ def look_closer_checked(data: bytes, imaging: ModuleType, read_ink: bool = True)
     with `read_ink`, the ink of a QR code decoded in the page at CLOSE_SCALE (code_ink; the
     decode at CLOSE_SCALE and the read: ~16 ms on a 2-core VM), else NO_INK.
 
-    No code found: the view is blank and the box NO_CODE, and the finder check is of a coarse
-    symbol where the page has one (a square of texture in a coarser copy of the page, modules too
-    big for the locator at its own size; the QR reader has found no QR code in the page), else
-    False and 0: a sharp coarse Data Matrix or PDF417 is no health code either."""
+    No code found: the view is blank and the box NO_CODE, and the finder check is of a symbol
+    where the page has one (the QR reader has found no QR code in it): a coarse one (a square of
+    texture in a coarser copy of the page, modules too big for the locator at its own size), else
+    a wide one (up to WIDE_ASPECT at the locator's size); else False and 0. A sharp coarse or
+    rectangular Data Matrix, or a PDF417, is no health code either."""
     view, box, image = _look(data, imaging)
     height, width = imaging.INPUT_SHAPE[1:]
     size = (CLOSE_SCALE * height, CLOSE_SCALE * width)
     close = functools.cache(lambda: _page_at(data, imaging, image, size))  # decoded once, if at all
     ink = code_ink(close()) if read_ink else NO_INK
     if not box.any():
-        symbol = _locate(image, None, COARSE_LONG_SIDE_PX)
+        symbol = _locate(image, None, COARSE_LONG_SIDE_PX) or _locate(
+            image, None, max_aspect=WIDE_ASPECT
+        )
         if symbol is None:
             return CloserLook(view, box, False, 0.0, ink)
         seen = code_view(image, symbol, (height, width), imaging.PAD_VALUE)
