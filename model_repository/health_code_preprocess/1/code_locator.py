@@ -147,6 +147,27 @@ def _locate(
     """locate_code's search, with what the map holds as text masked out (none without a map), in
     the page reduced to about `long_side` pixels, for a blob at most `max_aspect` times as long
     as it is wide."""
+    return _best(_blobs(image, probability, long_side), max_aspect)
+
+
+class _Blob(NamedTuple):
+    """A solid blob of dense two-way texture: its count of dense pixels, its box in image pixels,
+    and how many times as long as wide it is (before or after its trim, whichever is more)."""
+
+    count: int
+    box: Box
+    aspect: float
+
+
+def _best(blobs: list[_Blob], max_aspect: float) -> Box | None:
+    """The box of the blob with the most dense pixels of those at most `max_aspect` long."""
+    fitting = [b for b in blobs if b.aspect <= max_aspect]
+    return max(fitting, key=lambda b: b.count).box if fitting else None
+
+
+def _blobs(image: Image.Image, probability: np.ndarray | None, long_side: int) -> list[_Blob]:
+    """_locate's candidates, up to WIDE_ASPECT long: one pass serves the square search and,
+    where it finds none, the wide one."""
     k = max(1, max(image.size) // long_side)
     # Channel by channel, each contiguous: a max over the last axis of an (h, w, 3) array costs
     # five times as much (15 against 3 ms on a 540 x 720 page).
@@ -165,12 +186,12 @@ def _locate(
         text_near = _window_sums(np.asarray(text), r // 2 + 1) > 0
     counts = [_window_sums(e & ~text_near, r) for e in (across, along)]
     dense = np.minimum(*counts) > MIN_DENSITY * (2 * r + 1) ** 2
-    best: tuple[int, Box] | None = None
+    found = []
     for x0, y0, x1, y1, count in blob_bounds(dense):
         bw, bh = x1 - x0, y1 - y0
         if min(bw, bh) - 2 * r < MIN_SIDE * min(w, h) or count < MIN_FILL * bw * bh:
             continue
-        if max(bw, bh) > max_aspect * min(bw, bh):
+        if max(bw, bh) > WIDE_ASPECT * min(bw, bh):
             continue
         # The window widened the blob, and may have joined it to text just beside the code that
         # the detector missed (a small clock): keep the longest stretch of rows, then of columns,
@@ -181,11 +202,12 @@ def _locate(
         top, bottom = _longest_run(edges.mean(axis=1) > ACTIVE_LINE)
         left, right = _longest_run(edges[top:bottom].mean(axis=0) > ACTIVE_LINE)
         side, long = sorted((right - left, bottom - top))
-        if side < MIN_SIDE * min(w, h) or long > max_aspect * side:
+        if side < MIN_SIDE * min(w, h):
             continue
-        if best is None or count > best[0]:
-            best = (count, ((x0 + left) * k, (y0 + top) * k, (x0 + right) * k, (y0 + bottom) * k))
-    return None if best is None else best[1]
+        aspect = max(max(bw, bh) / min(bw, bh), long / side)
+        box = ((x0 + left) * k, (y0 + top) * k, (x0 + right) * k, (y0 + bottom) * k)
+        found.append(_Blob(count, box, aspect))
+    return found
 
 
 def read_qr(
@@ -565,7 +587,7 @@ def look_closer(data: bytes, imaging: ModuleType) -> tuple[np.ndarray, np.ndarra
     the code's box as fractions of the upright image); a blank view and NO_CODE when the page
     has no code-like square. `imaging` is the family's imaging.py (its decoding rules, input
     shape and padding); its ImageError for unusable bytes."""
-    view, box, _ = _look(data, imaging)
+    view, box, *_ = _look(data, imaging)
     return view, box
 
 
@@ -594,15 +616,13 @@ def look_closer_checked(data: bytes, imaging: ModuleType, read_ink: bool = True)
     texture in a coarser copy of the page, modules too big for the locator at its own size), else
     a wide one (up to WIDE_ASPECT at the locator's size); else False and 0. A sharp coarse or
     rectangular Data Matrix, or a PDF417, is no health code either."""
-    view, box, image = _look(data, imaging)
+    view, box, image, wide = _look(data, imaging)
     height, width = imaging.INPUT_SHAPE[1:]
     size = (CLOSE_SCALE * height, CLOSE_SCALE * width)
     close = functools.cache(lambda: _page_at(data, imaging, image, size))  # decoded once, if at all
     ink = code_ink(close()) if read_ink else NO_INK
     if not box.any():
-        symbol = _locate(image, None, COARSE_LONG_SIDE_PX) or _locate(
-            image, None, max_aspect=WIDE_ASPECT
-        )
+        symbol = _locate(image, None, COARSE_LONG_SIDE_PX) or wide
         if symbol is None:
             return CloserLook(view, box, False, 0.0, ink)
         seen = code_view(image, symbol, (height, width), imaging.PAD_VALUE)
@@ -635,13 +655,18 @@ def _close_read(close_up: Image.Image) -> bool:
     )
 
 
-def _look(data: bytes, imaging: ModuleType) -> tuple[np.ndarray, np.ndarray, Image.Image]:
-    """look_closer's view and box, and the decode of the page it looked at."""
+def _look(
+    data: bytes, imaging: ModuleType
+) -> tuple[np.ndarray, np.ndarray, Image.Image, Box | None]:
+    """look_closer's view and box, the decode of the page it looked at, and where no code was
+    found, the box of the wide symbol the same search saw (None: none, or a code was found)."""
     height, width = imaging.INPUT_SHAPE[1:]
     image = imaging.decode_upright(data, (LOOK_SCALE * height, LOOK_SCALE * width))
-    code = locate_code(image, None) or _read_code_box_at_scale(data, imaging, image)
+    blobs = _blobs(image, None, LOCATE_LONG_SIDE_PX)  # locate_code's search, without a text map
+    code = _best(blobs, MAX_ASPECT) or _read_code_box_at_scale(data, imaging, image)
     if code is None:
-        return np.full(imaging.INPUT_SHAPE, imaging.PAD_VALUE, np.uint8), NO_CODE, image
+        blank = np.full(imaging.INPUT_SHAPE, imaging.PAD_VALUE, np.uint8)
+        return blank, NO_CODE, image, _best(blobs, WIDE_ASPECT)
     w, h = image.size
     box = np.array([code[0] / w, code[1] / h, code[2] / w, code[3] / h], np.float32)
-    return code_view(image, code, (height, width), imaging.PAD_VALUE), box, image
+    return code_view(image, code, (height, width), imaging.PAD_VALUE), box, image, None
