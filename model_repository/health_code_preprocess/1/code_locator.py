@@ -51,8 +51,8 @@ MIN_FILL = 0.45  # of the blob's bounding box: a code is solid, a ring of rules 
 MAX_ASPECT = 1.7  # a code is square (a photo's perspective stretches it a little)
 # ... but where no code is found, the finder check also looks for a wide symbol at
 # LOCATE_LONG_SIDE_PX: a rectangular Data Matrix (up to 1:3) or a PDF417 is no health code either,
-# and the square search passes it by, so a sure colour stood for it (3 of 100 Data Matrix
-# screenshots, fresh seed 69). In no renderer colour page of the test, `portal`, photo and
+# and the square search passes it by, so a sure colour stood for it (a Data Matrix screenshot of
+# fresh seed 69, green at 0.9993). In no renderer colour page of the test, `portal`, photo and
 # every-effect sets did such a search frame a sharp view without finder squares; at
 # COARSE_LONG_SIDE_PX it framed one (a button under a code the locator missed), so coarse ones stay
 # square (benchmarks/NOTES.md, stop 59).
