@@ -139,15 +139,11 @@ def locate_code(image: Image.Image, probability: np.ndarray) -> Box | None:
 
 
 def _locate(
-    image: Image.Image,
-    probability: np.ndarray | None,
-    long_side: int = LOCATE_LONG_SIDE_PX,
-    max_aspect: float = MAX_ASPECT,
+    image: Image.Image, probability: np.ndarray | None, long_side: int = LOCATE_LONG_SIDE_PX
 ) -> Box | None:
     """locate_code's search, with what the map holds as text masked out (none without a map), in
-    the page reduced to about `long_side` pixels, for a blob at most `max_aspect` times as long
-    as it is wide."""
-    return _best(_blobs(image, probability, long_side), max_aspect)
+    the page reduced to about `long_side` pixels."""
+    return _best(_blobs(image, probability, long_side), MAX_ASPECT)
 
 
 class _Blob(NamedTuple):
