@@ -202,17 +202,20 @@ class Analysis:
         # The view's finder check and the page's code's ink; a closer look model without them:
         # not known.
         finder, sharpness = result.as_numpy("FINDER"), result.as_numpy("SHARPNESS")
-        ink = result.as_numpy("INK")
+        ink, blurred = result.as_numpy("INK"), result.as_numpy("BLURRED")
         look = Look(
             scores[0],
             found,
             None if finder is None else bool(finder.reshape(-1)[0]),
             0.0 if sharpness is None else float(sharpness.reshape(-1)[0]),
             None if ink is None or ink.size != 3 else ink_status(ink.reshape(-1)),
+            blurred is not None and bool(blurred.reshape(-1)[0]),
         )
         answer, outcome = after_closer_look(first, rule, look, route.labels)
         self.metrics.closer_looks.labels(outcome).inc()
-        return answer, [round(float(v), 4) for v in box[0]] if found else None
+        # A blurred code's box is the code's only where it kept a colour.
+        shown = found and not (look.blurred and answer.status == INVALID)
+        return answer, [round(float(v), 4) for v in box[0]] if shown else None
 
     async def _time(self, image: bytes, arrived_s: float, request_id: str) -> Any:
         """The `time` object of `?read=time`: what health_code_time read, placed in time."""

@@ -149,14 +149,16 @@ def ink_status(ink: NDArray[np.float32] | None) -> str | None:
 class Look:
     """What the closer look saw: the view's scores, whether it found a code (a box), and the
     finder check of the view, or where no code was found of a coarse symbol's (finder None: the
-    closer look model does not report it), and the status its decoded QR code's ink shows (None:
-    no code read, an ink of no status, or a closer look model that does not report it)."""
+    closer look model does not report it), the status its decoded QR code's ink shows (None:
+    no code read, an ink of no status, or a closer look model that does not report it), and
+    whether the code it found is a blurred code's (found only with a lower edge step)."""
 
     scores: NDArray[np.float32]
     found_code: bool
     finder: bool | None = None
     sharpness: float = 0.0
     ink: str | None = None
+    blurred: bool = False
 
 
 def after_closer_look(
@@ -173,15 +175,16 @@ def after_closer_look(
     colour, hence bars of its own (training/MODEL_CARD.md, the closer look), the stricter where
     the first look saw almost no colour. A colour: kept where a decoded code is inked in it
     ("confirmed"); else withdrawn where the view is sharp and shows no finder squares
-    ("no_finder"); else kept where a code was found or the colour is at or over the code check's
-    bar ("confirmed"), withdrawn where neither ("withdrawn").
+    ("no_finder"); else kept where a code was found (a blurred code's: where its view sees that
+    colour most) or the colour is at or over the code check's bar ("confirmed"), withdrawn where
+    neither ("withdrawn"). A blurred code's view answers no refused page.
     """
     if first.status != INVALID:
         if look.ink == first.status:
             return first, "confirmed"
         if rule.finderless(look):
             return _withdrawn(first, "no_finder"), "no_finder"
-        if look.found_code or first.confidence >= rule.check_colours_below:
+        if _code_for(first.status, look, labels) or first.confidence >= rule.check_colours_below:
             return first, "confirmed"
         return _withdrawn(first, "no_code"), "withdrawn"
     answer, outcome = _from_view(first, rule, look, labels)
@@ -197,8 +200,10 @@ def after_closer_look(
 def _from_view(
     first: Classification, rule: CloserLookRule, look: Look, labels: tuple[str, ...]
 ) -> tuple[Classification, str]:
-    """A refused page's answer from its view alone, and the outcome (after_closer_look)."""
-    if not look.found_code:
+    """A refused page's answer from its view alone, and the outcome (after_closer_look). A
+    blurred code's view answers none: the classifier calls some of the noise and flat squares
+    that search frames a colour."""
+    if not look.found_code or look.blurred:
         return first, "no_code"
     answer = classify(look.scores, labels, first.model_version, rule.bar(first))
     if answer.status == INVALID:
@@ -206,6 +211,16 @@ def _from_view(
     if rule.unproven(look):
         return first, "no_finder"
     return replace(answer, decided_by="closer_look"), "colour"
+
+
+def _code_for(colour: str, look: Look, labels: tuple[str, ...]) -> bool:
+    """Whether the look found a code that keeps `colour`: a located code, or a blurred code whose
+    view's most probable class is that colour. The search for blurred codes also frames a photo's
+    noise and flat squares (a placeholder's), whose views the classifier calls invalid
+    (benchmarks/NOTES.md, stop 60)."""
+    if not look.found_code:
+        return False
+    return not look.blurred or labels[int(np.argmax(look.scores))] == colour
 
 
 def _withdrawn(colour: Classification, decided_by: str) -> Classification:

@@ -84,13 +84,15 @@ CODE_IN_BOX = 0.6
 BOX_ON_CODE = 0.3
 
 
-def _view(task: Task) -> tuple[np.ndarray | None, bool, float, np.ndarray]:
+def _view(task: Task) -> tuple[np.ndarray | None, bool, float, np.ndarray, bool]:
     """A page's closer look as served: its view (None where no code is found), the view's finder
-    check and sharpness, and the ink of a code decoded in the page (code_locator.CloserLook's,
-    as a plain tuple: that class cannot be unpickled outside the process that imported it)."""
+    check and sharpness, the ink of a code decoded in the page, and whether the code is a blurred
+    one's (code_locator.CloserLook's, as a plain tuple: that class cannot be unpickled outside
+    the process that imported it)."""
     _, data = render_task(task)
     look = look_closer_checked(data)
-    return look.view if look.box.any() else None, look.finder, look.sharpness, look.ink
+    view = look.view if look.box.any() else None
+    return view, look.finder, look.sharpness, look.ink, look.blurred
 
 
 def _code_map(screen: Image.Image) -> Image.Image:
@@ -181,15 +183,19 @@ def view_scores(
     looks = list(in_processes(_view, tasks, workers))
     out = np.full(first.shape, np.nan, np.float32)
     finderless, sharp = np.zeros(len(first), bool), np.zeros(len(first), bool)
+    blurred = np.zeros(len(first), bool)
     ink = np.full(len(first), -1, np.int64)
     ink[looked] = [_ink_label(look[3]) for look in looks]
     found = [i for i, look in zip(looked, looks, strict=True) if look[0] is not None]
     if found:
         seen = [look for look in looks if look[0] is not None]
-        out[found] = scores_of(model, np.stack([view for view, _, _, _ in seen]))
-        finderless[found] = [not finder for _, finder, _, _ in seen]
-        sharp[found] = [sharpness >= sharpness_bar for _, _, sharpness, _ in seen]
-    return out, None if first_finder is None else Finders(first_finder, finderless, sharp, ink)
+        out[found] = scores_of(model, np.stack([look[0] for look in seen]))
+        finderless[found] = [not finder for _, finder, *_ in seen]
+        sharp[found] = [sharpness >= sharpness_bar for _, _, sharpness, *_ in seen]
+        blurred[found] = [look[4] for look in seen]
+    if first_finder is None:
+        return out, None
+    return out, Finders(first_finder, finderless, sharp, ink, blurred)
 
 
 def _ink_label(ink: np.ndarray) -> int:

@@ -165,14 +165,16 @@ def choose_gate(
 class Finders:
     """The finder check on a set's pages (code_locator.py): whether each page's first look shows
     QR finder squares; whether its closer look found a code and saw no finder squares (False
-    where there is no view), and whether that view is sharp (at the bar or over); and the label
+    where there is no view), and whether that view is sharp (at the bar or over); the label
     whose ink a QR code decoded in the page by the closer look shows
-    (gateway.classification.ink_status; -1 where none, or no closer look)."""
+    (gateway.classification.ink_status; -1 where none, or no closer look); and whether the code
+    the closer look found is a blurred one's (code_locator.CloserLook.blurred)."""
 
     first: np.ndarray  # bool [N]
     finderless_view: np.ndarray  # bool [N]
     sharp_view: np.ndarray  # bool [N]
     ink: np.ndarray | None = None  # int [N]
+    blurred: np.ndarray | None = None  # bool [N]
 
 
 def closer_answers(
@@ -194,12 +196,18 @@ def closer_answers(
     whose decoded code is inked in it stands, and a refused page the view left refused, whose
     first look saw a colour at the floor or more, is answered with the colour it saw most where
     its code is inked in it (unless the view's bar is over 1: the closer look answers no
-    colour)."""
+    colour); and blurred codes: one keeps a colour only where its view sees that colour most,
+    and answers no refused page."""
     answers = safe_answers(first, threshold)
     if rule is None:
         return answers
     colour = answers != INVALID
-    no_code = (first.max(axis=1) < check) & np.isnan(views[:, 0])
+    looked = np.nan_to_num(views, nan=0.0)
+    blurred = np.zeros(len(first), bool)
+    if finders is not None and finders.blurred is not None:
+        blurred = finders.blurred
+    no_code = np.isnan(views[:, 0]) | (blurred & (looked.argmax(axis=1) != answers))
+    no_code &= first.max(axis=1) < check
     if finders is None:
         withdrawn, blocked = colour & no_code, np.zeros(len(first), bool)
     else:
@@ -209,9 +217,8 @@ def closer_answers(
     colours = np.delete(np.arange(first.shape[1]), INVALID)  # the labels that are colours
     seen = first[:, colours].max(axis=1) >= floor
     bars = np.where(seen, bar, np.inf if unseen is None else unseen)
-    looked = np.nan_to_num(views, nan=0.0)
     taken = (answers == INVALID) & (looked.argmax(axis=1) != INVALID) & (looked.max(axis=1) >= bars)
-    taken &= ~blocked
+    taken &= ~blocked & ~blurred
     if finders is not None and finders.ink is not None:
         most = colours[first[:, colours].argmax(axis=1)]
         inked = finders.ink == most

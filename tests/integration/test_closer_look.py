@@ -12,6 +12,7 @@ import pytest
 
 from benchmarks.recognition import case
 from tests.support.service import run_service
+from training.dataset import render_task
 
 # Independent phone photos (benchmarks/code_screens.py, seed 1) of home pages whose code is small
 # in a card: the whole page at the classifier's resolution leaves their colour below the rule, and
@@ -38,6 +39,14 @@ LENIENT_THRESHOLD = "0.5"
 # code found: it needs no closer look.
 # (kind, page, seed, whether it gets a closer look)
 UNSURE_WITH_CODE = (("photo", 44, 1, True), ("photo", 89, 1, False))
+# Renderer photos (training/: a test-split page and an every-effect one) whose big code a photo's
+# blur hides from the locator: the first look answers red at 0.997 and green at 0.999, under the
+# code check's bar, with no finder squares; the search for blurred codes frames the code, whose
+# view agrees. And a photo of a feed whose yellow placeholder square that search frames: its first
+# look says red at 0.996, its view invalid, so the colour is withdrawn (benchmarks/NOTES.md,
+# stop 60).
+BLURRED_CODES = ((1000000510, "test"), (4200000228, "family/photo, every effect"))
+BLURRED_PLACEHOLDER = (1000000479, "test")
 # Independent status-coloured symbols that are not QR codes (the symbols set), that iteration 12
 # answers a colour at 0.98 or more: screenshots of a Data Matrix, an Aztec code, a checkerboard
 # and a maze (seed 50), in views of sharpness 0.82-0.89; and two photos (seeds 55 and 56), in views
@@ -135,11 +144,14 @@ def test_a_page_that_is_no_health_code_stays_invalid(client, page):
 def test_an_unsure_colour_on_a_page_with_no_code_is_withdrawn(lenient, kind, page, seed):
     image, drawn = case(kind, page, seed=seed)
     assert drawn.drawn == "invalid/news"
-    before = closer_looks(lenient, "withdrawn")
+    outcomes = {"no_code": "withdrawn", "no_finder": "no_finder"}
+    before = {outcome: closer_looks(lenient, outcome) for outcome in outcomes.values()}
     body = analyse(lenient, image)
-    assert (body["status"], body["decided_by"]) == ("invalid", "no_code")
+    # no code; or a thumbnail the search for blurred codes frames, sharp and with no finder squares
+    assert body["status"] == "invalid" and body["decided_by"] in outcomes
     assert max(body["scores"], key=body["scores"].get) != "invalid"  # the model's colour, shown
-    assert closer_looks(lenient, "withdrawn") == before + 1
+    counted = outcomes[body["decided_by"]]
+    assert closer_looks(lenient, counted) == before[counted] + 1
 
 
 @pytest.mark.parametrize(("kind", "page", "seed", "looked"), UNSURE_WITH_CODE)
@@ -155,6 +167,28 @@ def test_an_unsure_colour_whose_code_is_found_stands(client, kind, page, seed, l
     else:  # finder squares in the first look: no closer look, no box
         assert "code_box" not in body
         assert closer_looks(client, "confirmed") == before
+
+
+@pytest.mark.parametrize("task", BLURRED_CODES)
+def test_an_unsure_colour_whose_code_is_blurred_stands_where_its_view_agrees(client, task):
+    spec, image = render_task(task)
+    before = closer_looks(client, "confirmed")
+    body = analyse(client, image)
+    assert (body["status"], body["decided_by"]) == (spec.label, "model")
+    assert body["confidence"] < 0.999  # under the code check's bar: its code is needed
+    assert len(body["code_box"]) == 4
+    assert closer_looks(client, "confirmed") == before + 1
+
+
+def test_a_blurred_square_whose_view_is_no_colour_keeps_none(client):
+    spec, image = render_task(BLURRED_PLACEHOLDER)
+    assert spec.label == "invalid"
+    before = closer_looks(client, "withdrawn")
+    body = analyse(client, image)
+    assert (body["status"], body["decided_by"]) == ("invalid", "no_code")
+    assert max(body["scores"], key=body["scores"].get) == "red"  # the first look's, shown
+    assert "code_box" not in body
+    assert closer_looks(client, "withdrawn") == before + 1
 
 
 @pytest.mark.parametrize(("kind", "page", "seed", "screens"), SYMBOLS)

@@ -48,12 +48,13 @@ class FakeTriton:
         self.closer_scores: Any = [[0.995, 0.002, 0.002, 0.001]]
         self.closer_box: Any = [[0.1, 0.2, 0.4, 0.35]]
         # The finder checks (code_locator.py): the ensemble's FINDER, the closer look's FINDER and
-        # SHARPNESS, and its INK (the RGB of a code decoded in the page); None: not answered, as
-        # by a family without them.
+        # SHARPNESS, its INK (the RGB of a code decoded in the page) and BLURRED (the box is a
+        # blurred code's); None: not answered, as by a family without them.
         self.finder: Any = None
         self.closer_finder: Any = None
         self.closer_sharpness: Any = None
         self.closer_ink: Any = None
+        self.closer_blurred: Any = None
         self.closed = False
         self.triton: TritonClient | None = None  # the app's connection, once it runs
 
@@ -80,13 +81,14 @@ class FakeTriton:
                 "FINDER": self.closer_finder,
                 "SHARPNESS": self.closer_sharpness,
                 "INK": self.closer_ink,
+                "BLURRED": self.closer_blurred,
             }
         elif model_name != "health_code":  # only the ensemble answers the first look's FINDER
             del outputs["FINDER"]
         for name, values in outputs.items():
             if values is None:
                 continue
-            boolean = name == "FINDER"
+            boolean = name in ("FINDER", "BLURRED")
             array = np.asarray(values, dtype=bool if boolean else np.float32)
             output = response.outputs.add(name=name, datatype="BOOL" if boolean else "FP32")
             output.shape.extend(array.shape)

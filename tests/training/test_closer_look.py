@@ -106,6 +106,25 @@ def test_a_decoded_codes_ink_answers_a_refused_page_and_keeps_a_colour_as_served
     assert without.tolist() == [INVALID] * 6
 
 
+def test_a_blurred_code_keeps_a_colour_its_view_agrees_with_and_answers_no_refused_page():
+    unsure, refused = [0.97, 0.01, 0.01, 0.01], [0.60, 0.30, 0.05, 0.05]
+    first = rows(unsure, unsure, unsure, refused)
+    views = rows([0.6, 0, 0, 0.4], [0.1, 0, 0, 0.9], [0.1, 0, 0, 0.9], [0.999, 0, 0, 0.001])
+    blurred = np.array([True, True, False, True])
+    finders = Finders(np.zeros(4, bool), np.zeros(4, bool), np.zeros(4, bool), blurred=blurred)
+    answers = closer_answers(first, views, 0.9, (0.98, 0.02), 0.99, finders=finders)
+    # its view sees green most; its view sees invalid (a photo's noise); a located code's view
+    # does not matter; a blurred code's sure view answers no refused page
+    assert answers.tolist() == [0, INVALID, 0, INVALID]
+    located = Finders(finders.first, finders.finderless_view, finders.sharp_view)
+    assert closer_answers(first, views, 0.9, (0.98, 0.02), 0.99, finders=located).tolist() == [
+        0,
+        0,
+        0,
+        0,
+    ]
+
+
 def test_a_page_with_almost_no_colour_seen_is_answered_only_from_a_near_certain_view():
     first = rows([0.02, 0.01, 0.01, 0.96], [0.02, 0.01, 0.01, 0.96])  # under the floor
     views = rows([0.99995, 0.00005, 0, 0], [0.998, 0.002, 0, 0])

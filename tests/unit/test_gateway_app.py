@@ -231,6 +231,37 @@ async def test_an_unsure_colour_whose_code_is_found_stands_with_its_box(gw):
     assert body["code_box"] == pytest.approx([0.1, 0.2, 0.4, 0.35])
 
 
+@pytest.mark.parametrize(
+    ("view", "expected"),
+    [
+        ([[0.45, 0.1, 0.1, 0.35]], ("green", "model")),  # the view sees green most: a code
+        ([[0.1, 0.1, 0.1, 0.7]], ("invalid", "no_code")),  # a photo's noise, a flat square
+        ([[0.1, 0.7, 0.1, 0.1]], ("invalid", "no_code")),  # another colour's
+    ],
+)
+async def test_an_unsure_colour_whose_blurred_code_is_found_stands_where_its_view_agrees(
+    gw, view, expected
+):
+    http, fake = gw
+    await refused_then_looked_at(fake)
+    fake.scores = [[0.95, 0.02, 0.01, 0.02]]
+    fake.closer_scores, fake.closer_blurred = view, [[True]]
+    body = (await http.post(URL, json=as_json(encode("JPEG")))).json()
+    assert (body["status"], body["decided_by"]) == expected
+    assert body["scores"]["green"] == pytest.approx(0.95)  # the first look's, kept or not
+    # the box is the code's only where it kept the colour
+    assert ("code_box" in body) == (expected[0] == "green")
+
+
+async def test_a_blurred_codes_view_answers_no_refused_page(gw):
+    http, fake = gw
+    await refused_then_looked_at(fake, parameters=FINDER_RULE)
+    fake.closer_finder, fake.closer_sharpness, fake.closer_blurred = [[True]], [[0.3]], [[True]]
+    body = (await http.post(URL, json=as_json(encode("JPEG")))).json()  # its view: 0.995 green
+    assert (body["status"], body["decided_by"]) == ("invalid", "threshold")
+    assert "code_box" not in body
+
+
 @pytest.mark.parametrize(("view", "answered"), [(0.99995, True), (0.995, False)])
 async def test_a_page_with_almost_no_colour_seen_needs_a_near_certain_view(view, answered):
     parameters = {**CLOSER_RULE, "closer_look_min_colour_probability_unseen": "0.9999"}

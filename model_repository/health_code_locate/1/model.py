@@ -12,7 +12,8 @@ view's close read) shows a QR code's finder squares, and SHARPNESS, how sharp th
 no code is found, both are of a coarse symbol's view where the page has one, else False and 0);
 INK, the white-balanced RGB of the modules of a QR code the QR reader decodes in the page
 (code_locator.code_ink; zeros where none decodes, or where the optional READ_INK says not to
-read: the gateway reads a status from it).
+read: the gateway reads a status from it); BLURRED, whether the box is a blurred code's, found
+only by the search for one (the gateway lets it keep a colour its view agrees with, no more).
 A bad image fails its own request, never the batch.
 """
 
@@ -69,7 +70,7 @@ class TritonPythonModel:
             self.logger.log_error(f"closer look failed: {type(e).__name__}: {e}")
             message = f"[corrupt_image] cannot look closer ({type(e).__name__})"
             return pb_utils.InferenceResponse(error=pb_utils.TritonError(message))
-        pixels, boxes, finders, sharp, inks = zip(*looks, strict=True)
+        pixels, boxes, finders, sharp, inks, blurred = zip(*looks, strict=True)
         return pb_utils.InferenceResponse(
             output_tensors=[
                 pb_utils.Tensor("PIXELS", np.stack(pixels)),
@@ -77,6 +78,7 @@ class TritonPythonModel:
                 pb_utils.Tensor("FINDER", np.array(finders, bool).reshape(-1, 1)),
                 pb_utils.Tensor("SHARPNESS", np.array(sharp, np.float32).reshape(-1, 1)),
                 pb_utils.Tensor("INK", np.stack(inks).astype(np.float32)),
+                pb_utils.Tensor("BLURRED", np.array(blurred, bool).reshape(-1, 1)),
             ]
         )
 

@@ -44,6 +44,13 @@ LOCATE_LONG_SIDE_PX = 400  # the page is reduced (by an integer factor) to about
 # there; at 200 a tall one still did (benchmarks/NOTES.md, the finder check for coarse symbols).
 COARSE_LONG_SIDE_PX = 133
 EDGE_STEP = 32  # a change of this much in any channel over 2 px is an edge (soft edges too)
+# ... and for a blurred code, where a closer look finds neither a code nor a symbol: a photo's
+# blur can spread a code's edges past EDGE_STEP over 2 px, and the code check then withdrew right
+# colours of big, plainly visible codes (20 of the renderer's colour pages in test, `portal`,
+# photos and every effect). Half the step frames 19 of them, but also noise and flat squares in a
+# photo (a third of the renderer's invalid photos with no code found), so such a box is flagged
+# (CloserLook.blurred) and keeps a colour only where its view agrees (benchmarks/NOTES.md, stop 60).
+BLURRED_EDGE_STEP = 16
 WINDOW_FRACTION = 1 / 100  # the density window's half side, of the reduced page's long side
 MIN_DENSITY = 0.08  # of the window's pixels, edges in each direction
 MIN_SIDE = 0.05  # of the page's short side: a smaller square is an icon
@@ -161,7 +168,12 @@ def _best(blobs: list[_Blob], max_aspect: float) -> Box | None:
     return max(fitting, key=lambda b: b.count).box if fitting else None
 
 
-def _blobs(image: Image.Image, probability: np.ndarray | None, long_side: int) -> list[_Blob]:
+def _blobs(
+    image: Image.Image,
+    probability: np.ndarray | None,
+    long_side: int,
+    edge_step: int = EDGE_STEP,
+) -> list[_Blob]:
     """_locate's candidates, up to WIDE_ASPECT long: one pass serves the square search and,
     where it finds none, the wide one."""
     k = max(1, max(image.size) // long_side)
@@ -172,8 +184,8 @@ def _blobs(image: Image.Image, probability: np.ndarray | None, long_side: int) -
     across = np.zeros((h, w), bool)
     along = np.zeros((h, w), bool)
     for c in np.ascontiguousarray(channels):
-        across[:, 2:] |= np.abs(c[:, 2:] - c[:, :-2]) > EDGE_STEP
-        along[2:, :] |= np.abs(c[2:, :] - c[:-2, :]) > EDGE_STEP
+        across[:, 2:] |= np.abs(c[:, 2:] - c[:, :-2]) > edge_step
+        along[2:, :] |= np.abs(c[2:, :] - c[:-2, :]) > edge_step
     r = max(2, round(max(w, h) * WINDOW_FRACTION))
     if probability is None:
         text_near = np.zeros((h, w), bool)
@@ -588,14 +600,16 @@ def look_closer(data: bytes, imaging: ModuleType) -> tuple[np.ndarray, np.ndarra
 
 
 class CloserLook(NamedTuple):
-    """look_closer_checked's answer: the view and the code's box (look_closer's), the finder
-    check of what it saw, the view's sharpness, and the ink of a QR code decoded in the page."""
+    """look_closer_checked's answer: the view and the code's box (look_closer's, or a blurred
+    code's), the finder check of what it saw, the view's sharpness, the ink of a QR code decoded
+    in the page, and whether the box is a blurred code's (BLURRED_EDGE_STEP)."""
 
     view: np.ndarray
     box: np.ndarray
     finder: bool
     sharpness: float
     ink: np.ndarray
+    blurred: bool = False
 
 
 def look_closer_checked(data: bytes, imaging: ModuleType, read_ink: bool = True) -> CloserLook:
@@ -611,7 +625,13 @@ def look_closer_checked(data: bytes, imaging: ModuleType, read_ink: bool = True)
     where the page has one (the QR reader has found no QR code in it): a coarse one (a square of
     texture in a coarser copy of the page, modules too big for the locator at its own size), else
     a wide one (up to WIDE_ASPECT at the locator's size); else False and 0. A sharp coarse or
-    rectangular Data Matrix, or a PDF417, is no health code either."""
+    rectangular Data Matrix, or a PDF417, is no health code either.
+
+    Where no code is found, a blurred code is looked for too (BLURRED_EDGE_STEP): its view and
+    box are the answer, flagged `blurred`. The finder check is then of the sharper of the two
+    views, the symbol's and the blurred code's (only a sharp view's can withdraw a colour), each
+    view's own finder check alone: a page and close read of a blurred code would cost ~15-20 ms
+    and could only change what a soft view reports."""
     view, box, image, wide = _look(data, imaging)
     height, width = imaging.INPUT_SHAPE[1:]
     size = (CLOSE_SCALE * height, CLOSE_SCALE * width)
@@ -619,10 +639,14 @@ def look_closer_checked(data: bytes, imaging: ModuleType, read_ink: bool = True)
     ink = code_ink(close()) if read_ink else NO_INK
     if not box.any():
         symbol = _locate(image, None, COARSE_LONG_SIDE_PX) or wide
-        if symbol is None:
-            return CloserLook(view, box, False, 0.0, ink)
-        seen = code_view(image, symbol, (height, width), imaging.PAD_VALUE)
-        return CloserLook(view, box, shows_finder(seen), sharpness(seen), ink)
+        blurred = _best(_blobs(image, None, LOCATE_LONG_SIDE_PX, BLURRED_EDGE_STEP), MAX_ASPECT)
+        views = [
+            code_view(image, b, (height, width), imaging.PAD_VALUE) for b in (symbol, blurred) if b
+        ]
+        sharp, found = max(((sharpness(v), shows_finder(v)) for v in views), default=(0.0, False))
+        if blurred is None:
+            return CloserLook(view, box, found, sharp, ink)
+        return CloserLook(views[-1], _fractions(blurred, image), found, sharp, ink, True)
     # A PNG comes whole: reduced to about the look's size, as the reader needs.
     page = _reduced_to(image, (LOOK_SCALE * height, LOOK_SCALE * width))
     sharp = sharpness(view)
@@ -663,6 +687,11 @@ def _look(
     if code is None:
         blank = np.full(imaging.INPUT_SHAPE, imaging.PAD_VALUE, np.uint8)
         return blank, NO_CODE, image, _best(blobs, WIDE_ASPECT)
+    view = code_view(image, code, (height, width), imaging.PAD_VALUE)
+    return view, _fractions(code, image), image, None
+
+
+def _fractions(code: Box, image: Image.Image) -> np.ndarray:
+    """A box in image pixels as fractions of the image (x0, y0, x1, y1)."""
     w, h = image.size
-    box = np.array([code[0] / w, code[1] / h, code[2] / w, code[3] / h], np.float32)
-    return code_view(image, code, (height, width), imaging.PAD_VALUE), box, image, None
+    return np.array([code[0] / w, code[1] / h, code[2] / w, code[3] / h], np.float32)
