@@ -270,6 +270,24 @@ def test_a_soft_code_that_shows_no_finder_squares_as_it_is_is_read_sharpened():
     assert not code_locator.shows_finder(as_it_is)
 
 
+def test_a_faint_soft_codes_finder_squares_show_once_stretched_to_full_contrast():
+    """A photo's glare leaves a blurred code little contrast (modules of grey 140-170 on 235): the
+    reader finds no finder squares in its close-up as it is, nor sharpened; stretched to full
+    contrast first, and sharpened, it does."""
+    import segno
+
+    modules = np.pad(np.array(segno.make("healthcode check", error="h").matrix, bool), 4)
+    pixels = np.where(modules[..., None], np.array((140, 170, 170), np.uint8), np.uint8(235))
+    close_up = (
+        Image.fromarray(pixels)
+        .resize((290, 290), Image.Resampling.NEAREST)
+        .filter(ImageFilter.GaussianBlur(5))
+    )
+    as_is = [close_up, close_up.filter(code_locator.CLOSE_SHARPENED)]
+    assert not any(code_locator.shows_finder(np.asarray(c).transpose(2, 0, 1)) for c in as_is)
+    assert code_locator._close_read(close_up)
+
+
 def test_a_sharp_view_is_not_read_closer(monkeypatch):
     """At four times the resolution the reader finds finder-like patterns in random grids."""
     read = []

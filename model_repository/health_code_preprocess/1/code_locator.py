@@ -34,7 +34,7 @@ from typing import NamedTuple
 
 import numpy as np
 import zxingcpp
-from PIL import Image, ImageChops, ImageFilter
+from PIL import Image, ImageChops, ImageFilter, ImageOps
 
 Box = tuple[float, float, float, float]  # x0, y0, x1, y1
 
@@ -91,6 +91,13 @@ CLOSE_READ_BELOW = 0.62
 # 17 soft renderer codes no read found finder squares in, 9 show them so, and none of 68 symbols
 # whose view answers a colour (radius 1-3 px, 150-400%: 6-9 and 0; benchmarks/NOTES.md, stop 58).
 CLOSE_SHARPENED = ImageFilter.UnsharpMask(radius=2, percent=250, threshold=0)
+# ... and last stretched to full contrast (the darkest and lightest CLOSE_STRETCH_CUT % of pixels
+# made black and white) before it is steepened: a photo's glare or a dim screen leaves a soft code
+# too little contrast for the reader's binarizers. Of 28 renderer colour pages refused with a view
+# of their own colour at 0.995 or more and no finder squares seen, 8 show them so; of 444 invalid
+# pages whose view answers a colour at 0.9 or more (independent seeds 65-69), none (a 4 px mask
+# without the stretch: 7 and 1; benchmarks/NOTES.md, stop 60).
+CLOSE_STRETCH_CUT = 2
 NO_CODE = np.zeros(4, np.float32)
 # The finder check reads each channel of a tensor twice, with zxing-cpp's local-average binarizer
 # and its global-histogram one: on the renderer's colour pages the second found codes in flat
@@ -668,10 +675,16 @@ def _close_up(page: Image.Image, box: np.ndarray) -> Image.Image:
 
 def _close_read(close_up: Image.Image) -> bool:
     """Whether the close-up shows finder squares as it is or, where it shows none, sharpened
-    (CLOSE_SHARPENED: 4-11 CPU-ms more a look on a 2-core VM, benchmarks/NOTES.md stop 58)."""
+    (CLOSE_SHARPENED: 4-11 CPU-ms more a look on a 2-core VM, benchmarks/NOTES.md stop 58), or
+    where neither does, stretched and sharpened (CLOSE_STRETCH_CUT); each made only if needed."""
+    crops = (
+        lambda: close_up,
+        lambda: close_up.filter(CLOSE_SHARPENED),
+        lambda: ImageOps.autocontrast(close_up, cutoff=CLOSE_STRETCH_CUT).filter(CLOSE_SHARPENED),
+    )
     return any(
-        shows_finder(np.ascontiguousarray(np.asarray(crop.convert("RGB")).transpose(2, 0, 1)))
-        for crop in (close_up, close_up.filter(CLOSE_SHARPENED))
+        shows_finder(np.ascontiguousarray(np.asarray(crop().convert("RGB")).transpose(2, 0, 1)))
+        for crop in crops
     )
 
 
