@@ -9,11 +9,12 @@ y1); all zeros when no code-like square is on the page (the gateway then keeps t
 and the view is the blank letterbox padding); FINDER, whether the view (or the page, or a soft
 view's close read) shows a QR code's finder squares, and SHARPNESS, how sharp the view is
 (code_locator.py's finder check: the gateway withdraws a colour whose sharp view shows none; where
-no code is found, both are of a coarse symbol's view where the page has one, else False and 0);
-INK, the white-balanced RGB of the modules of a QR code the QR reader decodes in the page
-(code_locator.code_ink; zeros where none decodes, or where the optional READ_INK says not to
-read: the gateway reads a status from it); BLURRED, whether the box is a blurred code's, found
-only by the search for one (the gateway lets it keep a colour its view agrees with, no more).
+no code is located, both are of the sharper of a coarse symbol's view and a blurred code's,
+where the page has either, else False and 0); INK, the white-balanced RGB of the modules of a
+QR code the QR reader decodes in the page (code_locator.code_ink; zeros where none decodes, or
+where the optional READ_INK says not to read: the gateway reads a status from it); BLURRED,
+whether the box is a blurred code's, found only by the search for one (the gateway lets it keep
+a colour its view agrees with, no more).
 A bad image fails its own request, never the batch.
 """
 

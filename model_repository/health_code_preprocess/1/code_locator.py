@@ -44,8 +44,8 @@ LOCATE_LONG_SIDE_PX = 400  # the page is reduced (by an integer factor) to about
 # there; at 200 a tall one still did (benchmarks/NOTES.md, the finder check for coarse symbols).
 COARSE_LONG_SIDE_PX = 133
 EDGE_STEP = 32  # a change of this much in any channel over 2 px is an edge (soft edges too)
-# ... and for a blurred code, where a closer look finds neither a code nor a symbol: a photo's
-# blur can spread a code's edges past EDGE_STEP over 2 px, and the code check then withdrew right
+# ... and for a blurred code, where a closer look locates no code: a photo's blur can spread a
+# code's edges past EDGE_STEP over 2 px, and the code check then withdrew right
 # colours of big, plainly visible codes (20 of the renderer's colour pages in test, `portal`,
 # photos and every effect). Half the step frames 19 of them, but also noise and flat squares in a
 # photo (a third of the renderer's invalid photos with no code found), so such a box is flagged
@@ -628,7 +628,8 @@ def look_closer_checked(data: bytes, imaging: ModuleType, read_ink: bool = True)
     with `read_ink`, the ink of a QR code decoded in the page at CLOSE_SCALE (code_ink; the
     decode at CLOSE_SCALE and the read: ~16 ms on a 2-core VM), else NO_INK.
 
-    No code found: the view is blank and the box NO_CODE, and the finder check is of a symbol
+    No code located: the view is blank and the box NO_CODE (unless a blurred code is found,
+    below), and the finder check is of a symbol
     where the page has one (the QR reader has found no QR code in it): a coarse one (a square of
     texture in a coarser copy of the page, modules too big for the locator at its own size), else
     a wide one (up to WIDE_ASPECT at the locator's size); else False and 0. A sharp coarse or
