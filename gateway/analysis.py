@@ -187,7 +187,8 @@ class Analysis:
         finds Triton too busy, leaves the first answer: it was a valid answer already."""
         with self.tracer.span("closer_look"):
             try:
-                model, inputs = route.family.closer, closer_inputs(image, rule.needs_ink(first))
+                model = route.family.closer
+                inputs = closer_inputs(image, rule.needs_ink(first), first.status != INVALID)
                 result = await self.triton.infer(model, inputs, request_id)
             except errors.GatewayError as e:
                 logger.debug("closer look failed: %s", e.code)

@@ -35,6 +35,7 @@ from gateway.settings import Settings
 IMAGE_INPUT = "IMAGE"
 PIXELS_INPUT = "PIXELS"
 READ_INK_INPUT = "READ_INK"  # the closer look's optional flag: read the code's ink
+CHECK_COLOUR_INPUT = "CHECK_COLOUR"  # ... and another: it checks a colour (look for blurred codes)
 
 
 @dataclass(frozen=True)
@@ -100,9 +101,14 @@ def image_inputs(image: bytes) -> list[Input]:
     return [Input.image(IMAGE_INPUT, image)]
 
 
-def closer_inputs(image: bytes, read_ink: bool) -> list[Input]:
-    """The closer look's inputs: the image, and whether to read its code's ink."""
-    return [Input.image(IMAGE_INPUT, image), Input.array(READ_INK_INPUT, np.array([[read_ink]]))]
+def closer_inputs(image: bytes, read_ink: bool, check_colour: bool) -> list[Input]:
+    """The closer look's inputs: the image, whether to read its code's ink, and whether the look
+    checks a colour the first look answered."""
+    return [
+        Input.image(IMAGE_INPUT, image),
+        Input.array(READ_INK_INPUT, np.array([[read_ink]])),
+        Input.array(CHECK_COLOUR_INPUT, np.array([[check_colour]])),
+    ]
 
 
 def pixels_inputs(batch: NDArray[np.uint8]) -> list[Input]:

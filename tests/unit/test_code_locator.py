@@ -319,6 +319,16 @@ def test_a_code_blurred_past_the_locators_edges_is_found_as_a_blurred_one(ink, b
     assert look.box == pytest.approx(np.array(CODE) / (800, 1200, 800, 1200), abs=0.02)
 
 
+def test_the_model_looks_for_a_blurred_code_only_where_the_look_checks_a_colour(locate):
+    """A refused page's look (CHECK_COLOUR false) spares the search: a blurred code answers none."""
+    data = jpeg(page(blur=6))
+    asked = {**request(data, data), "CHECK_COLOUR": np.array([[True], [False]])}
+    checked, unasked = (r.outputs for r in locate.execute([asked, request(data)]))
+    assert checked["BLURRED"].reshape(-1).tolist() == [True, False]
+    assert checked["BOX"][0].any() and not checked["BOX"][1].any()
+    assert unasked["BLURRED"].reshape(-1).tolist() == [True]  # no CHECK_COLOUR: look
+
+
 def test_a_wide_symbol_the_locator_passes_by_is_still_checked_for_finder_squares():
     """A rectangular Data Matrix or a PDF417 is three times as wide as it is high: the square
     search finds no code, but the finder check frames the wide symbol, sees it sharp and with no

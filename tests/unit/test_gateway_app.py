@@ -182,11 +182,13 @@ async def test_a_refused_page_answered_from_the_closer_look_says_so_with_the_cod
     assert body["code_box"] == pytest.approx([0.1, 0.2, 0.4, 0.35])
     first, closer = fake.calls
     assert (first.model, closer.model) == ("health_code_classifier", "health_code_closer")
-    tensor, read_ink = closer.inputs  # the closer look decodes in Triton, whoever decoded first
+    tensor, read_ink, check = closer.inputs  # the closer look decodes in Triton, whoever decoded
     assert (tensor.name, tensor.datatype) == ("IMAGE", "BYTES")
     assert b"".join(tensor.contents) == len(image).to_bytes(4, "little") + image
     assert (read_ink.name, read_ink.datatype, read_ink.shape) == ("READ_INK", "BOOL", (1, 1))
     assert b"".join(read_ink.contents) == b"\x01"  # green 0.6 seen: its code's ink can answer it
+    assert (check.name, check.datatype, check.shape) == ("CHECK_COLOUR", "BOOL", (1, 1))
+    assert b"".join(check.contents) == b"\x00"  # a refused page: no blurred code can answer it
 
 
 async def test_a_closer_look_below_its_own_bar_leaves_the_first_answer(gw):
@@ -251,6 +253,8 @@ async def test_an_unsure_colour_whose_blurred_code_is_found_stands_where_its_vie
     assert body["scores"]["green"] == pytest.approx(0.95)  # the first look's, kept or not
     # the box is the code's only where it kept the colour
     assert ("code_box" in body) == (expected[0] == "green")
+    _, _, check = fake.calls[1].inputs
+    assert b"".join(check.contents) == b"\x01"  # a colour checked: blurred codes looked for
 
 
 async def test_a_blurred_codes_view_answers_no_refused_page(gw):
@@ -422,7 +426,7 @@ async def test_a_refused_page_whose_decoded_code_is_inked_in_its_colour_answers_
     assert body["confidence"] == body["scores"][body["status"]]
     assert after == before + (expected[1] == "code_colour")
     assert [call.model for call in fake.calls] == ["health_code_classifier", "health_code_closer"]
-    _, read_ink = fake.calls[1].inputs  # under the floor the ink is not read: it cannot answer
+    _, read_ink, _ = fake.calls[1].inputs  # under the floor the ink is not read: it cannot answer
     assert b"".join(read_ink.contents) == (b"\x00" if max(first[0][:3]) < 0.05 else b"\x01")
 
 
@@ -434,7 +438,7 @@ async def test_no_ink_is_read_or_answered_where_the_closer_look_may_answer_no_co
         fake.closer_scores, fake.closer_ink = VIEW_REFUSES, GREEN_INK
         body = (await http.post(URL, json=as_json(encode("JPEG")))).json()
     assert (body["status"], body["decided_by"]) == ("invalid", "threshold")
-    _, read_ink = fake.calls[1].inputs
+    _, read_ink, _ = fake.calls[1].inputs
     assert b"".join(read_ink.contents) == b"\x00"
 
 

@@ -14,7 +14,8 @@ where the page has either, else False and 0); INK, the white-balanced RGB of the
 QR code the QR reader decodes in the page (code_locator.code_ink; zeros where none decodes, or
 where the optional READ_INK says not to read: the gateway reads a status from it); BLURRED,
 whether the box is a blurred code's, found only by the search for one (the gateway lets it keep
-a colour its view agrees with, no more).
+a colour its view agrees with, no more), looked for unless the optional CHECK_COLOUR says the
+look checks no colour (a refused page's: a blurred code answers none).
 A bad image fails its own request, never the batch.
 """
 
@@ -57,11 +58,11 @@ class TritonPythonModel:
         try:
             if len(images) == 0:
                 raise imaging.ImageError("not_an_image", "the request holds no image")
-            flag = pb_utils.get_input_tensor_by_name(request, "READ_INK")
-            read = np.ones(len(images), bool) if flag is None else flag.as_numpy().reshape(-1)
+            read = _flags(request, "READ_INK", len(images))
+            check = _flags(request, "CHECK_COLOUR", len(images))
             looks = [
-                look_closer_checked(_as_bytes(image), imaging, bool(ink))
-                for image, ink in zip(images, np.broadcast_to(read, len(images)), strict=True)
+                look_closer_checked(_as_bytes(image), imaging, bool(ink), bool(colour))
+                for image, ink, colour in zip(images, read, check, strict=True)
             ]
         except imaging.ImageError as e:
             return pb_utils.InferenceResponse(
@@ -82,6 +83,12 @@ class TritonPythonModel:
                 pb_utils.Tensor("BLURRED", np.array(blurred, bool).reshape(-1, 1)),
             ]
         )
+
+
+def _flags(request, name: str, count: int) -> np.ndarray:
+    """An optional BOOL input's value for each of `count` images; absent: True."""
+    flag = pb_utils.get_input_tensor_by_name(request, name)
+    return np.broadcast_to(True if flag is None else flag.as_numpy().reshape(-1), count)
 
 
 def _as_bytes(element) -> bytes:

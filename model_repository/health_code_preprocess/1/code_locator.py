@@ -619,7 +619,9 @@ class CloserLook(NamedTuple):
     blurred: bool = False
 
 
-def look_closer_checked(data: bytes, imaging: ModuleType, read_ink: bool = True) -> CloserLook:
+def look_closer_checked(
+    data: bytes, imaging: ModuleType, read_ink: bool = True, find_blurred: bool = True
+) -> CloserLook:
     """look_closer, and the finder check of what it saw: whether a QR code's finder squares show
     in the view or, where they do not, the QR reader finds a QR code in the look's decode of the
     page (the view may frame the wrong square, a card's icons beside a small code: ~3 ms, paid
@@ -635,11 +637,13 @@ def look_closer_checked(data: bytes, imaging: ModuleType, read_ink: bool = True)
     a wide one (up to WIDE_ASPECT at the locator's size); else False and 0. A sharp coarse or
     rectangular Data Matrix, or a PDF417, is no health code either.
 
-    Where no code is found, a blurred code is looked for too (BLURRED_EDGE_STEP): its view and
-    box are the answer, flagged `blurred`. The finder check is then of the sharper of the two
-    views, the symbol's and the blurred code's (only a sharp view's can withdraw a colour), each
-    view's own finder check alone: a page and close read of a blurred code would cost ~15-20 ms
-    and could only change what a soft view reports."""
+    Where no code is found and `find_blurred`, a blurred code is looked for too
+    (BLURRED_EDGE_STEP, ~13 ms on a 2-core VM): its view and box are the answer, flagged `blurred`
+    (the gateway asks only where it checks a colour: a blurred code answers no refused page). The
+    finder check is then of the sharper of the two views, the symbol's and the blurred code's
+    (only a sharp view's can withdraw a colour), each view's own finder check alone: a page and
+    close read of a blurred code would cost ~15-20 ms and could only change what a soft view
+    reports."""
     view, box, image, wide = _look(data, imaging)
     height, width = imaging.INPUT_SHAPE[1:]
     size = (CLOSE_SCALE * height, CLOSE_SCALE * width)
@@ -647,7 +651,11 @@ def look_closer_checked(data: bytes, imaging: ModuleType, read_ink: bool = True)
     ink = code_ink(close()) if read_ink else NO_INK
     if not box.any():
         symbol = _locate(image, None, COARSE_LONG_SIDE_PX) or wide
-        blurred = _best(_blobs(image, None, LOCATE_LONG_SIDE_PX, BLURRED_EDGE_STEP), MAX_ASPECT)
+        blurred = (
+            _best(_blobs(image, None, LOCATE_LONG_SIDE_PX, BLURRED_EDGE_STEP), MAX_ASPECT)
+            if find_blurred
+            else None
+        )
         views = [
             code_view(image, b, (height, width), imaging.PAD_VALUE) for b in (symbol, blurred) if b
         ]
