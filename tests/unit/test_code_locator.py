@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw, ImageFilter
+from PIL import Image, ImageDraw, ImageFilter, ImageOps
 
 from training.metrics import FINDER_SHARPNESS_BAR
 
@@ -285,6 +285,31 @@ def test_a_faint_soft_codes_finder_squares_show_once_stretched_to_full_contrast(
     )
     as_is = [close_up, close_up.filter(code_locator.CLOSE_SHARPENED)]
     assert not any(code_locator.shows_finder(np.asarray(c).transpose(2, 0, 1)) for c in as_is)
+    assert code_locator._close_read(close_up)
+
+
+def test_a_dense_code_a_photo_holds_at_two_pixels_a_module_shows_finder_squares_enlarged():
+    """A version 10 code at 2 px a module, softened as a photo softens it: no read finds finder
+    squares in it as it is, sharpened or stretched; enlarged three times and sharpened at that
+    scale, the reader finds them."""
+    import segno
+
+    matrix = segno.make_qr("healthcode", version=10, error="m").matrix
+    modules = np.pad(np.array(matrix, bool), 4)
+    pixels = np.where(modules[..., None], np.array((225, 160, 0), np.uint8), np.uint8(245))
+    side = 2 * modules.shape[0]
+    soft = (
+        Image.fromarray(pixels)
+        .resize((side, side), Image.Resampling.BILINEAR)
+        .filter(ImageFilter.GaussianBlur(1.2))
+    )
+    saved = io.BytesIO()
+    soft.save(saved, "JPEG", quality=80)
+    close_up = Image.open(saved).convert("RGB")
+    stretched = ImageOps.autocontrast(close_up, cutoff=code_locator.CLOSE_STRETCH_CUT)
+    earlier = [close_up, close_up.filter(code_locator.CLOSE_SHARPENED)]
+    earlier.append(stretched.filter(code_locator.CLOSE_SHARPENED))
+    assert not any(code_locator.shows_finder(np.asarray(c).transpose(2, 0, 1)) for c in earlier)
     assert code_locator._close_read(close_up)
 
 

@@ -98,6 +98,18 @@ CLOSE_SHARPENED = ImageFilter.UnsharpMask(radius=2, percent=250, threshold=0)
 # pages whose view answers a colour at 0.9 or more (independent seeds 65-69), none (a 4 px mask
 # without the stretch: 7 and 1; benchmarks/NOTES.md, stop 60).
 CLOSE_STRETCH_CUT = 2
+# ... and last enlarged CLOSE_ENLARGED times (bicubic) and steepened at that scale: a dense code a
+# photo's own pixels hold at ~2 px a module (no decode of the page can give the close read more)
+# shows its finder squares to the reader at ~6. Of the 15 renderer colour pages of `make
+# evaluate`'s test, `portal` and photo sets whose sure colour went unanswered for want of finder
+# squares, 5 show them so. Of 1,802 invalid independent pages (seeds 74-79) whose located code
+# showed none in the view or the page, 117 have a view soft enough for the close read, and the
+# enlarged read finds some in one: a status-coloured calendar whose view answers invalid
+# (benchmarks/NOTES.md, stop 61). ~13 CPU-ms more a look where no read finds them.
+CLOSE_ENLARGED = 3
+CLOSE_ENLARGED_SHARPENED = ImageFilter.UnsharpMask(
+    radius=2 * CLOSE_ENLARGED, percent=250, threshold=0
+)
 NO_CODE = np.zeros(4, np.float32)
 # The finder check reads each channel of a tensor twice, with zxing-cpp's local-average binarizer
 # and its global-histogram one: on the renderer's colour pages the second found codes in flat
@@ -625,8 +637,8 @@ def look_closer_checked(
     """look_closer, and the finder check of what it saw: whether a QR code's finder squares show
     in the view or, where they do not, the QR reader finds a QR code in the look's decode of the
     page (the view may frame the wrong square, a card's icons beside a small code: ~3 ms, paid
-    only where the view shows none) or, for a soft view, in the code's box at CLOSE_SCALE, as it
-    is and sharpened (~11-18 ms, paid only where neither shows one); the view's sharpness; and,
+    only where the view shows none) or, for a soft view, in the code's box at CLOSE_SCALE
+    (_close_read: ~11-30 ms, paid only where neither shows one); the view's sharpness; and,
     with `read_ink`, the ink of a QR code decoded in the page at CLOSE_SCALE (code_ink; the
     decode at CLOSE_SCALE and the read: ~16 ms on a 2-core VM), else NO_INK.
 
@@ -685,11 +697,16 @@ def _close_up(page: Image.Image, box: np.ndarray) -> Image.Image:
 def _close_read(close_up: Image.Image) -> bool:
     """Whether the close-up shows finder squares as it is or, where it shows none, sharpened
     (CLOSE_SHARPENED: 4-11 CPU-ms more a look on a 2-core VM, benchmarks/NOTES.md stop 58), or
-    where neither does, stretched and sharpened (CLOSE_STRETCH_CUT); each made only if needed."""
+    where neither does, stretched and sharpened (CLOSE_STRETCH_CUT), or enlarged and sharpened
+    (CLOSE_ENLARGED); each made only if needed."""
+    enlarged = (CLOSE_ENLARGED * close_up.width, CLOSE_ENLARGED * close_up.height)
     crops = (
         lambda: close_up,
         lambda: close_up.filter(CLOSE_SHARPENED),
         lambda: ImageOps.autocontrast(close_up, cutoff=CLOSE_STRETCH_CUT).filter(CLOSE_SHARPENED),
+        lambda: close_up.resize(enlarged, Image.Resampling.BICUBIC).filter(
+            CLOSE_ENLARGED_SHARPENED
+        ),
     )
     return any(
         shows_finder(np.ascontiguousarray(np.asarray(crop().convert("RGB")).transpose(2, 0, 1)))
