@@ -29,6 +29,7 @@ CLOSER_FLOOR_PARAMETER = "closer_look_min_first_colour"
 CLOSER_UNSEEN_PARAMETER = "closer_look_min_colour_probability_unseen"
 CLOSER_CHECK_PARAMETER = "closer_look_check_colours_below"
 CLOSER_FINDER_PARAMETER = "closer_look_min_sharpness_without_finder"
+CLOSER_FINDER_BAR_PARAMETER = "closer_look_min_colour_probability_with_finder"
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +62,10 @@ class CloserLookRule:
     # The finder check: a colour whose view is at least this sharp needs QR finder squares in
     # the first look or the view (None: no finder check; training/metrics.py FINDER_SHARPNESS_BAR).
     min_sharpness_without_finder: float | None = None
+    # The view's colour probability that answers a refused page whose first look saw colour at
+    # the floor or more, where the closer look saw QR finder squares (a QR code's, not a symbol
+    # that looks like one); None: min_colour_probability, as where it saw none.
+    min_colour_probability_with_finder: float | None = None
 
     def applies(self, first: Classification, finder: bool | None) -> bool:
         """Whether the first answer gets a closer look under this rule; `finder`: whether the
@@ -97,11 +102,14 @@ class CloserLookRule:
         seen = most_seen(refused)[1] >= self.min_first_colour
         return seen and self.min_colour_probability <= 1
 
-    def bar(self, refused: Classification) -> float | None:
-        """The view's colour probability that answers a refused page (None: no closer look)."""
-        if most_seen(refused)[1] >= self.min_first_colour:
-            return self.min_colour_probability
-        return self.min_colour_probability_unseen
+    def bar(self, refused: Classification, finder: bool | None = None) -> float | None:
+        """The view's colour probability that answers a refused page (None: no closer look);
+        `finder`: whether the closer look saw QR finder squares (None: not known)."""
+        if most_seen(refused)[1] < self.min_first_colour:
+            return self.min_colour_probability_unseen
+        if finder and self.min_colour_probability_with_finder is not None:
+            return min(self.min_colour_probability, self.min_colour_probability_with_finder)
+        return self.min_colour_probability
 
 
 def most_seen(answer: Classification) -> tuple[str, float]:
@@ -205,7 +213,7 @@ def _from_view(
     that search frames a colour."""
     if not look.found_code or look.blurred:
         return first, "no_code"
-    answer = classify(look.scores, labels, first.model_version, rule.bar(first))
+    answer = classify(look.scores, labels, first.model_version, rule.bar(first, look.finder))
     if answer.status == INVALID:
         return first, "invalid"
     if rule.unproven(look):

@@ -33,6 +33,7 @@ from gateway import errors, infer_request
 from gateway.classification import (
     CLOSER_BAR_PARAMETER,
     CLOSER_CHECK_PARAMETER,
+    CLOSER_FINDER_BAR_PARAMETER,
     CLOSER_FINDER_PARAMETER,
     CLOSER_FLOOR_PARAMETER,
     CLOSER_UNSEEN_PARAMETER,
@@ -48,14 +49,16 @@ logger = logging.getLogger(__name__)
 # The closer look's rule (classification.CloserLookRule), in its fields' order: the view's
 # colour probability it needs, the colour probability a refused page's first look must have seen
 # for that, and (optional) the view's colour probability it needs where the first look saw less,
-# the colour probability below which a colour answer is looked at for a code, and the view's
-# sharpness from which a colour needs QR finder squares.
+# the colour probability below which a colour answer is looked at for a code, the view's
+# sharpness from which a colour needs QR finder squares, and the view's colour probability that
+# answers a refused page where finder squares were seen.
 CLOSER_LOOK_PARAMETERS = (
     CLOSER_BAR_PARAMETER,
     CLOSER_FLOOR_PARAMETER,
     CLOSER_UNSEEN_PARAMETER,
     CLOSER_CHECK_PARAMETER,
     CLOSER_FINDER_PARAMETER,
+    CLOSER_FINDER_BAR_PARAMETER,
 )
 SCORES_OUTPUT = "SCORES"  # what every model a usage calls answers: FP32 [N, n_labels]
 # The preprocess step's finder check, BOOL [N, 1], which the ensemble also answers (a family
@@ -309,17 +312,19 @@ class TritonClient:
         config = await self.client.get_model_config(model, client_timeout=self._probe_timeout_s)
         parameters = config.config.parameters
         threshold = parameters.get(THRESHOLD_PARAMETER)
-        view, first, unseen, check, sharpness = (
+        view, first, unseen, check, sharpness, with_finder = (
             float(parameters[name].string_value) if name in parameters else None
             for name in CLOSER_LOOK_PARAMETERS
         )
         rule = None
         if view is not None and first is not None:
             # An unseen bar over 1 (what `make train` writes when it chose none) is no tier; a
-            # sharpness bar over 1 (written with no closer look) is no finder check.
+            # sharpness bar over 1 (written with no closer look) is no finder check; a bar with
+            # finder squares over 1 is none of its own.
             unseen = unseen if unseen is not None and unseen <= 1 else None
             sharpness = sharpness if sharpness is not None and sharpness <= 1 else None
-            rule = CloserLookRule(view, first, unseen, check or 0.0, sharpness)
+            with_finder = with_finder if with_finder is not None and with_finder <= 1 else None
+            rule = CloserLookRule(view, first, unseen, check or 0.0, sharpness, with_finder)
         return float(threshold.string_value) if threshold is not None else None, rule
 
     async def _first_index(self) -> None:

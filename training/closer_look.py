@@ -34,6 +34,7 @@ from PIL import Image, ImageDraw
 from gateway.classification import (
     CLOSER_BAR_PARAMETER,
     CLOSER_CHECK_PARAMETER,
+    CLOSER_FINDER_BAR_PARAMETER,
     CLOSER_FINDER_PARAMETER,
     CLOSER_FLOOR_PARAMETER,
     CLOSER_UNSEEN_PARAMETER,
@@ -60,6 +61,7 @@ from training.metrics import (
     NEVER_GATED,
     Finders,
     choose_closer_rule,
+    choose_finder_bar,
     choose_gate,
     choose_threshold,
     choose_unseen_bar,
@@ -218,13 +220,14 @@ def summary(
     check: float,
     unseen: float | None,
     finders: Finders | None = None,
+    with_finder: float | None = None,
 ) -> dict[str, object]:
     """What the closer look did on a set: pages refused, colours withdrawn for want of a code
     or of finder squares, right answers and invalid images answered as a colour before and
     after it."""
     invalid = labels == INVALID
     before = closer_answers(first, views, threshold, None)
-    after = closer_answers(first, views, threshold, rule, check, unseen, finders)
+    after = closer_answers(first, views, threshold, rule, check, unseen, finders, with_finder)
     return {
         "refused": int((before == INVALID).sum()),
         "answered_from_view": int(((before == INVALID) & (after != INVALID)).sum()),
@@ -262,7 +265,12 @@ def choose(
     unseen = choose_unseen_bar(first, views, calib.labels, threshold, rule)
     check = 0.0 if rule is None else CODE_CHECK_BAR  # no closer look: nothing to check with
     finders = None if rule is None else finders
-    found = summary(first, views, calib.labels, threshold, rule, check, unseen, finders)
+    with_finder = choose_finder_bar(
+        first, views, calib.labels, threshold, rule, check, unseen, finders
+    )
+    found = summary(
+        first, views, calib.labels, threshold, rule, check, unseen, finders, with_finder
+    )
     # No rule: (1, 1), which no refused page qualifies for (a colour of 1.0 is never refused);
     # no unseen bar: 2, over any probability (the gateway reads a value over 1 as none).
     bar, floor = rule or (1.0, 1.0)
@@ -273,6 +281,8 @@ def choose(
         CLOSER_CHECK_PARAMETER: check,
         # with no closer look, no view to check: a bar over any sharpness
         CLOSER_FINDER_PARAMETER: 2.0 if finders is None else FINDER_SHARPNESS_BAR,
+        # no bar of its own: over any probability (the gateway reads a value over 1 as none)
+        CLOSER_FINDER_BAR_PARAMETER: 2.0 if with_finder is None else with_finder,
     }
     for config in configs:
         if config.exists():
@@ -282,7 +292,8 @@ def choose(
     else:
         log(
             f"closer look: a view's colour needs >= {bar:g}, the first look's >= {floor:g} "
-            f"(below it, the view's >= {unseen}); a colour below {check:g} needs a code; one "
+            f"(below it, the view's >= {unseen}; with finder squares seen, >= {with_finder}); "
+            f"a colour below {check:g} needs a code; one "
             "whose first look shows no finder squares needs them in a view at least "
             f"{FINDER_SHARPNESS_BAR:g} sharp; "
             f"calibration split: right {found['right']}, "
@@ -294,6 +305,7 @@ def choose(
         "min_colour_probability_unseen": unseen,
         "check_colours_below": check,
         "min_sharpness_without_finder": None if finders is None else FINDER_SHARPNESS_BAR,
+        "min_colour_probability_with_finder": with_finder,
         "calibration": found,
     }
     return chosen, functools.partial(
@@ -304,6 +316,7 @@ def choose(
         check=check,
         unseen=unseen,
         finders=finders,
+        with_finder=with_finder,
     )
 
 

@@ -92,6 +92,7 @@ def run(args: argparse.Namespace, log: Callable[[str], None] = print) -> dict[st
     check = float(closer.get("check_colours_below", 0.0))
     unseen = closer.get("min_colour_probability_unseen")
     finder_bar = closer.get("min_sharpness_without_finder")  # None: no finder check
+    with_finder = closer.get("min_colour_probability_with_finder")  # None: the rule's bar
     sets = {
         "test": ("test", args.test_samples),
         **{f"held-out layout {h}": (f"holdout/{h}", args.holdout_samples) for h in HOLDOUT_LAYOUTS},
@@ -117,10 +118,12 @@ def run(args: argparse.Namespace, log: Callable[[str], None] = print) -> dict[st
         finder = None if finder_bar is None else first_finders(data.pixels)
         views, finders = view_scores(args.model, split, count, args.seed, scores, threshold,
                                      args.workers, finder, finder_bar or 0.0)  # fmt: skip
-        served = closer_answers(scores, views, threshold, rule, check, unseen, finders)
+        served = closer_answers(scores, views, threshold, rule, check, unseen, finders, with_finder)
         served = served == data.labels
         looked = {
-            **summary(scores, views, data.labels, threshold, rule, check, unseen, finders),
+            **summary(
+                scores, views, data.labels, threshold, rule, check, unseen, finders, with_finder
+            ),
             "accuracy": round(float(served.mean()), 6),
             "accuracy_by_capture": {
                 capture: round(float(served[mask].mean()), 6)
@@ -155,8 +158,9 @@ def run(args: argparse.Namespace, log: Callable[[str], None] = print) -> dict[st
             f"{r.ece:.4f} | {_capture(per_set[name], 'screenshots')} | "
             f"{_capture(per_set[name], 'photos')} |")  # fmt: skip
     log(
-        f"\n## with the closer look (a view's colour needs >= {rule[0] if rule else '-'}, the "
-        f"first look's >= {rule[1] if rule else '-'}, else the view's >= {unseen}; a colour below "
+        f"\n## with the closer look (a view's colour needs >= {rule[0] if rule else '-'} "
+        f"(>= {with_finder} with finder squares seen), the first look's >= "
+        f"{rule[1] if rule else '-'}, else the view's >= {unseen}; a colour below "
         f"{check:g} needs a code; finder check: a view at least {finder_bar} sharp needs finder "
         "squares)\n"
     )

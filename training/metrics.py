@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
@@ -124,6 +125,13 @@ CODE_CHECK_BAR = 0.999
 # seeds 54-55, 4,535 of 4,650 colour pages stay right (4,540 at 0.62; 4,523 at 0.55 without the
 # close read); on symbols seeds 58-59, never used in the choice, 5 of 600 pass against 17.
 FINDER_SHARPNESS_BAR = 0.55
+# The bars a view may answer a refused page at where the closer look saw QR finder squares in its
+# code (metrics.choose_finder_bar picks one on the calibration split): a QR code's finder squares
+# rule out the symbols, calendars and badges the rule's own bar is high for, so a view's colour
+# can count for less there. Never under 0.9: of 364 invalid independent pages whose closer look
+# saw finder squares (black codes under coloured headers, codes of other inks; seeds 74-79), none
+# had a view answering a colour at 0.9-0.995 (benchmarks/NOTES.md, stop 61).
+FINDER_BARS = (0.9, 0.95, 0.98, 0.99)
 
 
 # The mirror's look is paid for only where the first look is unsure (model.SoftmaxScores): a page
@@ -185,6 +193,7 @@ def closer_answers(
     check: float = 0.0,
     unseen: float | None = None,
     finders: Finders | None = None,
+    with_finder: float | None = None,
 ) -> np.ndarray:
     """The served answers (gateway.classification): the decision rule on the first look, then
     the closer look's colour for a refused page whose view (a row of `views`; NaN where the closer
@@ -197,7 +206,9 @@ def closer_answers(
     first look saw a colour at the floor or more, is answered with the colour it saw most where
     its code is inked in it (unless the view's bar is over 1: the closer look answers no
     colour); and blurred codes: one keeps a colour only where its view sees that colour most,
-    and answers no refused page."""
+    and answers no refused page. With `with_finder` (and `finders`), a refused page whose first
+    look saw a colour at the floor or more is answered from a view whose code shows finder
+    squares at that bar, where it is lower than the rule's."""
     answers = safe_answers(first, threshold)
     if rule is None:
         return answers
@@ -217,6 +228,9 @@ def closer_answers(
     colours = np.delete(np.arange(first.shape[1]), INVALID)  # the labels that are colours
     seen = first[:, colours].max(axis=1) >= floor
     bars = np.where(seen, bar, np.inf if unseen is None else unseen)
+    if with_finder is not None and finders is not None:
+        proven = ~np.isnan(views[:, 0]) & ~finders.finderless_view  # finder squares seen
+        bars = np.where(seen & proven, min(bar, with_finder), bars)
     taken = (answers == INVALID) & (looked.argmax(axis=1) != INVALID) & (looked.max(axis=1) >= bars)
     taken &= ~blocked & ~blurred
     if finders is not None and finders.ink is not None:
@@ -286,6 +300,29 @@ def choose_unseen_bar(
     fewer_right = (looked == labels).sum() < (without == labels).sum()
     more_false = (looked[invalid] != INVALID).sum() > (without[invalid] != INVALID).sum()
     return None if fewer_right or more_false else UNSEEN_BAR
+
+
+def choose_finder_bar(
+    first: np.ndarray,
+    views: np.ndarray,
+    labels: np.ndarray,
+    threshold: float,
+    rule: tuple[float, float] | None,
+    check: float,
+    unseen: float | None,
+    finders: Finders | None,
+) -> float | None:
+    """The view's bar for refused pages whose closer look saw finder squares, decided on
+    calibration scores: of FINDER_BARS under the rule's bar, the one that answers most images
+    right with no more invalid images answered a colour than the rule alone (of equals, the
+    highest); None where none answers more right (no bar of its own)."""
+    if rule is None or finders is None:
+        return None
+    served = functools.partial(
+        closer_answers, first, views, threshold, rule, check, unseen, finders
+    )
+    candidates = {bar: served(with_finder=bar) for bar in FINDER_BARS if bar < rule[0]}
+    return _most_right_without_more_false(labels, served(), candidates)
 
 
 @dataclass

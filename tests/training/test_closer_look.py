@@ -13,10 +13,12 @@ from training.dataset import load
 from training.export import scores_of
 from training.metrics import (
     CODE_CHECK_BAR,
+    FINDER_BARS,
     FINDER_SHARPNESS_BAR,
     INVALID,
     Finders,
     choose_closer_rule,
+    choose_finder_bar,
     choose_unseen_bar,
     closer_answers,
 )
@@ -106,6 +108,42 @@ def test_a_decoded_codes_ink_answers_a_refused_page_and_keeps_a_colour_as_served
     assert without.tolist() == [INVALID] * 6
 
 
+def test_a_view_whose_code_shows_finder_squares_answers_a_refused_page_at_its_own_bar():
+    refused, unseen = [0.60, 0.30, 0.05, 0.05], [0.01, 0, 0, 0.99]
+    first = rows(refused, refused, refused, refused, unseen)
+    views = rows(
+        [0.95, 0, 0, 0.05], [0.95, 0, 0, 0.05], [0.85, 0, 0, 0.15], NONE, [0.95, 0, 0, 0.05]
+    )
+    finders = Finders(
+        first=np.zeros(5, bool),
+        finderless_view=np.array([False, True, False, False, False]),
+        sharp_view=np.zeros(5, bool),
+    )
+    answers = closer_answers(
+        first, views, 0.9, (0.98, 0.02), 0.99, finders=finders, with_finder=0.9
+    )
+    # finder squares seen, the view over the finder bar; none seen; under it; no view; the first
+    # look saw less colour than the floor (the unseen bar holds)
+    assert answers.tolist() == [0, INVALID, INVALID, INVALID, INVALID]
+    without = closer_answers(first, views, 0.9, (0.98, 0.02), 0.99, finders=finders)
+    assert without.tolist() == [INVALID] * 5
+
+
+def test_the_finder_bar_is_the_one_that_adds_right_answers_and_no_false_colour():
+    refused = [0.60, 0.30, 0.05, 0.05]
+    first = rows(refused, refused, refused)
+    labels = np.array([0, 0, INVALID])
+    views = rows([0.96, 0, 0, 0.04], [0.985, 0, 0, 0.015], [0.93, 0, 0, 0.07])
+    finders = Finders(np.zeros(3, bool), np.zeros(3, bool), np.zeros(3, bool))
+    chosen = choose_finder_bar(first, views, labels, 0.9, (0.995, 0.02), 0.99, None, finders)
+    assert chosen == 0.95  # 0.9 also answers the invalid page green
+    views[0], views[2] = [0.92, 0, 0, 0.08], [0.5, 0, 0, 0.5]  # now only 0.9 answers the first
+    assert choose_finder_bar(first, views, labels, 0.9, (0.995, 0.02), 0.99, None, finders) == 0.9
+    assert choose_finder_bar(first, views, labels, 0.9, None, 0.99, None, finders) is None
+    views[:2] = [0.5, 0, 0, 0.5]  # nothing to gain: no bar of its own
+    assert choose_finder_bar(first, views, labels, 0.9, (0.995, 0.02), 0.99, None, finders) is None
+
+
 def test_a_blurred_code_keeps_a_colour_its_view_agrees_with_and_answers_no_refused_page():
     unsure, refused = [0.97, 0.01, 0.01, 0.01], [0.60, 0.30, 0.05, 0.05]
     first = rows(unsure, unsure, unsure, refused)
@@ -192,6 +230,12 @@ def test_the_rule_is_chosen_on_rendered_calibration_images_and_written(tmp_path)
     assert (
         f'"closer_look_min_sharpness_without_finder" value: {{ string_value: "{sharpness:g}" }}'
         in written
+    )
+    with_finder = found["min_colour_probability_with_finder"]
+    assert with_finder is None or (with_finder in FINDER_BARS and with_finder < bar)
+    assert (
+        '"closer_look_min_colour_probability_with_finder" value: '
+        f'{{ string_value: "{2.0 if with_finder is None else with_finder:g}" }}' in written
     )
     assert not (tmp_path / "absent.pbtxt").exists()
 

@@ -474,6 +474,26 @@ async def test_no_finder_check_without_its_bar(bar):
     assert (body["status"], body["decided_by"]) == ("green", "closer_look")
 
 
+@pytest.mark.parametrize(
+    ("finder", "bar", "expected"),
+    [
+        (True, "0.9", ("green", "closer_look")),  # finder squares seen: the finder bar
+        (False, "0.9", ("invalid", "threshold")),  # none seen: the rule's 0.99 (and no finder)
+        (True, "2", ("invalid", "threshold")),  # no finder bar of its own (over 1)
+    ],
+)
+async def test_a_view_whose_code_shows_finder_squares_answers_at_the_finder_bar(
+    finder, bar, expected
+):
+    parameters = {**FINDER_RULE, "closer_look_min_colour_probability_with_finder": bar}
+    async with gateway() as (http, fake):
+        await refused_then_looked_at(fake, parameters=parameters)
+        fake.closer_scores = [[0.95, 0.01, 0.01, 0.03]]  # under the rule's 0.99
+        fake.closer_finder, fake.closer_sharpness = [[finder]], [[0.3]]
+        body = (await http.post(URL, json=as_json(encode("JPEG")))).json()
+    assert (body["status"], body["decided_by"]) == expected
+
+
 async def test_a_closer_look_that_fails_leaves_the_first_answer(gw):
     http, fake = gw
     await refused_then_looked_at(fake)
