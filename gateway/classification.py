@@ -64,7 +64,8 @@ class CloserLookRule:
     min_sharpness_without_finder: float | None = None
     # The view's colour probability that answers a refused page whose first look saw colour at
     # the floor or more, where the closer look saw QR finder squares (a QR code's, not a symbol
-    # that looks like one); None: min_colour_probability, as where it saw none.
+    # that looks like one); None: min_colour_probability, as where it saw none, and also where
+    # that is over 1 (the closer look answers no colour).
     min_colour_probability_with_finder: float | None = None
 
     def applies(self, first: Classification, finder: bool | None) -> bool:
@@ -107,8 +108,9 @@ class CloserLookRule:
         `finder`: whether the closer look saw QR finder squares (None: not known)."""
         if most_seen(refused)[1] < self.min_first_colour:
             return self.min_colour_probability_unseen
-        if finder and self.min_colour_probability_with_finder is not None:
-            return min(self.min_colour_probability, self.min_colour_probability_with_finder)
+        with_finder = self.min_colour_probability_with_finder
+        if finder and with_finder is not None and self.min_colour_probability <= 1:
+            return min(self.min_colour_probability, with_finder)  # a bar over 1: no colour
         return self.min_colour_probability
 
 

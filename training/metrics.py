@@ -228,7 +228,7 @@ def closer_answers(
     colours = np.delete(np.arange(first.shape[1]), INVALID)  # the labels that are colours
     seen = first[:, colours].max(axis=1) >= floor
     bars = np.where(seen, bar, np.inf if unseen is None else unseen)
-    if with_finder is not None and finders is not None:
+    if with_finder is not None and finders is not None and bar <= 1:  # over 1: no colour at all
         proven = ~np.isnan(views[:, 0]) & ~finders.finderless_view  # finder squares seen
         bars = np.where(seen & proven, min(bar, with_finder), bars)
     taken = (answers == INVALID) & (looked.argmax(axis=1) != INVALID) & (looked.max(axis=1) >= bars)

@@ -127,6 +127,8 @@ def test_a_view_whose_code_shows_finder_squares_answers_a_refused_page_at_its_ow
     assert answers.tolist() == [0, INVALID, INVALID, INVALID, INVALID]
     without = closer_answers(first, views, 0.9, (0.98, 0.02), 0.99, finders=finders)
     assert without.tolist() == [INVALID] * 5
+    off = closer_answers(first, views, 0.9, (2.0, 0.02), 0.99, finders=finders, with_finder=0.9)
+    assert off.tolist() == [INVALID] * 5  # the rule's bar over 1: the closer look answers none
 
 
 def test_the_finder_bar_is_the_one_that_adds_right_answers_and_no_false_colour():

@@ -475,17 +475,22 @@ async def test_no_finder_check_without_its_bar(bar):
 
 
 @pytest.mark.parametrize(
-    ("finder", "bar", "expected"),
+    ("finder", "with_finder", "bar", "expected"),
     [
-        (True, "0.9", ("green", "closer_look")),  # finder squares seen: the finder bar
-        (False, "0.9", ("invalid", "threshold")),  # none seen: the rule's 0.99 (and no finder)
-        (True, "2", ("invalid", "threshold")),  # no finder bar of its own (over 1)
+        (True, "0.9", "0.99", ("green", "closer_look")),  # finder squares seen: the finder bar
+        (False, "0.9", "0.99", ("invalid", "threshold")),  # none seen: the rule's (no finder)
+        (True, "2", "0.99", ("invalid", "threshold")),  # no finder bar of its own (over 1)
+        (True, "0.9", "2", ("invalid", "threshold")),  # the rule's bar over 1: no colour at all
     ],
 )
 async def test_a_view_whose_code_shows_finder_squares_answers_at_the_finder_bar(
-    finder, bar, expected
+    finder, with_finder, bar, expected
 ):
-    parameters = {**FINDER_RULE, "closer_look_min_colour_probability_with_finder": bar}
+    parameters = {
+        **FINDER_RULE,
+        "closer_look_min_colour_probability": bar,
+        "closer_look_min_colour_probability_with_finder": with_finder,
+    }
     async with gateway() as (http, fake):
         await refused_then_looked_at(fake, parameters=parameters)
         fake.closer_scores = [[0.95, 0.01, 0.01, 0.03]]  # under the rule's 0.99
