@@ -109,8 +109,9 @@ class CloserLookRule:
         if most_seen(refused)[1] < self.min_first_colour:
             return self.min_colour_probability_unseen
         with_finder = self.min_colour_probability_with_finder
+        # A rule's bar over 1 answers no colour, finder squares seen or not.
         if finder and with_finder is not None and self.min_colour_probability <= 1:
-            return min(self.min_colour_probability, with_finder)  # a bar over 1: no colour
+            return min(self.min_colour_probability, with_finder)
         return self.min_colour_probability
 
 
