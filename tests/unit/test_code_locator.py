@@ -313,6 +313,39 @@ def test_a_dense_code_a_photo_holds_at_two_pixels_a_module_shows_finder_squares_
     assert code_locator._close_read(close_up)
 
 
+@pytest.mark.parametrize("fmt", ["Aztec", "DataMatrix", "PDF417"])
+def test_a_close_up_that_decodes_as_another_kind_of_symbol_is_read_so(fmt):
+    """Softened as a photo softens it, in a status colour on a light card (and the close-up's
+    margin of card round it)."""
+    grey = np.pad(symbol(fmt, "healthcode check 0", scale=3, blur=1.0), 24, constant_values=255)
+    light = grey[..., None] / 255
+    inked = light * np.array((240, 240, 240)) + (1 - light) * np.array((200, 40, 40))
+    assert code_locator.reads_other_symbol(Image.fromarray(inked.astype(np.uint8)))
+
+
+def test_a_qr_code_or_a_grid_of_modules_is_no_other_kind_of_symbol():
+    """A QR code, sharp or soft, and a grid of random modules decode as none of them (the reader
+    locates a Data Matrix in many QR codes, and decodes none)."""
+    qr = symbol("QRCode", "healthcode check 0", scale=3, blur=0.0)
+    soft = symbol("QRCode", "healthcode check 0", scale=3, blur=1.0)
+    grid = page().crop(CODE)
+    for image in (Image.fromarray(qr), Image.fromarray(soft), grid):
+        assert not code_locator.reads_other_symbol(image)
+
+
+def test_a_soft_view_of_a_code_that_decodes_as_another_kind_of_symbol_is_resolved():
+    """A photographed Aztec code (benchmarks' written set, seed 81, page 111) whose view is too
+    soft for the finder check, and which no read shows finder squares in: its close-up decodes as
+    an Aztec code, so its modules are resolved (RESOLVED), and the finder check judges it."""
+    from benchmarks.recognition import case
+
+    data, drawn = case("photo", 111, 81, "written")
+    assert drawn.drawn == "invalid/Aztec"
+    look = code_locator.look_closer_checked(data, imaging, read_ink=False)
+    assert code_locator.sharpness(look.view) < BAR  # what the view alone says
+    assert not look.finder and look.sharpness == code_locator.RESOLVED >= BAR
+
+
 def test_a_sharp_view_is_not_read_closer(monkeypatch):
     """At four times the resolution the reader finds finder-like patterns in random grids."""
     read = []

@@ -110,6 +110,20 @@ CLOSE_ENLARGED = 3
 CLOSE_ENLARGED_SHARPENED = ImageFilter.UnsharpMask(
     radius=2 * CLOSE_ENLARGED, percent=250, threshold=0
 )
+# ... and where the close read shows none, whether the close-up decodes as a 2-D symbol of another
+# kind: a decoded symbol's modules are resolved (its view counts as sharp, RESOLVED) and it has no
+# finder squares to show, so it is no health code. Valid decodes only: the reader locates a
+# "Data Matrix" in real QR codes (12 of 174 soft renderer colour pages) but decodes none there; an
+# Aztec code photographed at ~3 px a module decodes where its view, at 0.54 sharp, is too soft for
+# the finder check (4 of the 14 status-coloured symbols of independent seeds 74-81 whose soft view
+# kept a colour; benchmarks/NOTES.md, stop 62).
+OTHER_SYMBOLS = (
+    zxingcpp.BarcodeFormat.Aztec,
+    zxingcpp.BarcodeFormat.DataMatrix,
+    zxingcpp.BarcodeFormat.PDF417,
+    zxingcpp.BarcodeFormat.MaxiCode,
+)
+RESOLVED = 1.0
 NO_CODE = np.zeros(4, np.float32)
 # The finder check reads each channel of a tensor twice, with zxing-cpp's local-average binarizer
 # and its global-histogram one: on the renderer's colour pages the second found codes in flat
@@ -620,7 +634,8 @@ def look_closer(data: bytes, imaging: ModuleType) -> tuple[np.ndarray, np.ndarra
 
 class CloserLook(NamedTuple):
     """look_closer_checked's answer: the view and the code's box (look_closer's, or a blurred
-    code's), the finder check of what it saw, the view's sharpness, the ink of a QR code decoded
+    code's), the finder check of what it saw, the view's sharpness (RESOLVED: a decoded symbol of
+    another kind, look_closer_checked), the ink of a QR code decoded
     in the page, and whether the box is a blurred code's (BLURRED_EDGE_STEP)."""
 
     view: np.ndarray
@@ -638,7 +653,9 @@ def look_closer_checked(
     in the view or, where they do not, the QR reader finds a QR code in the look's decode of the
     page (the view may frame the wrong square, a card's icons beside a small code: ~3 ms, paid
     only where the view shows none) or, for a soft view, in the code's box at CLOSE_SCALE
-    (_close_read: ~11-30 ms, paid only where neither shows one); the view's sharpness; and,
+    (_close_read: ~11-30 ms, paid only where neither shows one); the view's sharpness (RESOLVED
+    where the close read shows none and the close-up decodes as another kind of symbol:
+    reads_other_symbol); and,
     with `read_ink`, the ink of a QR code decoded in the page at CLOSE_SCALE (code_ink; the
     decode at CLOSE_SCALE and the read: ~16 ms on a 2-core VM), else NO_INK.
 
@@ -678,11 +695,12 @@ def look_closer_checked(
     # A PNG comes whole: reduced to about the look's size, as the reader needs.
     page = _reduced_to(image, (LOOK_SCALE * height, LOOK_SCALE * width))
     sharp = sharpness(view)
-    found = (
-        shows_finder(view)
-        or read_code_box(page) is not None
-        or (sharp < CLOSE_READ_BELOW and _close_read(_close_up(close(), box)))
-    )
+    found = shows_finder(view) or read_code_box(page) is not None
+    if not found and sharp < CLOSE_READ_BELOW:
+        close_up = _close_up(close(), box)
+        found = _close_read(close_up)
+        if not found and reads_other_symbol(close_up):
+            sharp = RESOLVED
     return CloserLook(view, box, found, sharp, ink)
 
 
@@ -711,6 +729,16 @@ def _close_read(close_up: Image.Image) -> bool:
     return any(
         shows_finder(np.ascontiguousarray(np.asarray(crop().convert("RGB")).transpose(2, 0, 1)))
         for crop in crops
+    )
+
+
+def reads_other_symbol(close_up: Image.Image) -> bool:
+    """Whether the reader decodes one of OTHER_SYMBOLS in a close-up's darkest or brightest
+    channel (an ink on a light card, a light code on a dark one): ~5 CPU-ms."""
+    pixels = np.asarray(close_up.convert("RGB"))
+    return any(
+        zxingcpp.read_barcodes(np.ascontiguousarray(grey), formats=OTHER_SYMBOLS)
+        for grey in (pixels.min(axis=2), pixels.max(axis=2))
     )
 
 
