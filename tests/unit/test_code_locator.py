@@ -346,6 +346,30 @@ def test_a_soft_view_of_a_code_that_decodes_as_another_kind_of_symbol_is_resolve
     assert not look.finder and look.sharpness == code_locator.RESOLVED >= BAR
 
 
+def test_a_view_of_one_patch_of_a_coarse_symbol_is_judged_by_the_whole_symbol():
+    """A re-saved screenshot of a PDF417 look-alike (benchmarks' symbols set, seed 80, page 15):
+    the locator frames one patch of it, enlarged in the view past what the view can judge; the
+    coarse copy frames the whole symbol, sharp and with no finder squares."""
+    from benchmarks.recognition import case
+
+    data, drawn = case("resaved", 15, 80, "symbols")
+    assert drawn.drawn == "invalid/pdf417"
+    look = code_locator.look_closer_checked(data, imaging, read_ink=False)
+    assert code_locator.sharpness(look.view) == 0.0  # what the patch's view alone says
+    assert not look.finder and look.sharpness >= code_locator.WHOLE_SHARP >= BAR
+
+
+def test_a_blurred_code_is_not_judged_by_the_sharper_card_round_it():
+    """A renderer photo (family blur, page 156) whose green code's view is too blurred to judge:
+    the coarse copy frames the card round it, under WHOLE_SHARP, so the view stays unjudged."""
+    from training.dataset import render_task, split_seeds
+
+    spec, data = render_task((split_seeds("family/blur", 240, 0)[156], "family/blur"))
+    assert spec.label == "green"
+    look = code_locator.look_closer_checked(data, imaging, read_ink=False)
+    assert look.box.any() and not look.finder and look.sharpness == 0.0
+
+
 def test_a_sharp_view_is_not_read_closer(monkeypatch):
     """At four times the resolution the reader finds finder-like patterns in random grids."""
     read = []

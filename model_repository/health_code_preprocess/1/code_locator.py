@@ -124,6 +124,18 @@ OTHER_SYMBOLS = (
     zxingcpp.BarcodeFormat.MaxiCode,
 )
 RESOLVED = 1.0
+# ... and where the view is too enlarged to judge (sharpness 0: edges wider than MAX_EDGE_WIDTH),
+# it may frame one patch of a coarse symbol that the locator's own scale splits (a PDF417
+# look-alike, a maze, a grid): where the coarse copy (COARSE_LONG_SIDE_PX) frames a square that
+# holds at least WHOLE_HOLDS of the box and is at least PATCH_AREA times its area, that square's
+# view is judged instead, where it shows no finder squares and is at least WHOLE_SHARP sharp. Of
+# the 8 symbols of independent seeds 74-81 whose colour such a patch's view kept, 7 have a whole
+# view 0.83-0.92 sharp; of the 122 right renderer colours with a 0.0 view, the sharpest whole
+# view that holds the box so is 0.52 (a blurred code in its card), hence a bar well above both
+# that and the finder check's own (benchmarks/NOTES.md, stop 62).
+WHOLE_HOLDS = 0.9
+PATCH_AREA = 4.0
+WHOLE_SHARP = 0.7
 NO_CODE = np.zeros(4, np.float32)
 # The finder check reads each channel of a tensor twice, with zxing-cpp's local-average binarizer
 # and its global-histogram one: on the renderer's colour pages the second found codes in flat
@@ -655,7 +667,8 @@ def look_closer_checked(
     only where the view shows none) or, for a soft view, in the code's box at CLOSE_SCALE
     (_close_read: ~11-30 ms, paid only where neither shows one); the view's sharpness (RESOLVED
     where the close read shows none and the close-up decodes as another kind of symbol:
-    reads_other_symbol); and,
+    reads_other_symbol; for a view too enlarged to judge, the whole symbol's, _whole_sharpness,
+    where the view frames a patch of it); and,
     with `read_ink`, the ink of a QR code decoded in the page at CLOSE_SCALE (code_ink; the
     decode at CLOSE_SCALE and the read: ~16 ms on a 2-core VM), else NO_INK.
 
@@ -701,7 +714,26 @@ def look_closer_checked(
         found = _close_read(close_up)
         if not found and reads_other_symbol(close_up):
             sharp = RESOLVED
+        elif not found and sharp == 0.0:
+            sharp = _whole_sharpness(image, box, imaging)
     return CloserLook(view, box, found, sharp, ink)
+
+
+def _whole_sharpness(image: Image.Image, box: np.ndarray, imaging: ModuleType) -> float:
+    """The sharpness of the view of the square the coarse copy of `image` frames round the box
+    (fractions of the image) where it is the whole of which the box is a patch, shows no finder
+    squares and is at least WHOLE_SHARP sharp; else 0."""
+    whole = _locate(image, None, COARSE_LONG_SIDE_PX)
+    if whole is None:
+        return 0.0
+    outer = _fractions(whole, image)
+    held = np.clip(np.minimum(outer[2:], box[2:]) - np.maximum(outer[:2], box[:2]), 0, None)
+    area = float(np.prod(box[2:] - box[:2]))
+    if held.prod() < WHOLE_HOLDS * area or np.prod(outer[2:] - outer[:2]) < PATCH_AREA * area:
+        return 0.0
+    view = code_view(image, whole, imaging.INPUT_SHAPE[1:], imaging.PAD_VALUE)
+    sharp = sharpness(view)
+    return sharp if sharp >= WHOLE_SHARP and not shows_finder(view) else 0.0
 
 
 def _close_up(page: Image.Image, box: np.ndarray) -> Image.Image:
