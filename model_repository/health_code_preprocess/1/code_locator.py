@@ -646,9 +646,9 @@ def look_closer(data: bytes, imaging: ModuleType) -> tuple[np.ndarray, np.ndarra
 
 class CloserLook(NamedTuple):
     """look_closer_checked's answer: the view and the code's box (look_closer's, or a blurred
-    code's), the finder check of what it saw, the view's sharpness (RESOLVED: a decoded symbol of
-    another kind, look_closer_checked), the ink of a QR code decoded
-    in the page, and whether the box is a blurred code's (BLURRED_EDGE_STEP)."""
+    code's), the finder check of what it saw, the view's sharpness (RESOLVED for a decoded symbol
+    of another kind, the whole symbol's for a view of one patch: look_closer_checked), the ink of
+    a QR code decoded in the page, and whether the box is a blurred code's (BLURRED_EDGE_STEP)."""
 
     view: np.ndarray
     box: np.ndarray
