@@ -103,10 +103,17 @@ class CloserLookRule:
         seen = most_seen(refused)[1] >= self.min_first_colour
         return seen and self.min_colour_probability <= 1
 
-    def bar(self, refused: Classification, finder: bool | None = None) -> float | None:
+    def bar(
+        self, refused: Classification, finder: bool | None = None, inked: bool = False
+    ) -> float | None:
         """The view's colour probability that answers a refused page (None: no closer look);
-        `finder`: whether the closer look saw QR finder squares (None: not known)."""
-        if most_seen(refused)[1] < self.min_first_colour:
+        `finder`: whether the closer look saw QR finder squares (None: not known); `inked`:
+        whether the view's colour is the ink of a QR code decoded in the page. A page whose first
+        look saw less colour than the floor needs the unseen bar, unless its closer look found a
+        QR code (finder squares) inked in the view's colour: two reads of the code itself agree,
+        and no badge, symbol or black code under a coloured header is such a code (benchmarks/
+        NOTES.md, stop 63)."""
+        if most_seen(refused)[1] < self.min_first_colour and not (finder and inked):
             return self.min_colour_probability_unseen
         with_finder = self.min_colour_probability_with_finder
         # A rule's bar over 1 answers no colour, finder squares seen or not.
@@ -216,7 +223,9 @@ def _from_view(
     that search frames a colour."""
     if not look.found_code or look.blurred:
         return first, "no_code"
-    answer = classify(look.scores, labels, first.model_version, rule.bar(first, look.finder))
+    inked = look.ink is not None and look.ink == labels[int(np.argmax(look.scores))]
+    bar = rule.bar(first, look.finder, inked)
+    answer = classify(look.scores, labels, first.model_version, bar)
     if answer.status == INVALID:
         return first, "invalid"
     if rule.unproven(look):

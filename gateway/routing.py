@@ -83,11 +83,13 @@ class ModelRoute:
         return None
 
     async def shows_finder(self, pixels: NDArray[np.uint8]) -> bool | None:
-        """The finder check (code_locator.shows_finder) of a tensor decoded here, off the event
-        loop; None where the family has no code_locator.py."""
+        """The first look's finder check (code_locator.first_look_shows_finder) of a tensor
+        decoded here, off the event loop; None where the family has no code_locator.py."""
         if self.locator is None:
             return None
-        return bool(await asyncio.to_thread(self.locator.shows_finder, pixels))
+        # A family published before stop 63 has only shows_finder, which counts one-finder finds.
+        check = getattr(self.locator, "first_look_shows_finder", self.locator.shows_finder)
+        return bool(await asyncio.to_thread(check, pixels))
 
     def close(self) -> None:
         """Stop the decode threads and the costly lane's process."""

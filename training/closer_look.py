@@ -71,9 +71,9 @@ from training.metrics import (
 from training.preprocessing import (
     IMAGING_PATH,
     INPUT_SHAPE,
+    first_look_shows_finder,
     look_closer,
     look_closer_checked,
-    shows_finder,
 )
 from training.render import LABELS, draw_with_map, encode
 from training.spec import LAYOUT_KINDS, sample_spec
@@ -207,8 +207,9 @@ def _ink_label(ink: np.ndarray) -> int:
 
 
 def first_finders(pixels: np.ndarray) -> np.ndarray:
-    """The finder check of each first look's tensor (code_locator.shows_finder), bool [N]."""
-    return np.array([shows_finder(p) for p in pixels], bool)
+    """The finder check of each first look's tensor (code_locator.first_look_shows_finder),
+    bool [N]."""
+    return np.array([first_look_shows_finder(p) for p in pixels], bool)
 
 
 def summary(

@@ -208,7 +208,9 @@ def closer_answers(
     colour); and blurred codes: one keeps a colour only where its view sees that colour most,
     and answers no refused page. With `with_finder` (and `finders`), a refused page whose first
     look saw a colour at the floor or more is answered from a view whose code shows finder
-    squares at that bar, where it is lower than the rule's."""
+    squares at that bar, where it is lower than the rule's. A page whose first look saw less
+    colour than the floor counts as seen where its closer look shows finder squares and its
+    decoded code is inked in its view's colour (where `unseen` allows such pages a look)."""
     answers = safe_answers(first, threshold)
     if rule is None:
         return answers
@@ -228,9 +230,14 @@ def closer_answers(
     colours = np.delete(np.arange(first.shape[1]), INVALID)  # the labels that are colours
     seen = first[:, colours].max(axis=1) >= floor
     bars = np.where(seen, bar, np.inf if unseen is None else unseen)
-    if with_finder is not None and finders is not None and bar <= 1:  # over 1: no colour at all
+    if finders is not None and bar <= 1:  # over 1: no colour at all
         proven = ~np.isnan(views[:, 0]) & ~finders.finderless_view  # finder squares seen
-        bars = np.where(seen & proven, min(bar, with_finder), bars)
+        counted = seen  # a page seen colourless whose QR code is inked in its view's colour
+        if finders.ink is not None and unseen is not None:
+            counted = seen | (proven & (finders.ink == looked.argmax(axis=1)))
+            bars = np.where(counted, bar, bars)
+        if with_finder is not None:
+            bars = np.where(counted & proven, min(bar, with_finder), bars)
     taken = (answers == INVALID) & (looked.argmax(axis=1) != INVALID) & (looked.max(axis=1) >= bars)
     taken &= ~blocked & ~blurred
     if finders is not None and finders.ink is not None:

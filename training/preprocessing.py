@@ -24,6 +24,7 @@ image_to_tensor = imaging.image_to_tensor
 # finder check the gateway and the models run on a first look's tensor and on a view.
 _code_locator = import_file(IMAGING_PATH.parent / "code_locator.py")
 shows_finder = _code_locator.shows_finder
+first_look_shows_finder = _code_locator.first_look_shows_finder
 
 
 def look_closer(data: bytes) -> tuple[np.ndarray, np.ndarray]:

@@ -131,6 +131,26 @@ def test_a_view_whose_code_shows_finder_squares_answers_a_refused_page_at_its_ow
     assert off.tolist() == [INVALID] * 5  # the rule's bar over 1: the closer look answers none
 
 
+def test_a_page_seen_colourless_is_answered_where_its_codes_ink_confirms_its_view():
+    unseen = [0.01, 0, 0, 0.99]
+    first = rows(unseen, unseen, unseen, unseen, unseen, [0.60, 0.30, 0.05, 0.05])
+    sure = [0.999, 0, 0, 0.001]  # the rule's bar, short of the unseen bar
+    views = rows(sure, sure, sure, [0.001, 0.999, 0, 0], [0.99995, 0, 0, 0.00005], [0.5, 0, 0, 0.5])
+    finders = Finders(
+        first=np.zeros(6, bool),
+        finderless_view=np.array([False, True, False, False, True, False]),
+        sharp_view=np.zeros(6, bool),
+        ink=np.array([0, 0, -1, 0, -1, 1]),
+    )
+    answers = closer_answers(first, views, 0.9, (0.99, 0.02), 0.99, 0.9999, finders)
+    # a QR code (finder squares) inked in its view's green; no finder squares; no code decoded;
+    # ink and view differ; over the unseen bar, but a finderless view answers nothing; a page
+    # seen in colour whose view refuses: its ink answers only the colour its first look saw most
+    assert answers.tolist() == [0, INVALID, INVALID, INVALID, INVALID, INVALID]
+    no_look = closer_answers(first, views, 0.9, (0.99, 0.02), 0.99, None, finders)
+    assert no_look.tolist() == [INVALID] * 6  # no unseen look: such pages get no look at all
+
+
 def test_the_finder_bar_is_the_one_that_adds_right_answers_and_no_false_colour():
     refused = [0.60, 0.30, 0.05, 0.05]
     first = rows(refused, refused, refused)

@@ -217,6 +217,28 @@ def test_a_micro_qr_codes_finder_at_its_corner_still_counts(turns):
     micro = np.ascontiguousarray(np.rot90(symbol("MicroQRCode", "HC0", scale=3, blur=1.6), turns))
     assert [str(r.format) for r in code_locator.read_qr(micro)] == ["Micro QR Code"]
     assert code_locator.shows_finder(np.stack([micro] * 3))
+    assert not code_locator.first_look_shows_finder(np.stack([micro] * 3))  # below: a look
+
+
+@pytest.mark.parametrize("ink", [(0, 0, 0), (250, 200, 0), (220, 30, 30)], ids=str)
+def test_the_first_look_counts_a_qr_codes_three_finder_squares(ink):
+    assert code_locator.first_look_shows_finder(tensor(qr_page(ink, blur=0)))
+
+
+def test_an_aztec_bullseye_the_first_look_shows_gets_a_closer_look():
+    """Fresh seed 82's written set: an Aztec photo the first look answers yellow at 0.9999,
+    whose tensor shows the reader a one-finder symbol (the bullseye, ~1 px a module) and no
+    Aztec code round it. The first look's check counts no one-finder find, so the colour is
+    looked at, and the view, at twice the resolution, shows no finder squares."""
+    from benchmarks.recognition import case
+    from training.preprocessing import image_to_tensor
+
+    photo, drawn = case("photo", 91, 82, "written")
+    assert drawn.drawn == "invalid/Aztec"
+    pixels = image_to_tensor(photo)
+    assert code_locator.shows_finder(pixels)  # what the one-finder rule saw
+    assert not code_locator.first_look_shows_finder(pixels)
+    assert not code_locator.look_closer_checked(photo, imaging).finder
 
 
 def test_a_qr_code_beside_the_square_the_view_frames_still_counts_as_seen():
@@ -583,10 +605,22 @@ def test_the_closer_look_reads_the_ink_of_a_code_the_locator_may_miss():
     assert ink[1] > 0.5 > ink[0]
 
 
-def test_the_model_reads_a_codes_ink_unless_asked_not_to(locate):
-    data = jpeg(inked_qr_page((20, 170, 80)))
-    asked = {**request(data, data), "READ_INK": np.array([[True], [False]])}
+def test_the_model_reads_a_codes_ink_where_asked_or_where_finder_squares_show(locate):
+    data, symbol = jpeg(inked_qr_page((20, 170, 80))), jpeg(page())
+    asked = {**request(data, data, symbol), "READ_INK": np.array([[True], [False], [False]])}
     read, unasked = (r.outputs["INK"] for r in locate.execute([asked, request(data)]))
-    assert read.shape == (2, 3) and unasked.shape == (1, 3)
-    assert read[0][1] > 0.5 > read[0][0] and not read[1].any()
+    assert read.shape == (3, 3) and unasked.shape == (1, 3)
+    assert read[0][1] > 0.5 > read[0][0]
+    assert (read[1] == read[0]).all()  # not asked, but the look saw the code's finder squares
     assert (unasked[0] == read[0]).all()  # no READ_INK: read
+
+
+def test_a_look_asked_for_no_ink_that_sees_no_finder_squares_reads_none(monkeypatch):
+    """The ink read (~16 ms) is paid only where a QR code may decode: asked, or finder squares."""
+    reads = []
+    none = code_locator.NO_INK
+    monkeypatch.setattr(code_locator, "code_ink", lambda page: reads.append(page) or none)
+    look = code_locator.look_closer_checked(jpeg(page()), imaging, read_ink=False)
+    assert not look.finder and not look.ink.any() and reads == []
+    code_locator.look_closer_checked(jpeg(page()), imaging, read_ink=True)
+    assert len(reads) == 1

@@ -279,6 +279,31 @@ async def test_a_page_with_almost_no_colour_seen_needs_a_near_certain_view(view,
     assert [call.model for call in fake.calls] == ["health_code_classifier", "health_code_closer"]
 
 
+@pytest.mark.parametrize(
+    ("view", "finder", "ink", "answered"),
+    [
+        ([[0.999, 0.0005, 0.0, 0.0005]], True, [[0.1, 0.7, 0.35]], True),  # a green QR code
+        ([[0.999, 0.0005, 0.0, 0.0005]], False, [[0.1, 0.7, 0.35]], False),  # no finder squares
+        ([[0.999, 0.0005, 0.0, 0.0005]], True, [[0.05, 0.05, 0.05]], False),  # a black code
+        ([[0.999, 0.0005, 0.0, 0.0005]], True, None, False),  # no code decoded
+        ([[0.0005, 0.999, 0.0, 0.0005]], True, [[0.1, 0.7, 0.35]], False),  # ink and view differ
+        ([[0.98, 0.01, 0.0, 0.01]], True, [[0.1, 0.7, 0.35]], False),  # under the rule's bar
+    ],
+)
+async def test_a_page_with_no_colour_seen_is_answered_where_its_codes_ink_confirms_the_view(
+    view, finder, ink, answered
+):
+    parameters = {**CLOSER_RULE, "closer_look_min_colour_probability_unseen": "0.9999"}
+    async with gateway() as (http, fake):
+        await refused_then_looked_at(fake, parameters=parameters)
+        fake.scores = [[0.02, 0.01, 0.01, 0.96]]  # under closer_look_min_first_colour
+        fake.closer_scores, fake.closer_finder, fake.closer_ink = view, [[finder]], ink
+        body = (await http.post(URL, json=as_json(encode("JPEG")))).json()
+    expected = ("green", "closer_look") if answered else ("invalid", "model")
+    assert (body["status"], body["decided_by"]) == expected
+    assert body["scores"]["green"] == pytest.approx(view[0][0] if answered else 0.02)
+
+
 async def test_a_costly_image_gets_no_closer_look():
     async with gateway(costly_decode_ms=0.001) as (http, fake):  # every image is costly here
         await refused_then_looked_at(fake)

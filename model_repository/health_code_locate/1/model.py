@@ -12,7 +12,8 @@ view's close read) shows a QR code's finder squares, and SHARPNESS, how sharp th
 no code is located, both are of the sharper of a coarse symbol's view and a blurred code's,
 where the page has either, else False and 0); INK, the white-balanced RGB of the modules of a
 QR code the QR reader decodes in the page (code_locator.code_ink; zeros where none decodes, or
-where the optional READ_INK says not to read: the gateway reads a status from it); BLURRED,
+where the optional READ_INK says not to read and the look saw no finder squares: the gateway
+reads a status from it); BLURRED,
 whether the box is a blurred code's, found only by the search for one (the gateway lets it keep
 a colour its view agrees with, no more), looked for unless the optional CHECK_COLOUR says the
 look checks no colour (a refused page's: a blurred code answers none).

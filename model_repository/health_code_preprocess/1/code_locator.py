@@ -43,6 +43,11 @@ LOCATE_LONG_SIDE_PX = 400  # the page is reduced (by an integer factor) to about
 # symbol (modules of ~6 px at 400, wider than the density window) falls apart into small patches
 # there; at 200 a tall one still did (benchmarks/NOTES.md, the finder check for coarse symbols).
 COARSE_LONG_SIDE_PX = 133
+# ... up to this many times as long as wide: a tall coarse PDF417 look-alike (1.8:1, its card round
+# it) answered red at 1.0 on fresh seed 84 passed the square search's MAX_ASPECT; at 2.0 no
+# renderer colour page changes, and 3 of the 18 status-coloured symbols of seeds 74-84 that kept a
+# colour are withdrawn (2.5 and 3.0 the same; benchmarks/NOTES.md, stop 63).
+COARSE_MAX_ASPECT = 2.0
 EDGE_STEP = 32  # a change of this much in any channel over 2 px is an edge (soft edges too)
 # ... and for a blurred code, where a closer look locates no code: a photo's blur can spread a
 # code's edges past EDGE_STEP over 2 px, and the code check then withdrew right
@@ -264,7 +269,10 @@ def _blobs(
 
 
 def read_qr(
-    grey: Image.Image | np.ndarray, plain: np.ndarray | None = None, **options: object
+    grey: Image.Image | np.ndarray,
+    plain: np.ndarray | None = None,
+    one_finder: bool = True,
+    **options: object,
 ) -> list[zxingcpp.Result]:
     """The QR codes the QR reader finds in a greyscale image, decodable or not (return_errors: a
     code it locates but cannot decode, a photo's blur or a logo over its middle, is still a code),
@@ -277,12 +285,15 @@ def read_qr(
     outer edges; a bullseye sits in the middle of its symbol, with rings and data all round
     (benchmarks/NOTES.md, the finder check and Aztec codes); and one inside an Aztec code the
     reader locates in `plain` (the grey a grown one was grown from: growing the modules smears
-    an Aztec code's rings; default `grey`) is that code's bullseye."""
+    an Aztec code's rings; default `grey`) is that code's bullseye. Without `one_finder`, no
+    one-finder symbol counts."""
     found = zxingcpp.read_barcodes(
         grey, formats=zxingcpp.BarcodeFormat.QRCode, return_errors=True, **options
     )
     if all(r.format not in _ONE_FINDER for r in found):
         return found
+    if not one_finder:
+        return [r for r in found if r.format not in _ONE_FINDER]
     pixels = np.asarray(grey)
     aztecs = _aztecs(pixels if plain is None else plain)
     return [
@@ -439,9 +450,9 @@ def read_code_box(image: Image.Image) -> Box | None:
     return None
 
 
-def shows_finder(pixels: np.ndarray) -> bool:
+def shows_finder(pixels: np.ndarray, one_finder: bool = True) -> bool:
     """Whether the QR reader finds a QR code (decodable or not: it has found the finder squares)
-    in a UINT8 CHW tensor.
+    in a UINT8 CHW tensor; without `one_finder`, a QR code's three finder squares only (read_qr).
 
     Read in each pixel's darkest channel (a yellow or red code on a light card) and brightest (a
     light code on a dark one; the reader tries inverted images too), each also with its dark and
@@ -451,9 +462,21 @@ def shows_finder(pixels: np.ndarray) -> bool:
     """
     for grey, plain in _finder_channels(pixels):
         for binarizer in _BINARIZERS:
-            if read_qr(grey, plain, binarizer=binarizer):
+            if read_qr(grey, plain, one_finder, binarizer=binarizer):
                 return True
     return False
+
+
+def first_look_shows_finder(pixels: np.ndarray) -> bool:
+    """The finder check of a first look's tensor: a QR code's three finder squares, a code found
+    (the colour needs no closer look). A one-finder find does not count there: at the whole
+    page's ~1 px a module an Aztec code's bullseye passes for a Micro QR code's finder square, too
+    small for the reader to locate the Aztec code round it, and its colour stood unchecked (6 of
+    the 18 status-coloured symbols of independent seeds 74-84 answered a colour). Such a page
+    gets the closer look, whose view, at twice the resolution, tells the two apart; 54 of the
+    renderer's 6,160 evaluation pages take one more look, one right colour is withdrawn
+    (benchmarks/NOTES.md, stop 63)."""
+    return shows_finder(pixels, one_finder=False)
 
 
 def _finder_channels(pixels: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray]]:
@@ -668,14 +691,17 @@ def look_closer_checked(
     (_close_read: ~11-30 ms, paid only where neither shows one); the view's sharpness (RESOLVED
     where the close read shows none and the close-up decodes as another kind of symbol:
     reads_other_symbol; for a view too enlarged to judge, the whole symbol's, _whole_sharpness,
-    where the view frames a patch of it); and,
-    with `read_ink`, the ink of a QR code decoded in the page at CLOSE_SCALE (code_ink; the
-    decode at CLOSE_SCALE and the read: ~16 ms on a 2-core VM), else NO_INK.
+    where the view frames a patch of it); and the ink of a QR code decoded in the page at
+    CLOSE_SCALE (code_ink; the decode at CLOSE_SCALE and the read: ~16 ms on a 2-core VM) with
+    `read_ink`, or without it where the look saw finder squares (the gateway asks for no ink
+    where the first look saw no colour, and there counts a view's colour only where a QR code's
+    ink confirms it: where finder squares show, a code may decode), else NO_INK.
 
     No code located: the view is blank and the box NO_CODE (unless a blurred code is found,
     below), and the finder check is of a symbol
     where the page has one (the QR reader has found no QR code in it): a coarse one (a square of
-    texture in a coarser copy of the page, modules too big for the locator at its own size), else
+    texture, or one up to COARSE_MAX_ASPECT long, in a coarser copy of the page, modules too big
+    for the locator at its own size), else
     a wide one (up to WIDE_ASPECT at the locator's size); else False and 0. A sharp coarse or
     rectangular Data Matrix, or a PDF417, is no health code either.
 
@@ -690,9 +716,12 @@ def look_closer_checked(
     height, width = imaging.INPUT_SHAPE[1:]
     size = (CLOSE_SCALE * height, CLOSE_SCALE * width)
     close = functools.cache(lambda: _page_at(data, imaging, image, size))  # decoded once, if at all
-    ink = code_ink(close()) if read_ink else NO_INK
+
+    def ink(found: bool) -> np.ndarray:
+        return code_ink(close()) if read_ink or found else NO_INK
+
     if not box.any():
-        symbol = _locate(image, None, COARSE_LONG_SIDE_PX) or wide
+        symbol = _best(_blobs(image, None, COARSE_LONG_SIDE_PX), COARSE_MAX_ASPECT) or wide
         blurred = (
             _best(_blobs(image, None, LOCATE_LONG_SIDE_PX, BLURRED_EDGE_STEP), MAX_ASPECT)
             if find_blurred
@@ -703,8 +732,8 @@ def look_closer_checked(
         ]
         sharp, found = max(((sharpness(v), shows_finder(v)) for v in views), default=(0.0, False))
         if blurred is None:
-            return CloserLook(view, box, found, sharp, ink)
-        return CloserLook(views[-1], _fractions(blurred, image), found, sharp, ink, True)
+            return CloserLook(view, box, found, sharp, ink(found))
+        return CloserLook(views[-1], _fractions(blurred, image), found, sharp, ink(found), True)
     # A PNG comes whole: reduced to about the look's size, as the reader needs.
     page = _reduced_to(image, (LOOK_SCALE * height, LOOK_SCALE * width))
     sharp = sharpness(view)
@@ -716,7 +745,7 @@ def look_closer_checked(
             sharp = RESOLVED
         elif not found and sharp == 0.0:
             sharp = _whole_sharpness(image, box, imaging)
-    return CloserLook(view, box, found, sharp, ink)
+    return CloserLook(view, box, found, sharp, ink(found))
 
 
 def _whole_sharpness(image: Image.Image, box: np.ndarray, imaging: ModuleType) -> float:

@@ -14,7 +14,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 import triton_python_backend_utils as pb_utils
-from code_locator import shows_finder
+from code_locator import first_look_shows_finder
 from imaging import ImageError, image_to_tensor
 
 # A GPU that failed this many batches in a row (each time failing a known-good JPEG too) is given
@@ -51,7 +51,7 @@ class TritonPythonModel:
         there is one: zxing-cpp's reads cost ~0.3-1.5 ms an image."""
 
         def check(result) -> bool:
-            return isinstance(result, np.ndarray) and shows_finder(result)
+            return isinstance(result, np.ndarray) and first_look_shows_finder(result)
 
         if self._pool is not None:
             return list(self._pool.map(check, decoded))
