@@ -21,9 +21,8 @@ ImageError = imaging.ImageError
 image_to_tensor = imaging.image_to_tensor
 
 # The closer look at a page the first look refused (code_locator.py, beside imaging.py), and the
-# finder check the gateway and the models run on a first look's tensor and on a view.
+# first look's finder check the gateway and the models run.
 _code_locator = import_file(IMAGING_PATH.parent / "code_locator.py")
-shows_finder = _code_locator.shows_finder
 first_look_shows_finder = _code_locator.first_look_shows_finder
 
 
