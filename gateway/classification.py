@@ -93,8 +93,10 @@ class CloserLookRule:
         return bar is not None and bar <= 1 and view.finder is False
 
     def needs_ink(self, first: Classification) -> bool:
-        """Whether after_closer_look can use the ink of the page's code: a colour's (it keeps the
-        colour), or a refused page's that its ink may answer."""
+        """Whether the closer look is asked for the ink of the page's code whatever it sees: a
+        colour's (the ink keeps the colour), or a refused page's that its ink may answer. Any other
+        look reads it only where it sees finder squares (code_locator.look_closer_checked): there
+        the ink can only confirm a view's colour (CloserLookRule.bar's `inked`)."""
         return first.status != INVALID or self.ink_may_answer(first)
 
     def ink_may_answer(self, refused: Classification) -> bool:

@@ -451,7 +451,7 @@ async def test_a_refused_page_whose_decoded_code_is_inked_in_its_colour_answers_
     assert body["confidence"] == body["scores"][body["status"]]
     assert after == before + (expected[1] == "code_colour")
     assert [call.model for call in fake.calls] == ["health_code_classifier", "health_code_closer"]
-    _, read_ink, _ = fake.calls[1].inputs  # under the floor the ink is not read: it cannot answer
+    _, read_ink, _ = fake.calls[1].inputs  # under the floor not asked: only a view can answer
     assert b"".join(read_ink.contents) == (b"\x00" if max(first[0][:3]) < 0.05 else b"\x01")
 
 
